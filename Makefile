@@ -1,0 +1,31 @@
+# The README's two commands: `make demo` and `make test`. Everything jx needs is installed here,
+# into .venv, from this repository (the five local distributions) and the package index (their
+# dependencies).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LOCAL := -e . -e plugins/rules -e plugins/collectors -e plugins/outputs -e schemes/guangdong
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml plugins/rules/pyproject.toml plugins/collectors/pyproject.toml \
+          plugins/outputs/pyproject.toml schemes/guangdong/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet --no-build-isolation $(LOCAL) -e '.[test]'
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/jx run --scheme guangdong
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python bench/rules.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info */*/*.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,121 @@
+"""What a plugin implements (Rule, Collector, Output, SchemePack) and what it is given.
+
+Plugins register objects that satisfy these protocols through the register hooks in
+:mod:`jxcore.hookspecs`. Every call is vectorized: a rule is called once per indicator with arrays
+over all units; a collector once per run with all of its indicators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import attrs
+import numpy as np
+
+from jxcore.models import Measure, Node, Period, RunResult, Scheme, UnitTable
+from jxcore.params import Param
+
+
+@attrs.frozen(eq=False)
+class RuleInput:
+    """What a rule scores: one indicator, its checked parameters, its measure, all units."""
+
+    node: Node
+    params: Mapping[str, Any]
+    measure: Measure
+    units: UnitTable
+    period: Period
+    as_of: dt.date
+
+    @property
+    def points(self) -> int:
+        """The indicator's points in milli-points."""
+        return self.node.points
+
+
+@runtime_checkable
+class Rule(Protocol):
+    """A scoring rule (考核规则): turns one indicator's measure into points for every unit.
+
+    ``score`` returns an int64 array of milli-points, one per unit (use
+    :func:`jxcore.points.round_milli` to round float points once). For indicators under a reward
+    item the result is the bonus (>= 0); under a deduction item it is the deduction (<= 0).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params: ClassVar[Sequence[Param]]
+
+    def score(self, inp: RuleInput) -> np.ndarray: ...
+
+
+@attrs.frozen
+class CollectRequest:
+    """One indicator a collector must gather, with its checked collector parameters."""
+
+    node: Node
+    params: Mapping[str, Any]
+
+
+@attrs.frozen(eq=False)
+class CollectContext:
+    """What a collector is given: the scheme, its units, the window, and how to reach sources."""
+
+    scheme: Scheme
+    units: UnitTable
+    period: Period
+    as_of: dt.date
+    open_source: Callable[[str], Any]
+    store: Any = None
+
+    def source(self, name: str):
+        """A SQLAlchemy Engine for the scheme's source ``name`` (prepared by jx_prepare_source)."""
+        return self.open_source(name)
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """A data collector (数据采集): gathers the measures of all of its indicators in one call."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params: ClassVar[Sequence[Param]]
+
+    def collect(self, ctx: CollectContext, requests: Sequence[CollectRequest]) -> Mapping[str, Measure]: ...
+
+
+@attrs.frozen(eq=False)
+class OutputContext:
+    """What an output is given: the finished result, its parameters, the store, a console."""
+
+    result: RunResult
+    params: Mapping[str, Any]
+    store: Any = None
+    console: Any = None
+    out_dir: Path | None = None
+
+
+@runtime_checkable
+class Output(Protocol):
+    """A result application (绩效应用): ranking, commendation, review, warnings, reports.
+
+    Outputs run inside the run's store transaction: an exception rolls the whole run back.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    params: ClassVar[Sequence[Param]]
+
+    def emit(self, ctx: OutputContext) -> None: ...
+
+
+@attrs.frozen
+class SchemePack:
+    """A scheme pack: a directory holding ``scheme.yaml``, ``units.yaml`` and ``plans/*.yaml``."""
+
+    name: str
+    path: Path
+    title: str = ""

@@ -1,0 +1,114 @@
+"""Declared parameters of rules, collectors and outputs, and the check of a scheme's values.
+
+A plugin declares what it accepts (``Param``: type, default, range, choices, meaning); the scheme
+check validates every indicator's parameters against that declaration before any data is read,
+and reports all problems at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+class _Required:
+    """The type of :data:`REQUIRED`."""
+
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: The value of ``Param.default`` for a parameter the scheme must give.
+REQUIRED: Any = _Required()
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "number": (int, float),
+    "integer": (int,),
+    "string": (str,),
+    "boolean": (bool,),
+    "date": (dt.date,),
+    "list": (list, tuple),
+    "mapping": (dict, Mapping),
+    "any": (object,),
+}
+
+
+@attrs.frozen
+class Param:
+    """One declared parameter.
+
+    ``type`` is one of number, integer, string, boolean, date, list, mapping, any. ``minimum`` and
+    ``maximum`` bound numbers (inclusive); ``choices`` lists the allowed values; ``help`` is the
+    meaning shown by ``jx plugins`` and in the docs.
+    """
+
+    name: str
+    type: str = attrs.field(validator=attrs.validators.in_(tuple(_TYPES)))
+    help: str = ""
+    default: Any = REQUIRED
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def describe(self) -> str:
+        bits = [self.type]
+        if self.minimum is not None or self.maximum is not None:
+            lo = "" if self.minimum is None else f"{self.minimum:g}"
+            hi = "" if self.maximum is None else f"{self.maximum:g}"
+            bits.append(f"{lo}..{hi}")
+        if self.choices:
+            bits.append("one of " + ", ".join(map(str, self.choices)))
+        bits.append("required" if self.required else f"default {self.default!r}")
+        return "; ".join(bits)
+
+    def check(self, value: Any) -> str | None:
+        """Return what is wrong with ``value``, or None."""
+        allowed = _TYPES[self.type]
+        is_bool = isinstance(value, bool)
+        if (self.type in ("number", "integer") and is_bool) or not isinstance(value, allowed):
+            return f"parameter {self.name!r} must be {_article(self.type)}, not {value!r}"
+        if self.type in ("number", "integer"):
+            if self.minimum is not None and value < self.minimum:
+                return f"parameter {self.name!r} = {value!r} is below its minimum {self.minimum:g}"
+            if self.maximum is not None and value > self.maximum:
+                return f"parameter {self.name!r} = {value!r} is above its maximum {self.maximum:g}"
+        if self.choices is not None and value not in self.choices:
+            allowed_text = ", ".join(map(repr, self.choices))
+            return f"parameter {self.name!r} = {value!r} is not one of {allowed_text}"
+        return None
+
+
+def _article(type_name: str) -> str:
+    return ("an " if type_name[0] in "aeiou" else "a ") + type_name
+
+
+def check_params(declared: Sequence[Param], given: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Validate ``given`` against ``declared``; return (values with defaults filled in, problems).
+
+    Unknown names, missing required ones, wrong types and out-of-range values are all reported.
+    """
+    by_name = {p.name: p for p in declared}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for name in given:
+        if name not in by_name:
+            known = ", ".join(sorted(by_name)) or "none"
+            problems.append(f"unknown parameter {name!r} (known parameters: {known})")
+    for param in declared:
+        if param.name in given:
+            problem = param.check(given[param.name])
+            if problem:
+                problems.append(problem)
+            else:
+                values[param.name] = given[param.name]
+        elif param.required:
+            problems.append(f"missing required parameter {param.name!r} ({param.help or param.type})")
+        else:
+            values[param.name] = param.default
+    return values, problems

@@ -1,0 +1,1 @@
+from jxcore.hookspecs import hookimpl  # noqa: F401
