@@ -1,0 +1,9 @@
+"""The jx store: runs and their results, migrated with Alembic, SQLite by default or PostgreSQL.
+
+See ``docs/store.md``. ``Store.open(url)`` opens and migrates; ``store.transaction()`` writes a
+run atomically; ``runs``/``latest_run``/``load_run`` read runs back as arrays.
+"""
+
+from jxcore.store.api import RunData, Store, StoredRun, StoreTransaction, mask_url, migrate
+
+__all__ = ["RunData", "Store", "StoreTransaction", "StoredRun", "mask_url", "migrate"]

@@ -1,0 +1,368 @@
+"""The store: open (and migrate) it, write a run in one transaction, read runs back as arrays.
+
+The read methods are the service layer the CLI and a later web app call. They exist on
+:class:`Store` (each read in its own short transaction) and on :class:`StoreTransaction` (seeing
+the transaction's own, uncommitted writes: outputs compare a run with the previous ones).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+
+import jxcore
+from jxcore.config import database_url
+from jxcore.errors import DataError, Location, StoreError, UsageError
+from jxcore.models import RunResult, RunStatus
+from jxcore.store.tables import run_nodes, run_units
+from jxcore.store.tables import runs as runs_table
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SCORE_DTYPE = np.dtype("<i8")
+VALUE_DTYPE = np.dtype("<f8")
+URL_HINT = ("give a SQLAlchemy URL with --db or JX_DATABASE_URL, e.g. sqlite:////path/to/jx.sqlite "
+            "or postgresql+psycopg://user@host/dbname")
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, for messages."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, say when transactions begin (see _sqlite_begin), so reads and
+    # writes inside Store.transaction() are one real transaction.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers (the leaderboard) never block a run's write
+    cursor.close()
+
+
+def _sqlite_begin(connection: sa.Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for the store URL: SQLite gets foreign keys, WAL and real transactions."""
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def alembic_config(connection: sa.Connection) -> Config:
+    """Alembic's configuration for the store, migrating through ``connection`` (no ini, no CLI)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine: sa.Engine) -> None:
+    """``alembic upgrade head``: creates or updates the tables; a no-op on an up-to-date store."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes opening a fresh store at once: the second waits instead of failing.
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(7368051)"))
+        command.upgrade(alembic_config(connection), "head")
+
+
+@attrs.frozen(eq=False)
+class RunData:
+    """The arrays of one stored run (see :class:`StoredRun`, which loads them on first use)."""
+
+    unit_codes: tuple[str, ...]
+    unit_names: tuple[str, ...]
+    totals: np.ndarray
+    ranks: np.ndarray
+    node_codes: tuple[str, ...]
+    node_names: tuple[str, ...]
+    node_kinds: tuple[str, ...]
+    node_parents: tuple[str | None, ...]
+    node_points: np.ndarray
+    scores: np.ndarray
+    values: dict[str, np.ndarray]
+    measure_sources: dict[str, str]
+
+
+def _data_field(name: str) -> property:
+    return property(lambda self: getattr(self.data, name), doc=f"See :attr:`RunData.{name}`.")
+
+
+@attrs.frozen(eq=False)
+class StoredRun:
+    """A run read back from the store: its header, and its arrays (no scheme needed).
+
+    The arrays (``scores`` is int64 ``(n_nodes, n_units)``, root row first, as in ``RunResult``)
+    are read on first use, so listing runs stays cheap even for national runs of 48 MB each.
+    """
+
+    id: str
+    scheme: str
+    period: int
+    as_of: dt.date
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    status: RunStatus
+    final: bool
+    jx_version: str
+    scheme_digest: str
+    unit_count: int
+    node_count: int
+    _load: Callable[[str], RunData] = attrs.field(repr=False, alias="load")
+    _cache: dict[str, RunData] = attrs.field(factory=dict, init=False, repr=False)
+
+    @property
+    def data(self) -> RunData:
+        if "data" not in self._cache:
+            self._cache["data"] = self._load(self.id)
+        return self._cache["data"]
+
+    unit_codes = _data_field("unit_codes")
+    unit_names = _data_field("unit_names")
+    totals = _data_field("totals")
+    ranks = _data_field("ranks")
+    node_codes = _data_field("node_codes")
+    node_names = _data_field("node_names")
+    node_kinds = _data_field("node_kinds")
+    node_parents = _data_field("node_parents")
+    node_points = _data_field("node_points")
+    scores = _data_field("scores")
+    values = _data_field("values")
+    measure_sources = _data_field("measure_sources")
+
+    def node_scores(self, code: str) -> np.ndarray:
+        """int64 milli-points of every unit on node ``code``."""
+        return self.scores[self._position(self.node_codes, code, "node")]
+
+    def unit_scores(self, unit_code: str) -> dict[str, int]:
+        """node code → milli-points for one unit."""
+        col = self.scores[:, self._position(self.unit_codes, unit_code, "unit")]
+        return dict(zip(self.node_codes, col.tolist()))
+
+    def _position(self, codes: tuple[str, ...], code: str, what: str) -> int:
+        try:
+            return codes.index(code)
+        except ValueError:
+            raise UsageError(f"{what} {code!r} is not in run {self.id}",
+                             hint=f"the run has {len(codes)} {what}s, e.g. {', '.join(codes[:5])}") from None
+
+
+class _Reader:
+    """The read methods, over whatever ``connect()`` hands out (a fresh or the open connection)."""
+
+    def _connect(self) -> AbstractContextManager[sa.Connection]:
+        raise NotImplementedError
+
+    def runs(self, scheme: str, period: int | None = None) -> list[StoredRun]:
+        """The scheme's stored runs (of one period, if given), newest first."""
+        query = sa.select(runs_table).where(runs_table.c.scheme == scheme)
+        if period is not None:
+            query = query.where(runs_table.c.period == period)
+        return self._select(query)
+
+    def latest_run(self, scheme: str, period: int, *, final_only: bool = False,
+                   before: str | None = None) -> StoredRun | None:
+        """The newest finished run of ``scheme``/``period``, or None.
+
+        ``final_only`` keeps runs marked final; ``before`` (a run id) returns the newest run
+        started before that one, for "change since the previous run".
+        """
+        query = sa.select(runs_table).where(runs_table.c.scheme == scheme, runs_table.c.period == period,
+                                      runs_table.c.status == RunStatus.FINISHED.value)
+        if final_only:
+            query = query.where(runs_table.c.final == sa.true())
+        if before is not None:
+            ref = self.load_run(before)
+            query = query.where(sa.or_(
+                runs_table.c.started_at < ref.started_at,
+                sa.and_(runs_table.c.started_at == ref.started_at, runs_table.c.id < ref.id)))
+        found = self._select(query.limit(1))
+        return found[0] if found else None
+
+    def load_run(self, run_id: str) -> StoredRun:
+        """One run by id; UsageError naming the id if the store has no such run."""
+        found = self._select(sa.select(runs_table).where(runs_table.c.id == run_id))
+        if not found:
+            raise UsageError(f"no stored run has the id {run_id!r}",
+                             hint="check the id, and that --db or JX_DATABASE_URL names the store "
+                                  "that holds it")
+        return found[0]
+
+    def _select(self, query: sa.Select) -> list[StoredRun]:
+        query = query.order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())
+        with self._connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [StoredRun(**{**row, "status": RunStatus(row["status"])}, load=self._load_data)
+                for row in rows]
+
+    def _load_data(self, run_id: str) -> RunData:
+        with self._connect() as connection:
+            units = connection.execute(
+                sa.select(run_units.c.code, run_units.c.name, run_units.c.total_milli, run_units.c.rank)
+                .where(run_units.c.run_id == run_id).order_by(run_units.c.position)).all()
+            nodes = connection.execute(
+                sa.select(run_nodes).where(run_nodes.c.run_id == run_id)
+                .order_by(run_nodes.c.position)).mappings().all()
+        if not nodes:
+            raise DataError(f"run {run_id} is not in the store",
+                            hint="its transaction was rolled back; read the runs again")
+        n_units = len(units)
+        scores = np.empty((len(nodes), n_units), dtype=np.int64)
+        for i, node in enumerate(nodes):
+            scores[i] = np.frombuffer(node["scores"], dtype=SCORE_DTYPE, count=n_units)
+        return RunData(
+            unit_codes=tuple(u.code for u in units),
+            unit_names=tuple(u.name for u in units),
+            totals=np.array([u.total_milli for u in units], dtype=np.int64),
+            ranks=np.array([u.rank for u in units], dtype=np.int64),
+            node_codes=tuple(n["code"] for n in nodes),
+            node_names=tuple(n["name"] for n in nodes),
+            node_kinds=tuple(n["kind"] for n in nodes),
+            node_parents=tuple(n["parent_code"] for n in nodes),
+            node_points=np.array([n["points_milli"] for n in nodes], dtype=np.int64),
+            scores=scores,
+            values={n["code"]: np.frombuffer(n["values"], dtype=VALUE_DTYPE).astype(np.float64)
+                    for n in nodes if n["values"] is not None},
+            measure_sources={n["code"]: n["measure_source"] for n in nodes
+                             if n["measure_source"] is not None},
+        )
+
+
+class Store(_Reader):
+    """The jx store: runs and their results, in SQLite by default or PostgreSQL."""
+
+    def __init__(self, engine: sa.Engine, url: str):
+        self.engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, url: str | None = None) -> "Store":
+        """Open the store at ``url`` (default: :func:`jxcore.config.database_url`) and migrate it.
+
+        Raises StoreError, naming the URL with its password masked, if it cannot be opened.
+        """
+        url = database_url(url)
+        shown = mask_url(url)
+        try:
+            engine = create_engine(url)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+            raise StoreError(f"the store URL {shown} is not valid: {exc}", hint=URL_HINT) from exc
+        except ImportError as exc:
+            raise StoreError(f"the database driver for {shown} is not installed: {exc}",
+                             hint="for PostgreSQL: pip install 'jx[postgres]'") from exc
+        try:
+            migrate(engine)
+        except CommandError as exc:
+            engine.dispose()
+            raise StoreError(f"cannot migrate the store at {shown}: {exc}",
+                             hint="it was probably migrated by a newer jx; upgrade jx") from exc
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreError(f"cannot open the store at {shown}: {reason}",
+                             hint="check that the server runs, the database exists and you may "
+                                  "use it; for SQLite, that the directory exists") from exc
+        return cls(engine, url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator["StoreTransaction"]:
+        """One transaction: commit on success, roll back on any exception (re-raised).
+
+        Database failures are raised as StoreError; anything else (an output's error) unchanged.
+        """
+        try:
+            with self.engine.begin() as connection:
+                yield StoreTransaction(self, connection)
+        except sa.exc.SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreError(f"cannot write to the store at {mask_url(self.url)}: {reason}",
+                             hint="nothing of this transaction was stored; fix the cause and "
+                                  "run again") from exc
+
+    def _connect(self) -> AbstractContextManager[sa.Connection]:
+        return self.engine.connect()
+
+
+class StoreTransaction(_Reader):
+    """An open store transaction: write a run, and read what the store (and it) holds."""
+
+    def __init__(self, store: Store, connection: sa.Connection):
+        self.store = store
+        self.connection = connection
+
+    def save_run(self, result: RunResult, *, scheme_digest: str = "", final: bool = False) -> str:
+        """Write ``result`` (runs + run_units + run_nodes rows, bulk inserts); return the run id.
+
+        The id is ``result.run.id`` if the engine set one, else a new uuid4 hex.
+        """
+        run, scores = result.run, np.asarray(result.scores)
+        n_nodes, n_units = len(result.node_codes), len(result.units)
+        if scores.shape != (n_nodes, n_units) or len(result.ranks) != n_units:
+            raise StoreError(
+                f"run result of {run.scheme} {run.period} has scores of shape {scores.shape} and "
+                f"{len(result.ranks)} ranks for {n_nodes} nodes × {n_units} units",
+                hint="the engine must give one score row per node and one column and rank per unit")
+        run_id = run.id or uuid.uuid4().hex
+        self.connection.execute(runs_table.insert(), {
+            "id": run_id, "scheme": run.scheme, "period": run.period, "as_of": run.as_of,
+            "started_at": run.started_at, "finished_at": dt.datetime.now(dt.timezone.utc),
+            "status": RunStatus.FINISHED.value, "final": final, "jx_version": jxcore.__version__,
+            "scheme_digest": scheme_digest, "unit_count": n_units, "node_count": n_nodes,
+        })
+        self.connection.execute(run_units.insert(), [
+            {"run_id": run_id, "position": i, "code": code, "name": name, "total_milli": total,
+             "rank": rank}
+            for i, (code, name, total, rank) in enumerate(zip(
+                result.units.codes.tolist(), result.units.names.tolist(),
+                scores[0].tolist(), np.asarray(result.ranks).tolist()))
+        ])
+        rows = []
+        for i, code in enumerate(result.node_codes):
+            node, measure = result.scheme.nodes[code], result.measures.get(code)
+            if measure is not None and len(measure.value) != n_units:
+                raise StoreError(f"the measure of {code} has {len(measure.value)} values for "
+                                 f"{n_units} units", location=Location(node=code),
+                                 hint="a collector must return one value per unit (NaN for none)")
+            rows.append({
+                "run_id": run_id, "position": i, "code": code, "parent_code": node.parent,
+                "kind": node.kind.value, "name": node.name, "points_milli": node.points,
+                "scores": scores[i].astype(SCORE_DTYPE).tobytes(),
+                "values": None if measure is None else
+                np.asarray(measure.value, dtype=VALUE_DTYPE).tobytes(),
+                "measure_source": None if measure is None else measure.source,
+            })
+        self.connection.execute(run_nodes.insert(), rows)
+        return run_id
+
+    def _connect(self) -> AbstractContextManager[sa.Connection]:
+        # After commit, a run read lazily comes from the store; after rollback it is gone.
+        if self.connection.closed:
+            return self.store.engine.connect()
+        return nullcontext(self.connection)

@@ -1,0 +1,99 @@
+"""The store's tables as SQLAlchemy Core metadata: what the code reads and writes.
+
+The migrations in ``migrations/versions`` create these tables; a test compares the migrated
+database with this metadata, so the two cannot drift apart.
+
+A run is stored columnar: one ``run_nodes`` row per node holds that node's scores over all units
+as one little-endian int64 blob (in ``run_units`` order). A national run (30,000 units × 230 nodes)
+is then ~230 node rows + 30,000 unit rows instead of 6.9M score rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+# Named constraints, so later migrations (also SQLite's batch mode) can find and change them.
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+# A node's blob is 8 bytes per unit (240 kB nationally): MySQL/MariaDB's BLOB stops at 64 kB.
+Blob = sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb")
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """A timestamp that is always aware and in UTC when read, on SQLite as on PostgreSQL.
+
+    Naive datetimes given to it are taken to be UTC already.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.astimezone(dt.timezone.utc)
+        # SQLite keeps text without an offset; PostgreSQL's timestamptz keeps the instant.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # uuid4 hex
+    sa.Column("scheme", sa.String(200), nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("final", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("jx_version", sa.String(50), nullable=False),
+    sa.Column("scheme_digest", sa.String(64), nullable=False),  # sha256 hex of the plan's content
+    sa.Column("unit_count", sa.Integer, nullable=False),
+    sa.Column("node_count", sa.Integer, nullable=False),
+    sa.Index(None, "scheme", "period", "as_of"),
+)
+
+run_units = sa.Table(
+    "run_units", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),  # index in the run's unit order
+    sa.Column("code", sa.String(100), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("total_milli", sa.BigInteger, nullable=False),
+    sa.Column("rank", sa.Integer, nullable=False),
+    sa.UniqueConstraint("run_id", "code"),
+)
+
+run_nodes = sa.Table(
+    "run_nodes", metadata,
+    sa.Column("run_id", sa.String(32), sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),  # index in the run's tree order
+    sa.Column("code", sa.String(100), nullable=False),
+    sa.Column("parent_code", sa.String(100), nullable=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("points_milli", sa.BigInteger, nullable=False),
+    sa.Column("scores", Blob, nullable=False),  # int64 '<i8' over units
+    sa.Column("values", Blob, nullable=True),  # float64 '<f8' measure values, NaN = none
+    sa.Column("measure_source", sa.Text, nullable=True),
+    sa.UniqueConstraint("run_id", "code"),
+)
