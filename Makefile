@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-LOCAL := -e . -e plugins/rules -e plugins/collectors -e plugins/outputs -e schemes/guangdong
+LOCAL := -e . -e plugins/rules -e 'plugins/collectors[test]' -e plugins/outputs -e schemes/guangdong
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test install bench clean

@@ -1,0 +1,241 @@
+"""One run: collect → score → aggregate → rewards/deductions → rank → store + outputs.
+
+Everything after collection is numpy over all units at once: a rule is called once per indicator,
+a collector once per run with all of its indicators, an aggregation step once per node.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import numpy as np
+import sqlalchemy as sa
+
+from jxcore.config import expand
+from jxcore.errors import JxError, PluginError, RunFailed, UsageError
+from jxcore.interfaces import CollectContext, CollectRequest, OutputContext, RuleInput
+from jxcore.models import Measure, Node, NodeKind, Run, RunResult, RunStatus, Scheme, Scoring, UnitTable
+from jxcore.params import check_params
+from jxcore.plugins import Registry
+
+
+def default_as_of(scheme: Scheme, today: dt.date | None = None) -> dt.date:
+    """Today inside the period; the period's last day for a past year, its first for a future one."""
+    return scheme.period.clamp(today or dt.date.today())
+
+
+def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = None, store: Any = None,
+               console: Any = None, measures: Mapping[str, Measure] | None = None,
+               final: bool = False) -> RunResult:
+    """Score ``scheme`` as of ``as_of``; with a ``store``, save it and run the outputs in one transaction.
+
+    ``measures`` supplies measures by indicator code instead of their collectors (the test kit and
+    what-if analyses use it). Plugin failures raise :class:`RunFailed` naming the plugin; nothing
+    is stored then.
+    """
+    as_of = as_of or default_as_of(scheme)
+    if not scheme.period.start <= as_of <= scheme.period.end:
+        raise UsageError(f"as-of date {as_of} is outside period {scheme.period.year}",
+                         hint=f"give a date from {scheme.period.start} to {scheme.period.end}")
+    pm = registry.pm
+    run = Run(scheme=scheme.name, period=scheme.period.year, as_of=as_of,
+              started_at=dt.datetime.now(dt.timezone.utc), final=final)
+    if pm:
+        pm.hook.jx_run_started(run=run, scheme=scheme)
+    units = scheme.unit_table()
+    gathered = collect(scheme, registry, units, as_of, given=measures or {}, store=store)
+    scores = score(scheme, registry, units, gathered, as_of)
+    node_codes = tuple(scheme.nodes)
+    matrix = aggregate(scheme, scores, len(units))
+    ranks = rank(matrix, node_codes, scheme.settings.get("ranking", {}))
+    run = attrs.evolve(run, status=RunStatus.SCORED)
+    result = RunResult(run=run, scheme=scheme, units=units, node_codes=node_codes, scores=matrix,
+                       ranks=ranks, measures=gathered)
+    if pm:
+        _call_plugin_hook("jx_run_scored", lambda: pm.hook.jx_run_scored(run=run, result=result))
+    if store is None:
+        return result
+    result = _store_and_emit(result, registry, store, console, final)
+    if pm:
+        pm.hook.jx_run_finished(run=result.run, result=result)
+    return result
+
+
+def collect(scheme: Scheme, registry: Registry, units: UnitTable, as_of: dt.date, *,
+            given: Mapping[str, Measure], store: Any = None) -> dict[str, Measure]:
+    """Call each collector once with all of its indicators; check what comes back."""
+    by_collector: dict[str, list[CollectRequest]] = defaultdict(list)
+    for node in scheme.indicators():
+        if node.code in given:
+            continue
+        collector = registry.collector(node.collector.name)
+        params, _ = check_params(collector.params, node.collector.params)
+        by_collector[node.collector.name].append(CollectRequest(node, params))
+    gathered: dict[str, Measure] = {code: _checked_measure(m, code, "the given measures", len(units))
+                                    for code, m in given.items() if code in scheme.nodes}
+    with SourceOpener(scheme, registry) as opener:
+        ctx = CollectContext(scheme=scheme, units=units, period=scheme.period, as_of=as_of,
+                             open_source=opener.open, store=store)
+        for name, requests in by_collector.items():
+            collector = registry.collector(name)
+            got = _call_plugin(f"collector {name!r}", lambda: collector.collect(ctx, requests))
+            for req in requests:
+                code = req.node.code
+                if code not in got:
+                    raise PluginError(f"collector {name!r} returned no measure for indicator {code}",
+                                      hint=f"report this to the authors of plugin {registry.collectors[name].plugin!r}")
+                gathered[code] = _checked_measure(got[code], code, f"collector {name!r}", len(units))
+    return gathered
+
+
+def _checked_measure(measure: Measure, code: str, who: str, n_units: int) -> Measure:
+    if not isinstance(measure, Measure) or np.shape(measure.value) != (n_units,):
+        raise PluginError(f"{who} gave indicator {code} a measure that is not {n_units} values (one per unit)",
+                          hint="a collector returns jxcore.models.Measure with value aligned to ctx.units")
+    return measure
+
+
+def score(scheme: Scheme, registry: Registry, units: UnitTable, measures: Mapping[str, Measure],
+          as_of: dt.date) -> dict[str, np.ndarray]:
+    """Call each indicator's rule once, over all units; check the shape and the type of what it returns."""
+    scores: dict[str, np.ndarray] = {}
+    for node in scheme.indicators():
+        rule = registry.rule(node.rule.name)
+        params, _ = check_params(rule.params, node.rule.params)
+        inp = RuleInput(node=node, params=params, measure=measures[node.code], units=units,
+                        period=scheme.period, as_of=as_of)
+        got = _call_plugin(f"rule {rule.name!r} on indicator {node.code}", lambda: rule.score(inp))
+        got = np.asarray(got)
+        if got.shape != (len(units),) or not np.issubdtype(got.dtype, np.integer):
+            raise PluginError(
+                f"rule {rule.name!r} returned {got.dtype} of shape {got.shape} for indicator {node.code}",
+                hint=f"a rule returns int64 milli-points, one per unit ({len(units)}); round with jxcore.points.round_milli")
+        scores[node.code] = got.astype(np.int64, copy=False)
+    return scores
+
+
+def aggregate(scheme: Scheme, indicator_scores: Mapping[str, np.ndarray], n_units: int) -> np.ndarray:
+    """Sum up the tree; reward and deduction items are capped; the root row is the total."""
+    codes = list(scheme.nodes)
+    matrix = np.zeros((len(codes), n_units), dtype=np.int64)
+    row = {code: i for i, code in enumerate(codes)}
+    for code in reversed(codes):  # tree order reversed: children before parents
+        node = scheme.nodes[code]
+        if node.is_indicator:
+            matrix[row[code]] = indicator_scores[code]
+            continue
+        if node.children:
+            matrix[row[code]] = matrix[[row[c] for c in node.children]].sum(axis=0)
+        if node.kind is NodeKind.ITEM and node.cap is not None:
+            if node.scoring is Scoring.REWARD:
+                np.clip(matrix[row[code]], 0, node.cap, out=matrix[row[code]])
+            elif node.scoring is Scoring.DEDUCTION:
+                np.clip(matrix[row[code]], -node.cap, 0, out=matrix[row[code]])
+    return matrix
+
+
+def rank(matrix: np.ndarray, node_codes: tuple[str, ...], settings: Mapping[str, Any]) -> np.ndarray:
+    """1-based ranks by total (row 0), highest first.
+
+    ``ties: shared`` (default) gives equal totals the same rank (1, 2, 2, 4); ``ties: order`` breaks
+    them by the item codes listed in ``tie_break`` (higher first), then by unit order.
+    """
+    totals = matrix[0]
+    n = totals.shape[0]
+    if settings.get("ties", "shared") == "shared":
+        order = np.argsort(-totals, kind="stable")
+        ranks = np.empty(n, dtype=np.int64)
+        sorted_totals = totals[order]
+        first = np.r_[True, sorted_totals[1:] != sorted_totals[:-1]]
+        positions = np.arange(1, n + 1)
+        ranks[order] = np.maximum.accumulate(np.where(first, positions, 0))
+        return ranks
+    keys = [np.arange(n)] + [-matrix[node_codes.index(c)] for c in reversed(settings.get("tie_break", []))]
+    keys.append(-totals)
+    order = np.lexsort(keys)
+    ranks = np.empty(n, dtype=np.int64)
+    ranks[order] = np.arange(1, n + 1)
+    return ranks
+
+
+def scheme_digest(scheme: Scheme) -> str:
+    """sha256 over what decides scores (tree, points, rules, collectors, units), not file paths."""
+    canon = {
+        "name": scheme.name, "period": scheme.period.year,
+        "nodes": [[n.code, n.parent, n.points, n.scoring.value, n.cap,
+                   n.rule and [n.rule.name, dict(n.rule.params)],
+                   n.collector and [n.collector.name, dict(n.collector.params)]]
+                  for n in scheme.nodes.values()],
+        "units": [[u.code, u.name, u.staff, u.entities] for u in scheme.units],
+    }
+    return hashlib.sha256(json.dumps(canon, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+
+
+def _store_and_emit(result: RunResult, registry: Registry, store: Any, console: Any, final: bool) -> RunResult:
+    """Write the run and run every output in one transaction: any failure leaves nothing."""
+    scheme = result.scheme
+    with store.transaction() as tx:
+        run_id = tx.save_run(result, scheme_digest=scheme_digest(scheme), final=final)
+        result = attrs.evolve(result, run=attrs.evolve(result.run, id=run_id, status=RunStatus.FINISHED))
+        for ref in scheme.outputs:
+            output = registry.output(ref.name)
+            params, _ = check_params(output.params, ref.params)
+            ctx = OutputContext(result=result, params=params, store=tx, console=console)
+            _call_plugin(f"output {ref.name!r}", lambda: output.emit(ctx))
+    return result
+
+
+def _call_plugin(who: str, call):
+    """Run plugin code; a JxError passes through, anything else becomes RunFailed naming the plugin."""
+    try:
+        return call()
+    except JxError:
+        raise
+    except Exception as exc:
+        raise RunFailed(f"{who} failed: {type(exc).__name__}: {exc}",
+                        hint="nothing of this run was stored; run with --debug for the traceback") from exc
+
+
+def _call_plugin_hook(hook: str, call) -> None:
+    _call_plugin(f"a {hook} hook", call)
+
+
+@attrs.define
+class SourceOpener:
+    """Opens each source database once per run, after the jx_prepare_source hook."""
+
+    scheme: Scheme
+    registry: Registry
+    _engines: dict[str, sa.Engine] = attrs.field(factory=dict)
+
+    def open(self, name: str) -> sa.Engine:
+        if name in self._engines:
+            return self._engines[name]
+        source = self.scheme.sources.get(name)
+        if source is None:
+            known = ", ".join(self.scheme.sources) or "none"
+            raise UsageError(f"scheme {self.scheme.name!r} has no source {name!r}",
+                             hint=f"the scheme's sources are: {known}")
+        if self.registry.pm:
+            _call_plugin(f"jx_prepare_source for source {name!r}",
+                         lambda: self.registry.pm.hook.jx_prepare_source(scheme=self.scheme, source=source))
+        try:
+            engine = sa.create_engine(expand(source.url), **dict(source.options))
+        except Exception as exc:
+            raise UsageError(f"source {name!r}: cannot open {source.url!r}: {exc}",
+                             hint="check the URL in the scheme's sources (a SQLAlchemy URL) and that its driver is installed") from exc
+        self._engines[name] = engine
+        return engine
+
+    def __enter__(self) -> "SourceOpener":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for engine in self._engines.values():
+            engine.dispose()

@@ -1,0 +1,175 @@
+"""The jx command line: exit codes (0 ok, 1 failed run, 2 bad input), messages, no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from jxcore.cli import main
+
+GUANGDONG = Path(__file__).parent.parent / "schemes" / "guangdong" / "jx_scheme_guangdong" / "scheme"
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("JX_DATABASE_URL", raising=False)
+    return tmp_path / "home"
+
+
+def jx(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def toy_pack(tmp_path: Path, plan: str, outputs: str = "[]") -> Path:
+    pack = tmp_path / "pack"
+    (pack / "plans").mkdir(parents=True)
+    (pack / "scheme.yaml").write_text(f"name: toy\ntitle: Toy\nunits: units.yaml\noutputs: {outputs}\n")
+    (pack / "units.yaml").write_text("units:\n  - {code: a, name: A, staff: 1, entities: 1}\n"
+                                     "  - {code: b, name: B, staff: 2, entities: 2}\n")
+    (pack / "plans" / "2010.yaml").write_text(textwrap.dedent(plan))
+    return pack
+
+
+PLAN = """\
+    period: 2010
+    scale: 100
+    nodes:
+      - code: X
+        name: item
+        points: 100
+        children:
+          - {code: X.1, name: one, points: 100, rule: RULE, collector: test_ones}
+"""
+
+
+def test_help_works(capsys):
+    code, out, _ = jx(capsys, "--help")
+    assert code == 0
+    for command in ("run", "validate", "tree", "plugins", "schemes"):
+        assert command in out
+
+
+def test_unknown_scheme_is_a_usage_error_listing_installed_ones(capsys):
+    code, _, err = jx(capsys, "run", "--scheme", "atlantis")
+    assert code == 2
+    assert err.startswith("error: unknown scheme pack 'atlantis'")
+    assert "guangdong" in err
+    assert "Traceback" not in err
+
+
+def test_bad_date_is_a_usage_error(capsys):
+    code, _, err = jx(capsys, "run", "--scheme", "guangdong", "--as-of", "30/06/2010")
+    assert code == 2
+    assert "'30/06/2010' is not a date" in err
+
+
+def test_as_of_outside_the_period_is_a_usage_error(capsys):
+    code, _, err = jx(capsys, "run", "--scheme", "guangdong", "--period", "2010", "--as-of", "2011-01-05")
+    assert code == 2
+    assert "outside period 2010" in err
+
+
+def test_unknown_period_names_the_available_ones(capsys):
+    code, _, err = jx(capsys, "tree", "--scheme", "guangdong", "--period", "1999")
+    assert code == 2
+    assert "1999" in err and "2010" in err
+
+
+def test_failing_rule_fails_the_run_with_exit_1_and_names_the_rule(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    pack = toy_pack(tmp_path, PLAN.replace("RULE", "test_crashing"))
+    code, _, err = jx(capsys, "run", "--scheme", str(pack), "--db", f"sqlite:///{tmp_path / 's.sqlite'}")
+    assert code == 1
+    assert "rule 'test_crashing' on indicator X.1 failed: ZeroDivisionError: the rule divided by zero" in err
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    pack = toy_pack(tmp_path, PLAN.replace("RULE", "test_crashing"))
+    with pytest.raises(Exception, match="divided by zero"):
+        main(["--debug", "run", "--scheme", str(pack), "--db", f"sqlite:///{tmp_path / 's.sqlite'}"])
+
+
+def test_failing_output_stores_nothing(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    pack = toy_pack(tmp_path, PLAN.replace("RULE", "test_full"), outputs="[test_exploding]")
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    code, _, err = jx(capsys, "run", "--scheme", str(pack), "--db", db)
+    assert code == 1
+    assert "output 'test_exploding' failed: RuntimeError: the printer caught fire" in err
+    from jxcore.store import Store
+
+    store = Store.open(db)
+    try:
+        assert store.runs("toy") == []
+    finally:
+        store.close()
+
+
+def test_run_json_on_a_small_pack(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    pack = toy_pack(tmp_path, PLAN.replace("RULE", "test_full"))
+    code, out, err = jx(capsys, "run", "--scheme", str(pack), "--json", "--as-of", "2010-03-01",
+                        "--db", f"sqlite:///{tmp_path / 's.sqlite'}")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["as_of"] == "2010-03-01"
+    assert [(u["code"], u["total"], u["rank"], u["items"]) for u in doc["units"]] == [
+        ("a", 100, 1, {"X": 100}), ("b", 100, 1, {"X": 100})]
+
+
+def test_validate_broken_copy_lists_every_problem_with_file_and_line(capsys, tmp_path):
+    pack = tmp_path / "guangdong"
+    shutil.copytree(GUANGDONG, pack)
+    plan = pack / "plans" / "2010.yaml"
+    text = plan.read_text(encoding="utf-8")
+    text = text.replace("name: base_score, params: {target: 0.95,", "name: base_scor, params: {target: 0.95,", 1)
+    text = text.replace("    points: 200\n", "    points: 210\n", 1)
+    text = text.replace("code: QYJG.NJYZ.YZL", "code: QYJG.NJYZ.NJL", 1)
+    plan.write_text(text, encoding="utf-8")
+    code, out, err = jx(capsys, "validate", "--scheme", str(pack))
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) >= 4, err
+    assert all("2010.yaml:" in line for line in lines), err
+    assert any("base_scor" in line for line in lines)
+    assert any("duplicate code QYJG.NJYZ.NJL" in line for line in lines)
+    assert any("ZFBA" in line and "210" in line for line in lines)
+
+
+def test_validate_the_installed_pack(capsys):
+    code, out, err = jx(capsys, "validate", "--scheme", "guangdong")
+    assert code == 0, err
+    assert out.startswith("ok: scheme guangdong")
+
+
+def test_tree_shows_the_plan(capsys):
+    code, out, _ = jx(capsys, "tree", "--scheme", "guangdong", "--period", "2010")
+    assert code == 0
+    for text in ("企业监管", "年检验照", "年检率", "验照率", "base_score"):
+        assert text in out
+
+
+@pytest.mark.slow
+def test_run_guangdong_json_ranks_33_units(capsys, tmp_path):
+    code, out, err = jx(capsys, "run", "--scheme", "guangdong", "--json",
+                        "--db", f"sqlite:///{tmp_path / 's.sqlite'}")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["scheme"] == "guangdong" and doc["period"] == 2010
+    assert len(doc["units"]) == 33
+    assert sorted(u["rank"] for u in doc["units"])[0] == 1
+    names = {u["name"] for u in doc["units"]}
+    assert {"虎门", "洪梅", "松山湖"} <= names
+    assert set(doc["units"][0]["items"]) == {"DJZC", "ZFBA", "SCJG", "QYJG", "SBGG", "XXDY"}
+    totals = [u["total"] for u in doc["units"]]
+    assert totals == sorted(totals, reverse=True)
+    assert len(set(totals)) > 20  # the rules separate the units
