@@ -8,7 +8,7 @@ and reports all problems at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -51,6 +51,9 @@ class Param:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[Any, ...] | None = None
+    #: Optional deeper check of a structured value (a list of bands, a mapping of kinds to points):
+    #: called after the type check with the value; returns what is wrong, or None.
+    validator: Callable[[Any], str | None] | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def required(self) -> bool:
@@ -81,6 +84,10 @@ class Param:
         if self.choices is not None and value not in self.choices:
             allowed_text = ", ".join(map(repr, self.choices))
             return f"parameter {self.name!r} = {value!r} is not one of {allowed_text}"
+        if self.validator is not None:
+            problem = self.validator(value)
+            if problem:
+                return f"parameter {self.name!r}: {problem}"
         return None
 
 

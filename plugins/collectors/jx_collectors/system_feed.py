@@ -1,0 +1,465 @@
+"""The system feed (业务信息化系统自动采集): measures computed inside the source database.
+
+Every indicator's measure is compiled with SQLAlchemy Core into one aggregate expression; all
+measures on the same table are fused into ONE ``SELECT unit, agg1, agg2 … GROUP BY unit`` so each
+table is scanned once per run, whatever the number of indicators on it. Only the grouped result
+(one row per unit) reaches Python. Filters are written as ``sum(CASE WHEN … THEN 1 ELSE 0 END)``
+rather than ``FILTER (WHERE …)`` because MariaDB and others lack FILTER: the same SQL then runs on
+DuckDB, SQLite, PostgreSQL, MariaDB and Trino unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+import sqlalchemy as sa
+
+from jxcore.errors import DataError, Location, Problem, SchemeError
+from jxcore.interfaces import CollectContext, CollectRequest
+from jxcore.models import Measure, Period
+from jxcore.params import Param, check_params
+
+log = logging.getLogger(__name__)
+
+AGGREGATES = ("count", "sum", "avg", "min", "max", "rate", "count_distinct")
+NEEDS_COLUMN = ("sum", "avg", "min", "max", "count_distinct")
+PLACEHOLDERS = ("{start}", "{end}", "{as_of}")
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in", "not in", "is null")
+#: parameters of the declarative form, which make no sense next to ``sql``
+DECLARATIVE = ("table", "column", "where", "numerator", "window")
+
+
+class _Date(sa.types.TypeDecorator):
+    """A DATE bind whose SQL text (Measure.source) is ``DATE 'yyyy-mm-dd'``, typed for Trino & co."""
+
+    impl = sa.Date
+    cache_ok = True
+
+    def literal_processor(self, dialect):
+        if dialect.name == "sqlite":  # SQLite keeps dates as ISO text and knows no DATE literal
+            return lambda value: f"'{value.isoformat()}'"
+        return lambda value: f"DATE '{value.isoformat()}'"
+
+
+@attrs.frozen
+class _Window:
+    """The run's dates: the window is [start, as_of], both inclusive."""
+
+    start: dt.date
+    end: dt.date
+    as_of: dt.date
+
+    def resolve(self, value: Any) -> Any:
+        """Replace a "{start}" / "{end}" / "{as_of}" placeholder by its date."""
+        if isinstance(value, str) and value in PLACEHOLDERS:
+            return sa.literal(getattr(self, value[1:-1]), _Date())
+        return value
+
+
+def _location(req: CollectRequest) -> Location:
+    loc = req.node.collector.location if req.node.collector else req.node.location
+    return attrs.evolve(loc, node=req.node.code)
+
+
+def _filter_problem(flt: Mapping[str, Any]) -> str | None:
+    """What is wrong with a ``where``/``numerator`` mapping (syntax only; columns come later)."""
+    problems = []
+    for column, cond in flt.items():
+        values = []
+        if isinstance(cond, Mapping):
+            for op, value in cond.items():
+                if op not in OPERATORS:
+                    problems.append(f"{column}: unknown operator {op!r} (known: {', '.join(OPERATORS)})")
+                elif op == "is null" and not isinstance(value, bool):
+                    problems.append(f"{column}: 'is null' takes true or false, not {value!r}")
+                elif op in ("in", "not in") and not isinstance(value, (list, tuple)):
+                    problems.append(f"{column}: {op!r} takes a list, not {value!r}")
+                else:
+                    values += list(value) if isinstance(value, (list, tuple)) else [value]
+        else:
+            values += list(cond) if isinstance(cond, (list, tuple)) else [cond]
+        for value in values:
+            if isinstance(value, str) and value.startswith("{") and value.endswith("}") \
+                    and value not in PLACEHOLDERS:
+                problems.append(f"{column}: unknown placeholder {value!r} (known: {', '.join(PLACEHOLDERS)})")
+            elif isinstance(value, (Mapping, list, tuple)):
+                problems.append(f"{column}: {value!r} is not a single value")
+    return "; ".join(problems) or None
+
+
+def _condition(table: sa.TableClause, flt: Mapping[str, Any] | None, window: _Window) -> list[Any]:
+    """SQL conditions (to be ANDed) for a checked filter mapping."""
+    conds = []
+    for name, cond in (flt or {}).items():
+        col = table.c[name]
+        ops = cond if isinstance(cond, Mapping) else {"in" if isinstance(cond, (list, tuple)) else "=": cond}
+        for op, value in ops.items():
+            if op == "is null":
+                conds.append(col.is_(None) if value else col.is_not(None))
+            elif op in ("in", "not in"):
+                values = [window.resolve(v) for v in value]
+                conds.append(col.in_(values) if op == "in" else col.not_in(values))
+            elif value is None:
+                conds.append(col.is_(None) if op == "=" else col.is_not(None))
+            else:
+                value = window.resolve(value)
+                conds.append({"=": col.__eq__, "!=": col.__ne__, "<": col.__lt__, "<=": col.__le__,
+                              ">": col.__gt__, ">=": col.__ge__}[op](value))
+    return conds
+
+
+def _window_conditions(table: sa.TableClause, column: str | None, window: _Window) -> list[Any]:
+    if not column:
+        return []
+    col = table.c[column]
+    # Half-open upper bound: right for DATE and for TIMESTAMP columns (the whole as-of day counts).
+    return [col >= sa.literal(window.start, _Date()),
+            col < sa.literal(window.as_of + dt.timedelta(days=1), _Date())]
+
+
+def _count_if(conds: list[Any]) -> Any:
+    if not conds:
+        return sa.func.count()
+    return sa.func.sum(sa.case((sa.and_(*conds), 1), else_=0))
+
+
+def _value_if(conds: list[Any], col: Any) -> Any:
+    return sa.case((sa.and_(*conds), col)) if conds else col
+
+
+def _floats(values: Sequence[Any]) -> np.ndarray:
+    """A result column (ints, Decimals, None) as float64 with NaN for NULL."""
+    arr = np.array(values, dtype=object)
+    arr[np.equal(arr, None)] = np.nan
+    return arr.astype(np.float64)
+
+
+@attrs.frozen
+class _Spec:
+    """One request with its parameters completed by the declared defaults."""
+
+    node: str
+    location: Location
+    p: Mapping[str, Any]
+
+    @property
+    def table_key(self) -> tuple[str, str]:
+        return (self.p["source"], self.p["table"])
+
+    def columns_used(self) -> list[str]:
+        p = self.p
+        names = [p["unit_column"], *(p["where"] or ()), *(p["numerator"] or ())]
+        return names + [c for c in (p["column"], p["window"]) if c]
+
+    def expressions(self, table: sa.TableClause, window: _Window) -> dict[str, Any]:
+        """Labelled aggregate expressions for this measure: ``value`` or ``numerator``/``denominator``."""
+        p = self.p
+        base = _condition(table, p["where"], window)
+        windowed = base + _window_conditions(table, p["window"], window)
+        agg = p["aggregate"]
+        if agg == "rate":
+            numerator = windowed + _condition(table, p["numerator"], window)
+            return {"numerator": _count_if(numerator),
+                    "denominator": _count_if(windowed if p["denominator_window"] else base)}
+        if agg == "count":
+            return {"value": _count_if(windowed)}
+        col = table.c[p["column"]]
+        if agg == "count_distinct":
+            return {"value": sa.func.count(sa.distinct(_value_if(windowed, col)))}
+        return {"value": getattr(sa.func, agg)(_value_if(windowed, col))}
+
+
+class SystemFeed:
+    """Counts, sums, averages and rates from a business database, aggregated in the database."""
+
+    name: ClassVar[str] = "system_feed"
+    description: ClassVar[str] = (
+        "Counts, sums, averages and rates per unit from a business database (业务系统自动采集), "
+        "aggregated in the database: one scan per table for all indicators on it.")
+    params: ClassVar[Sequence[Param]] = (
+        Param("source", "string", "name of the scheme's source database (sources: in scheme.yaml)",
+              default="business"),
+        Param("table", "string", "source table (schema.table allowed); give this or sql", default=None),
+        Param("unit_column", "string", "column holding the unit code", default="unit_code"),
+        Param("aggregate", "string", "what to compute per unit", default="count", choices=AGGREGATES),
+        Param("column", "string", "the column summed/averaged/... (sum, avg, min, max, count_distinct)",
+              default=None),
+        Param("where", "mapping", "filter on every row: column: value, column: [a, b], or "
+              "column: {op: value} with op one of " + ", ".join(OPERATORS), default=None,
+              validator=_filter_problem),
+        Param("numerator", "mapping", "rate only: the extra filter of the numerator (same syntax as "
+              "where), on top of where", default=None, validator=_filter_problem),
+        Param("window", "string", "date column limited to [period start, as-of date]", default=None),
+        Param("denominator_window", "boolean", "rate only: limit the denominator to the window too "
+              "(else only the numerator is)", default=False),
+        Param("divide_by", "string", "divide the value by the unit's staff or market entities",
+              default=None, choices=("staff", "entities")),
+        Param("multiply", "number", "factor applied last (100 for percent, 1000 for per 1,000)", default=1),
+        Param("sql", "string", "raw SQL instead of the declarative form; binds :start, :end, :as_of; "
+              "returns columns unit and value (others go to the measure's columns)", default=None),
+    )
+
+    # ---------------------------------------------------------------- checks (no database)
+
+    def check(self, requests: Sequence[CollectRequest]) -> list[Problem]:
+        """Every problem of every request's parameters, each field and across fields; no database."""
+        problems = []
+        for req in requests:
+            values, messages = self._values(req)
+            if not messages:
+                messages = self._spec_problems(values)
+            location = _location(req)
+            problems += [Problem(m, location, "see docs/collectors.md for the system_feed parameters")
+                         for m in messages]
+        return problems
+
+    def _specs(self, requests: Sequence[CollectRequest]) -> list[_Spec]:
+        return [_Spec(req.node.code, _location(req), self._values(req)[0]) for req in requests]
+
+    def _values(self, req: CollectRequest) -> tuple[dict[str, Any], list[str]]:
+        """Parameters with defaults filled in; None means "not given" (the engine passes defaults)."""
+        return check_params(self.params, {k: v for k, v in req.params.items() if v is not None})
+
+    @staticmethod
+    def _spec_problems(p: Mapping[str, Any]) -> list[str]:
+        agg = p["aggregate"]
+        if p["sql"] is not None:
+            extra = [name for name in DECLARATIVE if p[name]]
+            if extra:
+                return [f"sql is given, so {', '.join(extra)} cannot be: use either sql or the "
+                        f"declarative form (table, aggregate, where …)"]
+            return []
+        if not p["table"]:
+            return ["neither table nor sql is given"]
+        problems = []
+        if agg in NEEDS_COLUMN and not p["column"]:
+            problems.append(f"aggregate {agg} needs column: the column to {agg}")
+        if agg not in NEEDS_COLUMN and p["column"]:
+            problems.append(f"column {p['column']!r} has no use with aggregate {agg} (it counts rows)")
+        if agg == "rate" and not p["numerator"]:
+            problems.append("aggregate rate needs numerator: the filter of the rows counted above the line")
+        if agg != "rate" and p["numerator"]:
+            problems.append(f"numerator is only for aggregate rate, not {agg}")
+        if p["denominator_window"] and (agg != "rate" or not p["window"]):
+            problems.append("denominator_window needs aggregate rate and a window column")
+        return problems
+
+    # ---------------------------------------------------------------- collect
+
+    def collect(self, ctx: CollectContext, requests: Sequence[CollectRequest]) -> dict[str, Measure]:
+        problems = self.check(requests)
+        if problems:
+            raise SchemeError.from_problems("system_feed parameters are wrong", problems)
+        specs = self._specs(requests)
+        window = _Window(ctx.period.start, ctx.period.end, ctx.period.clamp(ctx.as_of))
+        engines = {name: ctx.source(name) for name in sorted({s.p["source"] for s in specs})}
+
+        declarative = _by_table(specs)
+        tables = self._reflect(engines, declarative)
+
+        measures: dict[str, Measure] = {}
+        for key, group in declarative.items():
+            measures.update(self._collect_table(ctx, engines[key[0]], tables[key], group, window))
+        for spec in specs:
+            if spec.p["sql"] is not None:
+                measures[spec.node] = self._collect_sql(ctx, engines[spec.p["source"]], spec, window)
+        return {spec.node: self._scaled(ctx, spec, measures[spec.node]) for spec in specs}
+
+    @staticmethod
+    def _reflect(engines: Mapping[str, Any], groups: Mapping[tuple[str, str], list[_Spec]]
+                 ) -> dict[tuple[str, str], sa.TableClause]:
+        """Check every table and column named, once per table; report all that are missing at once."""
+        tables, problems = {}, []
+        inspectors: dict[str, Any] = {}
+        for (source, name), group in groups.items():
+            schema, _, table_name = name.rpartition(".")
+            if source not in inspectors:
+                inspectors[source] = sa.inspect(engines[source])
+            insp = inspectors[source]
+            if not insp.has_table(table_name, schema=schema or None):
+                for spec in group:
+                    problems.append(Problem(
+                        f"table {name!r} does not exist in source {source!r}", spec.location,
+                        f"check the table name; the source's tables are: "
+                        f"{', '.join(sorted(insp.get_table_names(schema=schema or None))) or 'none'}"))
+                continue
+            known = _column_names(engines[source], name)
+            known_set = set(known)
+            for spec in group:
+                for column in dict.fromkeys(spec.columns_used()):
+                    if column not in known_set:
+                        problems.append(Problem(
+                            f"column {column!r} does not exist in table {name!r} of source {source!r}",
+                            spec.location, f"the table's columns are: {', '.join(known)}"))
+            tables[(source, name)] = _table(name, known)
+        if problems:
+            raise DataError.from_problems("the system feed's source tables do not match the scheme", problems)
+        return tables
+
+    def compile(self, requests: Sequence[CollectRequest], columns: Mapping[str, Sequence[str]],
+                period: Period, as_of: dt.date, dialect: sa.engine.Dialect) -> list[str]:
+        """The fused SQL the declarative requests would run, for ``dialect``, without a database.
+
+        ``columns`` gives each table's column names (what reflection would find).
+        """
+        problems = self.check(requests)
+        if problems:
+            raise SchemeError.from_problems("system_feed parameters are wrong", problems)
+        window = _Window(period.start, period.end, period.clamp(as_of))
+        texts = []
+        for (_, name), group in _by_table(self._specs(requests)).items():
+            table = _table(name, columns[name])
+            for stmt, _ in _fused(table, group, window):
+                texts.append(_sql_text(stmt, dialect))
+        return texts
+
+    def _collect_table(self, ctx: CollectContext, engine: Any, table: sa.TableClause,
+                       group: list[_Spec], window: _Window) -> dict[str, Measure]:
+        """Run the fused GROUP BY query (queries, if grouped by several unit columns) of ``table``."""
+        results: dict[str, Measure] = {}
+        for stmt, labelled in _fused(table, group, window):
+            with engine.connect() as conn:
+                rows = conn.execute(stmt).all()
+            sql = _sql_text(stmt, engine.dialect)
+            at, unknown = _align(ctx, [r[0] for r in rows])
+            columns = {key: list(col) for key, col in zip(rows[0]._fields, zip(*rows))} if rows else {}
+            for spec, names in labelled:
+                got = {part: _spread(at, len(ctx.units), _floats(columns.get(label, [])))
+                for part, label in names.items()}
+                source = _source_text(sql, names, unknown)
+                if "numerator" in got:
+                    num, den = np.nan_to_num(got["numerator"]), np.nan_to_num(got["denominator"])
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        value = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+                    results[spec.node] = Measure(spec.node, value, {"numerator": num, "denominator": den},
+                                                 source=source)
+                else:
+                    value = got["value"]
+                    if spec.p["aggregate"] in ("count", "sum", "count_distinct"):
+                        value = np.nan_to_num(value)
+                    results[spec.node] = Measure(spec.node, value, source=source)
+        return results
+
+    def _collect_sql(self, ctx: CollectContext, engine: Any, spec: _Spec, window: _Window) -> Measure:
+        stmt = sa.text(spec.p["sql"])
+        wanted = set(stmt.compile().params)
+        binds = {k: v for k, v in {"start": window.start, "end": window.end, "as_of": window.as_of}.items()
+                 if k in wanted}
+        stmt = stmt.bindparams(**binds)
+        try:
+            with engine.connect() as conn:
+                result = conn.execute(stmt)
+                fields, rows = list(result.keys()), result.all()
+        except sa.exc.DBAPIError as exc:
+            raise DataError(f"the SQL of {spec.node} failed: {exc.orig}", location=spec.location,
+                            hint="run the query by hand against the source to fix it") from None
+        missing = [c for c in ("unit", "value") if c not in fields]
+        if missing:
+            raise DataError(f"the SQL of {spec.node} returns no column {' or '.join(missing)} "
+                            f"(it returns {', '.join(fields)})", location=spec.location,
+                            hint="name the result columns: SELECT unit_code AS unit, count(*) AS value …")
+        columns = {name: list(col) for name, col in zip(fields, zip(*rows))} if rows else {f: [] for f in fields}
+        at, unknown = _align(ctx, columns["unit"])
+        arrays = {name: _spread(at, len(ctx.units), _floats(values))
+                  for name, values in columns.items() if name != "unit"}
+        value = arrays.pop("value")
+        return Measure(spec.node, value, arrays,
+                       source=_source_text(_sql_text(stmt, engine.dialect), {}, unknown))
+
+    @staticmethod
+    def _scaled(ctx: CollectContext, spec: _Spec, measure: Measure) -> Measure:
+        """Apply divide_by and multiply; keep the undivided total beside it."""
+        divide_by, factor = spec.p["divide_by"], spec.p["multiply"]
+        if not divide_by and factor == 1:
+            return measure
+        value, columns = measure.value, dict(measure.columns)
+        if divide_by:
+            divisor = getattr(ctx.units, divide_by).astype(np.float64)
+            columns["total"], columns[divide_by] = value, divisor
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = np.where(divisor > 0, value / np.where(divisor > 0, divisor, 1), np.nan)
+        return attrs.evolve(measure, value=value * factor, columns=columns)
+
+
+def _column_names(engine: Any, name: str) -> list[str]:
+    """A table's column names from a zero-row SELECT: portable where dialects' reflection is not."""
+    stmt = sa.select(sa.literal_column("*")).select_from(_table(name, ())).where(sa.false())
+    with engine.connect() as conn:
+        return list(conn.execute(stmt).keys())
+
+
+def _by_table(specs: Sequence[_Spec]) -> dict[tuple[str, str], list[_Spec]]:
+    groups: dict[tuple[str, str], list[_Spec]] = {}
+    for spec in specs:
+        if spec.p["sql"] is None:
+            groups.setdefault(spec.table_key, []).append(spec)
+    return groups
+
+
+def _table(name: str, columns: Sequence[str]) -> sa.TableClause:
+    schema, _, table_name = name.rpartition(".")
+    return sa.table(table_name, *(sa.column(c) for c in columns), schema=schema or None)
+
+
+def _fused(table: sa.TableClause, group: Sequence[_Spec], window: _Window
+           ) -> list[tuple[Any, list[tuple[_Spec, dict[str, str]]]]]:
+    """One SELECT per unit column (normally one) with every measure's aggregates, labelled m<i>_<part>."""
+    fused = []
+    for unit_column in sorted({spec.p["unit_column"] for spec in group}):
+        labelled = []
+        selects = [table.c[unit_column].label("unit")]
+        for i, spec in enumerate(s for s in group if s.p["unit_column"] == unit_column):
+            names = {}
+            for part, expr in spec.expressions(table, window).items():
+                names[part] = f"m{i}_{part}"
+                selects.append(expr.label(names[part]))
+            labelled.append((spec, names))
+        fused.append((sa.select(*selects).group_by(table.c[unit_column]), labelled))
+    return fused
+
+
+def _align(ctx: CollectContext, codes: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
+    """Position in ctx.units of each result row (-1 for unknown units) and the unknown codes."""
+    known = np.asarray(ctx.units.codes, dtype=str)
+    got = np.array(codes, dtype=object).astype(str)
+    order = np.argsort(known)
+    pos = np.searchsorted(known[order], got).clip(0, max(len(known) - 1, 0))
+    hit = known[order][pos] == got if len(known) else np.zeros(len(got), dtype=bool)
+    at = np.where(hit, order[pos], -1)
+    unknown = sorted(got[~hit].tolist())
+    if unknown:
+        log.warning("system_feed ignored %d result rows for unit codes the scheme does not know: %s",
+                    len(unknown), ", ".join(unknown[:10]))
+    return at, unknown
+
+
+def _spread(at: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
+    """Result values placed at their units' positions; NaN for units without a row."""
+    out = np.full(n, np.nan)
+    keep = at >= 0
+    out[at[keep]] = values[keep]
+    return out
+
+
+def _sql_text(stmt: Any, dialect: sa.engine.Dialect) -> str:
+    """The statement as the source runs it, with the window dates written in."""
+    try:
+        return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    except (sa.exc.CompileError, NotImplementedError):
+        compiled = stmt.compile(dialect=dialect)
+        return f"{compiled}\n-- parameters: {compiled.params}"
+
+
+def _source_text(sql: str, names: Mapping[str, str], unknown: list[str]) -> str:
+    lines = []
+    if names:
+        lines.append("-- this indicator: " + ", ".join(f"{part} = {label}" for part, label in names.items()))
+    if unknown:
+        lines.append(f"-- ignored {len(unknown)} result rows for unknown unit codes: "
+                     + ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
+    return "\n".join(lines + [sql])
