@@ -1,0 +1,194 @@
+"""Shared pieces of the standard rules: parameter declarations, missing data, event columns."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from jxcore.errors import DataError, Location, SchemeError
+from jxcore.interfaces import RuleInput
+from jxcore.params import REQUIRED, Param
+from jxcore.points import to_milli
+
+#: How many unit codes an error message lists before it says "and N more".
+SHOWN = 10
+
+
+def points_problem(value: Any) -> str | None:
+    """Validator for a points-valued parameter: a number with at most 3 decimals."""
+    try:
+        to_milli(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _points_list_problem(value: Any) -> str | None:
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, (int, float)) or item < 0:
+            return f"every entry must be a number of points >= 0, not {item!r}"
+        if problem := points_problem(item):
+            return problem
+    return None
+
+
+def _points_mapping_problem(value: Any) -> str | None:
+    if not value:
+        return "give at least one kind, e.g. {kind: points}"
+    for kind, pts in value.items():
+        if isinstance(pts, bool) or not isinstance(pts, (int, float)) or pts < 0:
+            return f"{kind!r}: points must be a number >= 0, not {pts!r}"
+        if problem := points_problem(pts):
+            return f"{kind!r}: {problem}"
+    return None
+
+
+def points_param(name: str, help: str, default: Any = REQUIRED) -> Param:
+    """A parameter written in points (``0.5``), >= 0, converted to milli-points by the rule."""
+    return Param(name, "number", help, default=default, minimum=0, validator=points_problem)
+
+
+def points_list_param(name: str, help: str, default: Any = REQUIRED) -> Param:
+    return Param(name, "list", help, default=default, validator=_points_list_problem)
+
+
+def points_mapping_param(name: str, help: str, default: Any = REQUIRED) -> Param:
+    return Param(name, "mapping", help, default=default, validator=_points_mapping_problem)
+
+
+def cap_param(help: str = "largest bonus in points; omit for no cap of its own "
+              "(the reward item's cap still applies)") -> Param:
+    return points_param("cap", help, default=None)
+
+
+MISSING = Param(
+    "missing", "string",
+    "a unit without data: error (DataError naming the units), zero (0 points), "
+    "exclude (the indicator does not apply to it: full points, or no bonus for reward rules)",
+    default="error", choices=("error", "zero", "exclude"))
+
+DIRECTION = Param("direction", "string", "higher (higher is better) or lower (lower is better)",
+                  default="higher", choices=("higher", "lower"))
+
+UNKNOWN_KIND = Param("unknown_kind", "string",
+                     "an event kind not listed: error (DataError naming kind and unit) or ignore",
+                     default="error", choices=("error", "ignore"))
+
+
+def milli(value: Any) -> int:
+    return to_milli(value)
+
+
+def unit_list(inp: RuleInput, mask: np.ndarray, detail: np.ndarray | None = None) -> str:
+    """``u1, u7 (and 3 more)``: the codes of the units in ``mask``, for an error message."""
+    where = np.flatnonzero(mask)
+    shown = [str(inp.units.codes[i]) + (f" ({detail[i]})" if detail is not None else "")
+             for i in where[:SHOWN]]
+    more = f" and {len(where) - SHOWN} more" if len(where) > SHOWN else ""
+    return ", ".join(shown) + more
+
+
+def scheme_error(inp: RuleInput, message: str, hint: str) -> SchemeError:
+    return SchemeError(message, location=_where(inp), hint=hint)
+
+
+def _where(inp: RuleInput) -> Location:
+    loc = inp.node.rule.location if inp.node.rule is not None else Location()
+    return Location(file=loc.file, line=loc.line, node=inp.node.code)
+
+
+def missing_units(inp: RuleInput, missing: np.ndarray, what: str = "no data",
+                  detail: np.ndarray | None = None) -> np.ndarray:
+    """Apply the ``missing`` policy: raise for ``error``, else return the mask of missing units."""
+    if inp.params.get("missing", "error") == "error" and missing.any():
+        raise DataError(
+            f"{what} for {int(missing.sum())} unit(s): {unit_list(inp, missing, detail)}",
+            location=Location(node=inp.node.code),
+            hint="check the collector's source for these units, or set the rule's parameter "
+                 "missing: zero | exclude")
+    return missing
+
+
+def values(inp: RuleInput) -> np.ndarray:
+    """The measure's value as float64, checked to be one per unit."""
+    v = np.asarray(inp.measure.value, dtype=np.float64)
+    if v.shape != (len(inp.units),):
+        raise DataError(f"the measure has {v.size} values for {len(inp.units)} units",
+                        location=Location(node=inp.node.code),
+                        hint="a collector must return one value per unit, in the scheme's unit order")
+    return v
+
+
+def events(inp: RuleInput, *required: str) -> dict[str, np.ndarray]:
+    """The measure's event columns, checked: present, equal length, ``unit`` a valid index."""
+    ev = inp.measure.events
+    loc = Location(node=inp.node.code)
+    if ev is None:
+        raise DataError(f"rule {inp.node.rule.name if inp.node.rule else ''!r} scores events, "
+                        "and the measure has none", location=loc,
+                        hint=f"use a collector that returns events with columns {', '.join(required)}")
+    absent = [c for c in required if c not in ev]
+    if absent:
+        raise DataError(f"the measure's events lack column(s) {', '.join(absent)}", location=loc,
+                        hint=f"this rule reads the event columns {', '.join(required)}")
+    cols = {name: np.asarray(ev[name]) for name in required}
+    lengths = {len(c) for c in cols.values()}
+    if len(lengths) > 1:
+        raise DataError("the measure's event columns differ in length", location=loc,
+                        hint="every event column must have one entry per event row")
+    unit = cols["unit"].astype(np.int64, copy=False)
+    bad = (unit < 0) | (unit >= len(inp.units))
+    if bad.any():
+        raise DataError(f"event row {int(np.flatnonzero(bad)[0])} names unit index "
+                        f"{int(unit[bad][0])}, and there are {len(inp.units)} units", location=loc,
+                        hint="the collector must map unit codes to positions in the scheme's units")
+    cols["unit"] = unit
+    if "kind" in cols and cols["kind"].dtype.kind != "U":
+        cols["kind"] = cols["kind"].astype(str)
+    return cols
+
+
+def kind_points(inp: RuleInput, kinds: np.ndarray, unit: np.ndarray, table: Mapping[str, Any],
+                label: str) -> np.ndarray:
+    """Milli-points of each event row by its kind (one vector compare per declared kind).
+
+    A kind not in ``table`` is a DataError naming it and the unit, unless ``unknown_kind: ignore``
+    (then the row counts 0).
+    """
+    pts = np.zeros(len(kinds), dtype=np.int64)
+    known = np.zeros(len(kinds), dtype=bool)
+    for kind, value in table.items():
+        hit = kinds == str(kind)
+        pts[hit] = milli(value)
+        known |= hit
+    if inp.params.get("unknown_kind", "error") == "error" and not known.all():
+        row = int(np.flatnonzero(~known)[0])
+        others = sorted(set(kinds[~known].tolist()))
+        raise DataError(
+            f"unknown {label} {str(kinds[row])!r} for unit {inp.units.codes[unit[row]]} "
+            f"(unknown: {', '.join(map(repr, others))})",
+            location=Location(node=inp.node.code),
+            hint=f"the known {label}s are {', '.join(map(repr, table))}; add it to the rule's "
+                 "parameters, or set unknown_kind: ignore")
+    return pts
+
+
+def per_unit_sum(unit: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Exact per-unit sum of integer milli-points (bincount sums floats; integers < 2**53 stay exact)."""
+    return np.bincount(unit, weights=weights, minlength=n).astype(np.int64)
+
+
+def steps(diff: np.ndarray, step: float, mode: str) -> np.ndarray:
+    """How many steps of ``step`` a difference is; ``whole`` counts only full steps.
+
+    Differences are snapped to 1e-9 of a step first, so 0.93 - 0.90 is 3 steps of 0.01, not 2.9999.
+    """
+    s = np.round(diff / step, 9)
+    return np.trunc(s) if mode == "whole" else s
+
+
+STEPS = Param("steps", "string",
+              "proportional (2.5 % above = 2.5 steps) or whole (only full steps count: 2)",
+              default="proportional", choices=("proportional", "whole"))
