@@ -149,7 +149,8 @@ def run(scheme: str, period: int | None, as_of: dt.date | None, db: str | None, 
     loaded = a.load(scheme, period)
     store = Store.open(db)
     try:
-        console = None if as_json else Console()
+        # Off a terminal (make demo piped, CI logs) rich would assume 80 columns and cut the table.
+        console = None if as_json else Console(width=None if sys.stdout.isatty() else 160)
         result = run_scheme(loaded, a.registry, as_of=as_of, store=store, console=console, final=final)
     finally:
         store.close()
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("JX_DEBUG") == "1"
     try:
-        cli.main(args=args, prog_name="jx", standalone_mode=False)
+        returned = cli.main(args=args, prog_name="jx", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort:
@@ -308,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
                    err=True)
         return ExitCode.RUN_FAILED
-    return ExitCode.OK
+    # Without standalone mode click hands back the code of a `click.exceptions.Exit` it caught.
+    return returned if isinstance(returned, int) else ExitCode.OK
 
 
 def entry() -> None:

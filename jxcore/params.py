@@ -108,7 +108,9 @@ def check_params(declared: Sequence[Param], given: Mapping[str, Any]) -> tuple[d
             known = ", ".join(sorted(by_name)) or "none"
             problems.append(f"unknown parameter {name!r} (known parameters: {known})")
     for param in declared:
-        if param.name in given:
+        if param.name in given and given[param.name] is None and param.default is None:
+            values[param.name] = None  # `cap: null` in YAML: the same as leaving it out
+        elif param.name in given:
             problem = param.check(given[param.name])
             if problem:
                 problems.append(problem)

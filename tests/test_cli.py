@@ -59,7 +59,7 @@ def test_help_works(capsys):
 def test_unknown_scheme_is_a_usage_error_listing_installed_ones(capsys):
     code, _, err = jx(capsys, "run", "--scheme", "atlantis")
     assert code == 2
-    assert err.startswith("error: unknown scheme pack 'atlantis'")
+    assert err.startswith("error: unknown scheme 'atlantis'")
     assert "guangdong" in err
     assert "Traceback" not in err
 

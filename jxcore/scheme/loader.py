@@ -1,0 +1,271 @@
+"""Loading scheme packs: scheme.yaml, units.yaml and plans/<year>.yaml, into a checked Scheme.
+
+Every entry point collects all problems of what it reads and raises one ``SchemeError`` (or, for
+:func:`check_pack`, returns them); no other exception escapes for bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from jxcore.config import expand
+from jxcore.errors import Location, Problem, SchemeError
+from jxcore.models import PluginRef, Scheme, Source, Unit
+from jxcore.plugins import Registry
+from jxcore.scheme.checks import build_plan, read_outputs
+from jxcore.scheme.fields import LIST, Reader, plain
+from jxcore.scheme.yamlio import read_yaml
+
+SCHEME_FIELDS = ("name", "title", "language", "units", "plans", "sources", "outputs", "settings")
+SOURCE_FIELDS = ("url", "url_env", "options")
+UNIT_FIELDS = ("code", "name", "staff", "entities")  # any other key of a unit goes to Unit.extra
+NAME = re.compile(r"[a-z0-9_-]+")
+YEAR = re.compile(r"[0-9]{4}")
+
+
+@attrs.frozen
+class SchemeFiles:
+    """Where a pack's files are. Problems name files relative to ``root``, e.g. ``plans/2010.yaml``."""
+
+    root: Path
+    scheme: Path
+    units: Path
+    plans: Path
+
+    @classmethod
+    def find(cls, path: Path | str, units: str = "units.yaml", plans: str = "plans") -> SchemeFiles:
+        """The files of the pack at ``path`` (the pack directory or its scheme.yaml)."""
+        path = Path(path).absolute()
+        if path.suffix in (".yaml", ".yml"):
+            return cls(path.parent, path, path.parent / units, path.parent / plans)
+        return cls(path, path / "scheme.yaml", path / units, path / plans)
+
+    def shown(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+    def plan(self, period: int) -> Path:
+        return self.plans / f"{period}.yaml"
+
+
+@attrs.frozen
+class PackInfo:
+    """A pack's scheme.yaml and units, read: what every plan of the pack shares."""
+
+    name: str
+    title: str
+    language: str
+    path: Path | None
+    periods: list[int]
+    files: SchemeFiles | None = None
+    units: tuple[Unit, ...] = ()
+    sources: Mapping[str, Source] = attrs.field(factory=dict)
+    outputs: tuple[PluginRef, ...] = ()
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+def load_pack(path: Path | str) -> PackInfo:
+    """Read a pack's scheme.yaml and units file and list its plans; SchemeError on any problem."""
+    info, problems = _read_pack(path)
+    _raise(info.name, problems)
+    return info
+
+
+def load_scheme(path: Path | str, period: int | None = None, registry: Registry | None = None) -> Scheme:
+    """Load and check one period's plan of the pack at ``path`` (latest plan when ``period`` is None).
+
+    Plugin names and parameters are checked only when a ``registry`` is given.
+    """
+    info, problems = _read_pack(path)
+    if info.files is None:  # scheme.yaml is unreadable: nothing else to look at
+        _raise(info.name, problems)
+    assert info.files is not None
+    if (period is None and not info.periods) or (period is not None and period not in info.periods):
+        wanted = "plans" if period is None else f"plan for {period}"
+        available = ", ".join(map(str, info.periods)) or "none"
+        plans = info.files.shown(info.files.plans)
+        problems.append(Problem(f"scheme {info.name} has no {wanted}", Location(file=plans),
+                                f"the available periods are: {available}; plans are files {plans}/<year>.yaml"))
+        _raise(info.name, problems)
+    scheme, plan_problems = _load_plan(info, info.periods[-1] if period is None else period, registry)
+    _raise(info.name, problems + plan_problems)
+    assert scheme is not None  # no problems means a scheme was built
+    return scheme
+
+
+def check_pack(path: Path | str, registry: Registry | None = None) -> list[Problem]:
+    """Every problem of the pack at ``path``, all plans included, in file order; never raises."""
+    info, problems = _read_pack(path)
+    for period in info.periods:
+        problems += _load_plan(info, period, registry)[1]
+    return _in_order(problems)
+
+
+def scheme_from_dict(data: Any, *, units: Any, name: str = "test", registry: Registry | None = None,
+                     period: int = 2010, title: str = "", language: str = "en", sources: Any = None,
+                     outputs: Any = (), settings: Any = None) -> Scheme:
+    """Build a Scheme from in-memory data (``data`` is a plan as in plans/<year>.yaml), same checks.
+
+    Problems name the pseudo-files ``<scheme>``, ``<units>`` and ``<plan>``. ``period:`` may be
+    left out of ``data``.
+    """
+    scheme_reader = Reader("<scheme>")
+    parts = _scheme_parts({"name": name, "title": title or name, "language": language, "sources": sources or {},
+                           "outputs": list(outputs), "settings": settings or {}}, scheme_reader, name)
+    units_reader = Reader("<units>")
+    info = _pack_info(parts, _units({"units": units}, units_reader), None, [])
+    plan_reader = Reader("<plan>")
+    scheme = build_plan(data, reader=plan_reader, period=period, period_required=False, pack=info,
+                        registry=registry)
+    _raise(info.name, scheme_reader.problems + units_reader.problems + plan_reader.problems)
+    assert scheme is not None
+    return scheme
+
+
+def _raise(name: str, problems: list[Problem]) -> None:
+    if problems:
+        raise SchemeError.from_problems(f"scheme {name} is invalid", _in_order(problems))
+
+
+def _in_order(problems: Sequence[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.location.file or "", p.location.line or 0))
+
+
+def _read_pack(path: Path | str) -> tuple[PackInfo, list[Problem]]:
+    files = SchemeFiles.find(path)
+    shown = files.shown(files.scheme)
+    data, problems = read_yaml(files.scheme, shown,
+                               f"a scheme pack is a directory holding scheme.yaml; none in {files.root}")
+    reader = Reader(shown, problems)
+    if data is None and problems:
+        return _pack_info(_scheme_parts({}, Reader(shown), files.root.name), (), None, []), problems
+    parts = _scheme_parts(data, reader, files.root.name)
+    files = attrs.evolve(files, units=files.root / parts["units"], plans=files.root / parts["plans"])
+    units_shown = files.shown(files.units)
+    units_data, units_problems = read_yaml(files.units, units_shown,
+                                           f"list the units in {units_shown}, or name the file in units:")
+    units_reader = Reader(units_shown, units_problems)
+    units = _units(units_data, units_reader) if units_data is not None or not units_problems else ()
+    periods = _periods(files, reader)
+    return _pack_info(parts, units, files, periods), reader.problems + units_reader.problems
+
+
+def _pack_info(parts: dict[str, Any], units: tuple[Unit, ...], files: SchemeFiles | None,
+               periods: list[int]) -> PackInfo:
+    return PackInfo(name=parts["name"], title=parts["title"], language=parts["language"],
+                    path=files.root if files else None, periods=periods, files=files, units=units,
+                    sources=parts["sources"], outputs=parts["outputs"], settings=parts["settings"])
+
+
+def _load_plan(info: PackInfo, period: int, registry: Registry | None) -> tuple[Scheme | None, list[Problem]]:
+    assert info.files is not None
+    path = info.files.plan(period)
+    shown = info.files.shown(path)
+    data, problems = read_yaml(path, shown, f"write the plan of {period} in {shown}")
+    if data is None and problems:
+        return None, problems
+    reader = Reader(shown, problems)
+    scheme = build_plan(data, reader=reader, period=period, period_required=True, pack=info, registry=registry)
+    return scheme, reader.problems
+
+
+def _periods(files: SchemeFiles, r: Reader) -> list[int]:
+    shown = files.shown(files.plans)
+    if not files.plans.is_dir():
+        r.problems.append(Problem("plans directory not found", Location(file=shown),
+                                  f"create {shown}/<year>.yaml, or name the directory in plans:"))
+        return []
+    periods = []
+    for path in sorted(files.plans.iterdir()):
+        if path.suffix not in (".yaml", ".yml"):
+            continue
+        if path.suffix == ".yaml" and YEAR.fullmatch(path.stem):
+            periods.append(int(path.stem))
+        else:
+            r.problems.append(Problem("a plan file is named after its year, e.g. 2010.yaml",
+                                      Location(file=files.shown(path)), "rename the file or move it elsewhere"))
+    return periods
+
+
+def _scheme_parts(data: Any, r: Reader, fallback_name: str) -> dict[str, Any]:
+    """The fields of scheme.yaml, with defaults for what is missing or wrong."""
+    parts: dict[str, Any] = dict(name=fallback_name, title="", language="en", units="units.yaml", plans="plans",
+                                 sources={}, outputs=(), settings={})
+    if not r.mapping(data, "scheme.yaml", data):
+        return parts
+    r.known(data, SCHEME_FIELDS, "the scheme")
+    name = r.text(data, "name", required=True, hint="add name: my-scheme (a-z, 0-9, _ and -)")
+    if name is not None and NAME.fullmatch(name):
+        parts["name"] = name
+    elif name is not None:
+        r.add(f"scheme name {name!r} may only hold a-z, 0-9, _ and -", data, "name",
+              hint="use a short lowercase name such as guangdong")
+    parts["title"] = r.text(data, "title", default=parts["name"])
+    for key in ("language", "units", "plans"):
+        parts[key] = r.text(data, key, default=parts[key])
+    parts["sources"] = _sources(data, r)
+    parts["outputs"] = tuple(read_outputs(r, data, "outputs"))
+    parts["settings"] = plain(r.get(data, "settings", Mapping, default={}))
+    return parts
+
+
+def _sources(data: Mapping, r: Reader) -> dict[str, Source]:
+    written = r.get(data, "sources", Mapping, default={})
+    sources = {}
+    for name, spec in written.items():
+        label = f"source {name}"
+        if not isinstance(name, str):
+            r.add(f"a source name must be a string, not {name!r}", written, name)
+            continue
+        if not r.mapping(spec, label, written, name, node=label):
+            continue
+        r.known(spec, SOURCE_FIELDS, label, node=label)
+        url = r.text(spec, "url", node=label, required=True, hint="add url: an SQLAlchemy URL, e.g. duckdb:///x.db")
+        env = r.text(spec, "url_env", node=label)
+        options = r.get(spec, "options", Mapping, node=label, default={})
+        if env and os.environ.get(env):
+            url = os.environ[env]
+        if url:
+            sources[name] = Source(name, expand(url), plain(options))
+    return sources
+
+
+def _units(data: Any, r: Reader) -> tuple[Unit, ...]:
+    if not r.mapping(data, "the units file", data):
+        return ()
+    r.known(data, ("units",), "the units file")
+    entries = r.get(data, "units", LIST, required=True, hint="add units: with one {code, name} per unit")
+    if entries is not None and not entries:
+        r.add("there are no units", data, "units", hint="list the assessed units under units:")
+    units: list[Unit] = []
+    seen: dict[str, int | None] = {}
+    for i, entry in enumerate(entries or ()):
+        if not r.mapping(entry, "a unit", entries, i):
+            continue
+        before = len(r.problems)
+        code = r.text(entry, "code", required=True, hint="every unit needs a unique code, e.g. code: humen")
+        label = f"unit {code}" if code else None
+        if code in seen:
+            r.add(f"duplicate unit code {code}: also at {r.file}:{seen[code]}", entry, "code", node=label,
+                  hint="every unit code must be unique; rename one of them")
+        elif code:
+            seen[code] = r.where(entry, "code").line
+        name = r.text(entry, "name", node=label, required=True)
+        counts = {}
+        for key in ("staff", "entities"):
+            counts[key] = r.get(entry, key, int, node=label, default=0)
+            if counts[key] < 0:
+                r.add(f"{key!r} must not be negative, not {counts[key]}", entry, key, node=label)
+        if len(r.problems) == before:
+            extra = {k: plain(v) for k, v in entry.items() if k not in UNIT_FIELDS}
+            units.append(Unit(code=code, name=name, staff=counts["staff"], entities=counts["entities"],
+                              extra=extra))
+    return tuple(units)
