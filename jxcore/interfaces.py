@@ -43,6 +43,9 @@ class Rule(Protocol):
     ``score`` returns an int64 array of milli-points, one per unit (use
     :func:`jxcore.points.round_milli` to round float points once). For indicators under a reward
     item the result is the bonus (>= 0); under a deduction item it is the deduction (<= 0).
+
+    Optional: ``check(requests) -> list[Problem]`` (requests as for collectors) for what the declared
+    params cannot say alone; ``jx validate`` calls it once the params pass their declaration.
     """
 
     name: ClassVar[str]
@@ -78,7 +81,11 @@ class CollectContext:
 
 @runtime_checkable
 class Collector(Protocol):
-    """A data collector (数据采集): gathers the measures of all of its indicators in one call."""
+    """A data collector (数据采集): gathers the measures of all of its indicators in one call.
+
+    Optional: ``check(requests) -> list[Problem]`` for what the declared params cannot say alone
+    (fields that go together); ``jx validate`` calls it, without touching any database.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]

@@ -1,6 +1,8 @@
 """Test helpers for plugin authors, shipped with jx (a pytest plugin: entry point ``pytest11``).
 
 - :func:`make_units`, :func:`score_rule`: score one rule on a few hand-made units.
+- :func:`build_scheme`, :func:`run_scheme`: build a scheme from a plan dict, score it on given
+  measures, and assert on scores (:class:`SchemeOutcome`).
 - :func:`run_rule_cases`: run a table-driven YAML case file. Any file named ``*.rulecases.yaml``
   under pytest's test paths is collected on its own: one test item per case.
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from decimal import Decimal
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -42,10 +45,10 @@ import yaml
 from jxcore import errors
 from jxcore.errors import Location, PluginError, Problem, SchemeError
 from jxcore.interfaces import Rule, RuleInput
-from jxcore.models import Measure, Node, NodeKind, Period, PluginRef, Unit, UnitTable
+from jxcore.models import Measure, Node, NodeKind, Period, PluginRef, RunResult, Scheme, Unit, UnitTable
 from jxcore.params import check_params
 from jxcore.plugins import Registry, get_plugin_manager
-from jxcore.points import format_points, to_milli
+from jxcore.points import format_points, to_milli, to_points
 
 # --------------------------------------------------------------------------------------------
 # Units
@@ -280,3 +283,82 @@ class RuleCaseItem(pytest.Item):
 
     def reportinfo(self):
         return self.path, None, f"rule case: {self.name}"
+
+
+# --------------------------------------------------------------------------------------------
+# Schemes: build one from a dict, run it on given measures, assert on scores
+
+
+def build_scheme(plan: Mapping[str, Any], *, units: int | Iterable[Mapping[str, Any]] = 3,
+                 registry: Registry | None = None, **scheme_fields: Any) -> Scheme:
+    """A checked :class:`Scheme` from a plan dict written as in ``plans/<year>.yaml``.
+
+    ``units`` is a count (u1, u2, … with 10 staff and 10,000 entities) or a list of unit dicts;
+    ``scheme_fields`` are those of :func:`jxcore.scheme.scheme_from_dict` (name, period, settings,
+    outputs …). Bad plans raise :class:`SchemeError` exactly as ``jx validate`` reports them.
+    """
+    from jxcore.scheme import scheme_from_dict
+
+    if isinstance(units, int):
+        units = [{"code": f"u{i}", "name": f"u{i}", "staff": 10, "entities": 10_000} for i in range(1, units + 1)]
+    return scheme_from_dict(dict(plan), units=list(units), registry=registry or installed_registry(),
+                            **scheme_fields)
+
+
+@attrs.frozen(eq=False)
+class SchemeOutcome:
+    """A scored scheme, with lookups in points (Decimal) by unit and node code."""
+
+    result: RunResult
+
+    def score(self, unit: str, node: str) -> Decimal:
+        return to_points(self.result.node_scores(node)[self.result.units.index()[unit]])
+
+    def total(self, unit: str) -> Decimal:
+        return self.score(unit, self.result.scheme.root)
+
+    def rank(self, unit: str) -> int:
+        return int(self.result.ranks[self.result.units.index()[unit]])
+
+    def assert_scores(self, expected: Mapping[str, Mapping[str, float | str]]) -> None:
+        """``{unit: {node: points}}``; every mismatch is listed in one AssertionError."""
+        wrong = [f"{unit} {node}: expected {want}, got {format_points(to_milli(self.score(unit, node)))}"
+                 for unit, nodes in expected.items() for node, want in nodes.items()
+                 if self.score(unit, node) != Decimal(str(want))]
+        if wrong:
+            raise AssertionError("scores differ:\n  " + "\n  ".join(wrong))
+
+
+def run_scheme(scheme: Scheme | Mapping[str, Any], *, measures: Mapping[str, Any],
+               as_of: dt.date | None = None, registry: Registry | None = None,
+               units: int | Iterable[Mapping[str, Any]] = 3) -> SchemeOutcome:
+    """Score ``scheme`` (or a plan dict) on given measures, without collectors or a store.
+
+    ``measures`` maps indicator codes to a list of values per unit (None = no data), a dict of
+    ``value``/``columns``/``events`` as :func:`rule_input` takes them, or a :class:`Measure`.
+    """
+    from jxcore.engine import run_scheme as engine_run
+
+    registry = registry or installed_registry()
+    if not isinstance(scheme, Scheme):
+        scheme = build_scheme(scheme, units=units, registry=registry)
+    table = scheme.unit_table()
+    given = {code: _given_measure(code, spec, table) for code, spec in measures.items()}
+    missing = [n.code for n in scheme.indicators() if n.code not in given]
+    if missing:
+        raise errors.UsageError(f"no measure given for indicators {', '.join(missing)}",
+                                hint="run_scheme scores given measures only: give one per indicator")
+    return SchemeOutcome(engine_run(scheme, registry, as_of=as_of, measures=given))
+
+
+def _given_measure(code: str, spec: Any, units: UnitTable) -> Measure:
+    if isinstance(spec, Measure):
+        return spec
+    if not isinstance(spec, Mapping):
+        spec = {"value": spec}
+    value = spec.get("value")
+    values = np.full(len(units), np.nan) if value is None else np.array(
+        [np.nan if v is None else v for v in value], dtype=np.float64)
+    events = spec.get("events")
+    return Measure(code, values, {k: np.asarray(v) for k, v in (spec.get("columns") or {}).items()},
+                   None if events is None else _events(events, units))

@@ -15,6 +15,7 @@ import attrs
 import networkx as nx
 
 from jxcore.errors import Location, Problem
+from jxcore.interfaces import CollectRequest
 from jxcore.models import Node, NodeKind, Period, PluginRef, Scheme, Scoring, Stage
 from jxcore.params import check_params
 from jxcore.plugins import Registry
@@ -417,13 +418,26 @@ class _PlanCheck:
                            hint=f"add {kind}: NAME or {kind}: {{name: NAME, params: …}}, or a plan default")
             return None
         ref = attrs.evolve(ref, location=attrs.evolve(ref.location, node=raw.code))
-        self._check_plugin(ref, kind, raw.code)
+        if self._check_plugin(ref, kind, raw.code):
+            self._deep_check(ref, kind, raw)
         return ref
 
-    def _check_plugin(self, ref: PluginRef, kind: str, node: str | None) -> None:
-        """Is the rule/collector/output registered, and are its params what it declares?"""
-        if self.registry is None or not ref.name:
+    def _deep_check(self, ref: PluginRef, kind: str, raw: _Raw) -> None:
+        """A plugin may check what its declared params cannot say alone (fields that go together,
+        values against the indicator's points): an optional ``check(requests) -> list[Problem]``."""
+        plugin = getattr(self.registry, kind + "s")[ref.name].obj
+        check = getattr(plugin, "check", None)
+        if check is None:
             return
+        values, _ = check_params(plugin.params, ref.params)
+        node = Node(raw.code, raw.name, NodeKind.INDICATOR, raw.parent, raw.points or 0,
+                    location=raw.location, **{kind: ref})
+        self.r.problems.extend(check([CollectRequest(node, values)]))
+
+    def _check_plugin(self, ref: PluginRef, kind: str, node: str | None) -> bool:
+        """Is the rule/collector/output registered, and are its params what it declares? (True: yes)"""
+        if self.registry is None or not ref.name:
+            return False
         table = getattr(self.registry, kind + "s")
         registered = table.get(ref.name)
         location = attrs.evolve(ref.location, node=node)
@@ -434,10 +448,11 @@ class _PlanCheck:
                 known = ", ".join(sorted(table)) or "none"
                 self.r.problems.append(Problem(f"unknown {kind} {ref.name!r}", location,
                                                f"the installed {kind}s are: {known}"))
-            return
+            return False
         _, issues = check_params(registered.obj.params, ref.params)
         self.r.problems.extend(Problem(f"{kind} {ref.name}: {issue}", location,
                                        f"see `jx plugins` for the parameters of {ref.name}") for issue in issues)
+        return not issues
 
 
 def read_outputs(r: Reader, data: Mapping, key: str) -> list[PluginRef]:
