@@ -173,3 +173,20 @@ def test_run_guangdong_json_ranks_33_units(capsys, tmp_path):
     totals = [u["total"] for u in doc["units"]]
     assert totals == sorted(totals, reverse=True)
     assert len(set(totals)) > 20  # the rules separate the units
+
+
+def test_failing_output_stores_nothing_on_postgres(capsys, tmp_path, monkeypatch, make_postgres_url):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    db = make_postgres_url()
+    good = toy_pack(tmp_path / "good", PLAN.replace("RULE", "test_full"))
+    code, _, err = jx(capsys, "run", "--scheme", str(good), "--json", "--db", db)
+    assert code == 0, err
+    bad = toy_pack(tmp_path / "bad", PLAN.replace("RULE", "test_full"), outputs="[test_exploding]")
+    code, _, err = jx(capsys, "run", "--scheme", str(bad), "--db", db)
+    assert code == 1
+    from jxcore.store import Store
+
+    with Store.open(db) as store:
+        runs = store.runs("toy")
+        assert len(runs) == 1  # the good run only
+        assert runs[0].totals.tolist() == [100_000, 100_000]

@@ -173,13 +173,20 @@ def test_autoload_switch_loads_only_named_plugins(toy_site, tmp_path):
     assert names == {"jx_toy.plugin"}
 
 
+def fake_dist(site: Path, dist_name: str, version: str, plugins: dict[str, str]) -> Path:
+    """An installed distribution written by hand: entry point NAME -> module jx_NAME_plugin (source given)."""
+    info = site / f"{dist_name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: {version}\n")
+    (info / "entry_points.txt").write_text("[jx]\n" + "".join(f"{n} = jx_{n}_plugin\n" for n in plugins))
+    for name, source in plugins.items():
+        (site / f"jx_{name}_plugin.py").write_text(source)
+    return site
+
+
 def test_broken_plugin_is_reported_by_name_and_version_and_help_still_works(tmp_path):
-    site = tmp_path / "site"
-    dist = site / "jx_broken-0.9.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: jx-broken\nVersion: 0.9.1\n")
-    (dist / "entry_points.txt").write_text("[jx]\nbroken = jx_broken_plugin\n")
-    (site / "jx_broken_plugin.py").write_text("raise RuntimeError('boom at import')\n")
+    site = fake_dist(tmp_path / "site", "jx-broken", "0.9.1",
+                     {"broken": "raise RuntimeError('boom at import')\n"})
     proc = jx(site, "--help", tmp_path=tmp_path)
     assert proc.returncode == 0
     assert "Commands:" in proc.stdout and "run" in proc.stdout
@@ -191,12 +198,7 @@ def test_broken_plugin_is_reported_by_name_and_version_and_help_still_works(tmp_
 
 
 def test_plugin_commands_are_added_and_a_failing_one_is_reported(tmp_path):
-    site = tmp_path / "site"
-    dist = site / "jx_cmds-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: jx-cmds\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[jx]\ncmds = jx_cmds_plugin\nbadcmds = jx_badcmds_plugin\n")
-    (site / "jx_cmds_plugin.py").write_text(textwrap.dedent("""
+    site = fake_dist(tmp_path / "site", "jx-cmds", "1.0", {"cmds": textwrap.dedent("""
         import click
         from jxcore import hookimpl
 
@@ -206,14 +208,13 @@ def test_plugin_commands_are_added_and_a_failing_one_is_reported(tmp_path):
             @click.argument("name")
             def greet(name):
                 click.echo(f"hello {name}")
-    """))
-    (site / "jx_badcmds_plugin.py").write_text(textwrap.dedent("""
+    """), "badcmds": textwrap.dedent("""
         from jxcore import hookimpl
 
         @hookimpl
         def jx_register_commands(cli):
             raise ValueError("no commands today")
-    """))
+    """)})
     proc = jx(site, "greet", "world", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "hello world"
