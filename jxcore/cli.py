@@ -283,6 +283,54 @@ def schemes() -> None:
     Console().print(table)
 
 
+@cli.command("collect")
+@scheme_option
+@period_option
+@click.option("--as-of", "as_of", type=DateType(), help="Collect as of this date (default today, inside the period).")
+@click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
+def collect_command(scheme: str, period: int | None, as_of: dt.date | None, db: str | None) -> None:
+    """Show what each collector gathers (units with data, events, problems), without scoring."""
+    from collections import defaultdict
+
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    from jxcore.engine import checked_as_of, collect
+    from jxcore.store import Store
+
+    a = app()
+    loaded = a.load(scheme, period)
+    as_of = checked_as_of(loaded, as_of)
+    units = loaded.unit_table()
+    by_collector: dict[str, list[str]] = defaultdict(list)
+    for node in loaded.indicators():
+        by_collector[node.collector.name].append(node.code)
+    table = Table("collector", "indicator", "units with data", "events", "problems")
+    problems: list[str] = []
+    with Store.open(db) as store:
+        for name, codes in by_collector.items():
+            try:
+                measures = collect(loaded, a.registry, units, as_of, given={}, store=store, only={name})
+            except JxError as exc:  # shown, not fatal: the other collectors are still listed
+                table.add_row(name, ", ".join(codes), "-", "-", str(len(exc.problems)))
+                problems += [f"{name}: {p}" for p in exc.problems]
+                continue
+            for code in codes:
+                m = measures[code]
+                if m.events is not None:
+                    with_data = len(np.unique(m.events["unit"]))
+                    events = str(len(m.events["unit"]))
+                else:
+                    with_data, events = int((~np.isnan(np.asarray(m.value, dtype=float))).sum()), "-"
+                table.add_row(name, code, f"{with_data} of {len(units)}", events, "0")
+    click.echo(f"{loaded.name} {loaded.period.year} as of {as_of}: {len(loaded.indicators())} indicators, "
+               f"{len(by_collector)} collectors")
+    Console().print(table)
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning jx errors into messages and exit codes."""
     args = sys.argv[1:] if argv is None else argv

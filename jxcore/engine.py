@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 import attrs
@@ -30,6 +30,15 @@ def default_as_of(scheme: Scheme, today: dt.date | None = None) -> dt.date:
     return scheme.period.clamp(today or dt.date.today())
 
 
+def checked_as_of(scheme: Scheme, as_of: dt.date | None) -> dt.date:
+    """``as_of``, or the default; a date outside the period is a UsageError."""
+    as_of = as_of or default_as_of(scheme)
+    if not scheme.period.start <= as_of <= scheme.period.end:
+        raise UsageError(f"as-of date {as_of} is outside period {scheme.period.year}",
+                         hint=f"give a date from {scheme.period.start} to {scheme.period.end}")
+    return as_of
+
+
 def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = None, store: Any = None,
                console: Any = None, measures: Mapping[str, Measure] | None = None,
                final: bool = False) -> RunResult:
@@ -39,10 +48,7 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
     what-if analyses use it). Plugin failures raise :class:`RunFailed` naming the plugin; nothing
     is stored then.
     """
-    as_of = as_of or default_as_of(scheme)
-    if not scheme.period.start <= as_of <= scheme.period.end:
-        raise UsageError(f"as-of date {as_of} is outside period {scheme.period.year}",
-                         hint=f"give a date from {scheme.period.start} to {scheme.period.end}")
+    as_of = checked_as_of(scheme, as_of)
     pm = registry.pm
     run = Run(scheme=scheme.name, period=scheme.period.year, as_of=as_of,
               started_at=dt.datetime.now(dt.timezone.utc), final=final)
@@ -68,11 +74,15 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
 
 
 def collect(scheme: Scheme, registry: Registry, units: UnitTable, as_of: dt.date, *,
-            given: Mapping[str, Measure], store: Any = None) -> dict[str, Measure]:
-    """Call each collector once with all of its indicators; check what comes back."""
+            given: Mapping[str, Measure], store: Any = None,
+            only: Container[str] | None = None) -> dict[str, Measure]:
+    """Call each collector once with all of its indicators; check what comes back.
+
+    ``only`` limits the call to the named collectors (``jx collect`` runs them one by one).
+    """
     by_collector: dict[str, list[CollectRequest]] = defaultdict(list)
     for node in scheme.indicators():
-        if node.code in given:
+        if node.code in given or (only is not None and node.collector.name not in only):
             continue
         collector = registry.collector(node.collector.name)
         params, _ = check_params(collector.params, node.collector.params)

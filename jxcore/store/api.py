@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ import jxcore
 from jxcore.config import database_url
 from jxcore.errors import DataError, Location, StoreError, UsageError
 from jxcore.models import RunResult, RunStatus
+from jxcore.store.entries import Batch, Entry, NewEntry, add_batch, read_entries
 from jxcore.store.tables import run_nodes, run_units
 from jxcore.store.tables import runs as runs_table
 
@@ -206,6 +207,13 @@ class _Reader:
                                   "that holds it")
         return found[0]
 
+    def entries(self, scheme: str, period: int, *, kinds: Collection[str] | None = None,
+                as_of: dt.date | None = None, include_superseded: bool = False) -> list[Entry]:
+        """Manual entries of scheme/period, see :func:`jxcore.store.entries.read_entries`."""
+        with self._connect() as connection:
+            return read_entries(connection, scheme, period, kinds=kinds, as_of=as_of,
+                                include_superseded=include_superseded)
+
     def _select(self, query: sa.Select) -> list[StoredRun]:
         query = query.order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())
         with self._connect() as connection:
@@ -360,6 +368,13 @@ class StoreTransaction(_Reader):
             })
         self.connection.execute(run_nodes.insert(), rows)
         return run_id
+
+    def add_entries(self, *, scheme: str, period: int, kind: str, source_file: str, source_sha256: str,
+                    entered_by: str, rows: Sequence[NewEntry], entered_at: dt.datetime | None = None) -> Batch:
+        """Write one batch of manual entries, see :func:`jxcore.store.entries.add_batch`."""
+        return add_batch(self.connection, scheme=scheme, period=period, kind=kind, source_file=source_file,
+                         source_sha256=source_sha256, entered_by=entered_by, rows=rows,
+                         entered_at=entered_at)
 
     def _connect(self) -> AbstractContextManager[sa.Connection]:
         # After commit, a run read lazily comes from the store; after rollback it is gone.

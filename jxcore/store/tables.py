@@ -97,3 +97,40 @@ run_nodes = sa.Table(
     sa.Column("measure_source", sa.Text, nullable=True),
     sa.UniqueConstraint("run_id", "code"),
 )
+
+# Manual entries (spot checks, inspection findings, mystery-shopper visits …), append-only: a
+# correction is a new entry naming the one it ``supersedes``. One ``entry_batches`` row per
+# imported file; its unique key refuses the same file twice for a scheme, period and kind.
+entry_batches = sa.Table(
+    "entry_batches", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),  # uuid4 hex
+    sa.Column("scheme", sa.String(200), nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("source_file", sa.Text, nullable=False),
+    sa.Column("source_sha256", sa.String(64), nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("entered_by", sa.String(200), nullable=False),
+    sa.Column("entered_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("scheme", "period", "kind", "source_sha256"),
+)
+
+entries = sa.Table(
+    "entries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scheme", sa.String(200), nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(50), nullable=False),
+    sa.Column("unit_code", sa.String(100), nullable=False),
+    sa.Column("entry_date", sa.Date, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # JSON object: the row's other fields
+    sa.Column("source_file", sa.Text, nullable=True),
+    sa.Column("source_sha256", sa.String(64), nullable=True),
+    sa.Column("source_row", sa.Integer, nullable=True),
+    sa.Column("entered_by", sa.String(200), nullable=False),
+    sa.Column("entered_at", UTCDateTime, nullable=False),
+    sa.Column("batch_id", sa.String(32), sa.ForeignKey("entry_batches.id"), nullable=False),
+    sa.Column("supersedes", sa.Integer, sa.ForeignKey("entries.id"), nullable=True),
+    sa.Index(None, "scheme", "period", "kind", "entry_date"),
+    sa.Index(None, "supersedes"),
+)

@@ -1,9 +1,18 @@
 """Entry point of the standard collectors (group ``jx``, name ``collectors``)."""
 
 from jxcore.hookspecs import hookimpl
+from jx_collectors.manual import ManualCollector
 from jx_collectors.system_feed import SystemFeed
 
 
 @hookimpl
 def jx_register_collectors(register):
     register(SystemFeed())
+    register(ManualCollector())
+
+
+@hookimpl
+def jx_register_commands(cli):
+    from jx_collectors.manual.command import import_command
+
+    cli.add_command(import_command)

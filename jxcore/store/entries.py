@@ -1,0 +1,127 @@
+"""Manual entries: append-only rows with provenance, written one imported file (batch) at a time.
+
+An entry is one fact entered by a person (a spot-check sheet row, an inspection finding, a
+mystery-shopper visit …): its unit, its date, a JSON payload with the other fields, and where it
+came from (file, sha256, row, who, when). Entries are never updated or deleted: a correction is a
+new entry whose ``supersedes`` names the old one, and readers see only entries nobody superseded.
+Locking and hash chains (issue 7) build on this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+
+from jxcore.errors import DataError, Location
+from jxcore.store.tables import entries, entry_batches
+
+
+@attrs.frozen
+class NewEntry:
+    """One entry to write: ``payload`` must be JSON-able (dates as ISO text)."""
+
+    unit_code: str
+    entry_date: dt.date
+    payload: Mapping[str, Any]
+    source_row: int | None = None
+    supersedes: int | None = None
+
+
+@attrs.frozen
+class Batch:
+    """One write of entries (an imported file): who wrote how many rows of which kind, and when."""
+
+    id: str
+    scheme: str
+    period: int
+    kind: str
+    source_file: str
+    source_sha256: str
+    row_count: int
+    entered_by: str
+    entered_at: dt.datetime
+
+
+@attrs.frozen
+class Entry:
+    """One stored entry with its provenance."""
+
+    id: int
+    scheme: str
+    period: int
+    kind: str
+    unit_code: str
+    entry_date: dt.date
+    payload: Mapping[str, Any]
+    source_file: str | None
+    source_sha256: str | None
+    source_row: int | None
+    entered_by: str
+    entered_at: dt.datetime
+    batch_id: str
+    supersedes: int | None
+
+
+def find_batch(connection: sa.Connection, scheme: str, period: int, kind: str, sha256: str) -> Batch | None:
+    """The batch that already holds the file with this sha256 for scheme/period/kind, or None."""
+    row = connection.execute(sa.select(entry_batches).where(
+        entry_batches.c.scheme == scheme, entry_batches.c.period == period,
+        entry_batches.c.kind == kind, entry_batches.c.source_sha256 == sha256)).mappings().first()
+    return Batch(**row) if row else None
+
+
+def add_batch(connection: sa.Connection, *, scheme: str, period: int, kind: str, source_file: str,
+              source_sha256: str, entered_by: str, rows: Sequence[NewEntry],
+              entered_at: dt.datetime | None = None) -> Batch:
+    """Write one batch and its entries (bulk insert) on ``connection``, inside the caller's transaction.
+
+    The same file (sha256) for the same scheme, period and kind is refused with a DataError naming
+    the earlier import; the database's unique key enforces it against concurrent imports too.
+    """
+    earlier = find_batch(connection, scheme, period, kind, source_sha256)
+    if earlier is not None:
+        raise DataError(
+            f"this file was already imported as {kind} for {scheme} {period}: {earlier.row_count} rows "
+            f"from {earlier.source_file} by {earlier.entered_by} at {earlier.entered_at:%Y-%m-%d %H:%M} UTC",
+            location=Location(file=source_file),
+            hint="nothing was imported; to correct entries, import a file of corrections instead")
+    batch = Batch(id=uuid.uuid4().hex, scheme=scheme, period=period, kind=kind, source_file=source_file,
+                  source_sha256=source_sha256, row_count=len(rows), entered_by=entered_by,
+                  entered_at=entered_at or dt.datetime.now(dt.timezone.utc))
+    connection.execute(entry_batches.insert(), attrs.asdict(batch))
+    if rows:
+        common = {"scheme": scheme, "period": period, "kind": kind, "source_file": source_file,
+                  "source_sha256": source_sha256, "entered_by": entered_by,
+                  "entered_at": batch.entered_at, "batch_id": batch.id}
+        connection.execute(entries.insert(), [
+            {**common, "unit_code": r.unit_code, "entry_date": r.entry_date,
+             "payload": json.dumps(dict(r.payload), ensure_ascii=False, sort_keys=True),
+             "source_row": r.source_row, "supersedes": r.supersedes}
+            for r in rows])
+    return batch
+
+
+def read_entries(connection: sa.Connection, scheme: str, period: int, *, kinds: Collection[str] | None = None,
+                 as_of: dt.date | None = None, include_superseded: bool = False) -> list[Entry]:
+    """The entries of scheme/period (of ``kinds``, dated up to ``as_of``), by date then id.
+
+    Entries superseded by a later entry are left out unless ``include_superseded``.
+    """
+    query = sa.select(entries).where(entries.c.scheme == scheme, entries.c.period == period)
+    if kinds is not None:
+        query = query.where(entries.c.kind.in_(list(kinds)))
+    if as_of is not None:
+        query = query.where(entries.c.entry_date <= as_of)
+    if not include_superseded:
+        newer = entries.alias("newer")
+        query = query.where(~sa.exists().where(newer.c.supersedes == entries.c.id))
+    rows = connection.execute(query.order_by(entries.c.entry_date, entries.c.id)).mappings().all()
+    # One json.loads for all payloads instead of one per row.
+    payloads = json.loads("[" + ",".join(r["payload"] for r in rows) + "]")
+    return [Entry(**{**row, "payload": payload}) for row, payload in zip(rows, payloads)]

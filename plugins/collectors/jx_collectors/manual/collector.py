@@ -1,0 +1,147 @@
+"""The ``manual`` collector: measures from the manual entries in the store (imported with ``jx import``).
+
+One collector for every kind, chosen by the ``kind`` parameter. The entries of the run's scheme and
+period dated up to the as-of date are read once per run for all requested kinds; each indicator's
+events and per-unit value are then built with numpy over all entries at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import numpy as np
+
+from jx_collectors.manual.kinds import KINDS, Kind
+from jxcore.errors import DataError, Location, SchemeError
+from jxcore.interfaces import CollectContext, CollectRequest
+from jxcore.models import Measure, UnitTable
+from jxcore.params import Param
+from jxcore.store.entries import Entry
+
+VALUES = ("count", "entries", "mean", "sum")
+_EVENT_DTYPES = {"integer": np.int64, "number": np.float64, "boolean": bool}
+
+
+class ManualCollector:
+    """Spot checks, inspection findings, mystery-shopper visits, acceptances, honours, major cases, discipline."""
+
+    name: ClassVar[str] = "manual"
+    description: ClassVar[str] = (
+        "Manual data imported with `jx import` (抽查, 督察, 暗访, 验收, 荣誉, 大要案, 违纪): "
+        "events per entry and a per-unit value")
+    params: ClassVar[Sequence[Param]] = (
+        Param("kind", "string", "the kind of manual data", choices=tuple(KINDS)),
+        Param("where", "mapping", "only entries whose fields have these values: field: value or "
+              "field: [a, b] (e.g. archive: registration)", default=None),
+        Param("value", "string", "the per-unit value: count of events, entries, mean or sum of `column`; "
+              "default mean for mystery_shopper and acceptance, else count", default=None, choices=VALUES),
+        Param("column", "string", "the field averaged or summed by value: mean / sum", default="score"),
+    )
+
+    def collect(self, ctx: CollectContext, requests: Sequence[CollectRequest]) -> Mapping[str, Measure]:
+        if ctx.store is None:
+            raise DataError("the manual collector reads the entries in the store, and this run has no store",
+                            location=Location(node=requests[0].node.code if requests else None),
+                            hint="run with a store (jx run / jx collect open one; pass store= to run_scheme)")
+        kinds = {req.params["kind"] for req in requests}
+        by_kind: dict[str, list[Entry]] = defaultdict(list)
+        for entry in ctx.store.entries(ctx.scheme.name, ctx.period.year, kinds=kinds, as_of=ctx.as_of):
+            by_kind[entry.kind].append(entry)
+        tables = {kind: _EntryTable.build(KINDS[kind], by_kind[kind], ctx.units) for kind in kinds}
+        return {req.node.code: tables[req.params["kind"]].measure(req, len(ctx.units)) for req in requests}
+
+
+@attrs.frozen(eq=False)
+class _EntryTable:
+    """The entries of one kind as aligned arrays (one row per entry)."""
+
+    spec: Kind
+    unit: np.ndarray
+    date: np.ndarray
+    ids: np.ndarray
+    fields: dict[str, np.ndarray]
+    source: str
+
+    @classmethod
+    def build(cls, spec: Kind, entries: list[Entry], units: UnitTable) -> "_EntryTable":
+        codes = np.array([e.unit_code for e in entries], dtype=str)
+        order = np.argsort(units.codes.astype(str))
+        sorted_codes = units.codes.astype(str)[order]
+        pos = np.minimum(np.searchsorted(sorted_codes, codes), max(len(sorted_codes) - 1, 0))
+        known = sorted_codes[pos] == codes if len(sorted_codes) else np.zeros(len(codes), bool)
+        if not known.all():
+            strays = sorted(set(codes[~known].tolist()))
+            raise DataError(f"{int((~known).sum())} {spec.name} entries name units that are not in the scheme: "
+                            f"{', '.join(strays)}", hint="the units changed after the import; "
+                            "enter corrections that supersede those entries, or restore the units")
+        fields = {}
+        for col in spec.columns:
+            if col.name in ("unit", "date"):
+                continue
+            fields[col.name] = np.array([e.payload.get(col.name) for e in entries],
+                                        dtype=_EVENT_DTYPES.get(col.type, object))
+        files = sorted({(e.source_file or "?", (e.source_sha256 or "")[:12]) for e in entries})
+        source = f"manual {spec.name}: {len(entries)} entries" + (
+            " from " + ", ".join(f"{f} (sha256 {s}…)" for f, s in files) if files else "")
+        return cls(spec, order[pos].astype(np.int64) if len(codes) else np.empty(0, np.int64),
+                   np.array([e.entry_date for e in entries], dtype="datetime64[D]"),
+                   np.array([e.id for e in entries], dtype=np.int64), fields, source)
+
+    def measure(self, req: CollectRequest, n_units: int) -> Measure:
+        keep = self._where(req)
+        unit, date, ids = self.unit[keep], self.date[keep], self.ids[keep]
+        fields = {name: arr[keep] for name, arr in self.fields.items()}
+        kind_col = self.spec.event_kind
+        if kind_col is None:
+            repeat = np.ones(len(unit), dtype=np.int64)
+            kinds = np.full(len(unit), self.spec.name)
+        elif self.spec.column(kind_col).type == "codes":  # one event per code (a sheet's defects)
+            lists = fields[kind_col]
+            repeat = np.array([len(v) for v in lists], dtype=np.int64)
+            kinds = np.array([c for v in lists for c in v], dtype=str)
+        else:
+            repeat = np.ones(len(unit), dtype=np.int64)
+            kinds = fields[kind_col].astype(str)
+        events = {"unit": np.repeat(unit, repeat), "kind": kinds.astype(str), "date": np.repeat(date, repeat),
+                  "entry": np.repeat(ids, repeat)}
+        events.update({name: np.repeat(fields[name], repeat) for name in self.spec.event_columns})
+        entries = np.bincount(unit, minlength=n_units).astype(np.float64)
+        return Measure(req.node.code, self._value(req, events, unit, fields, entries, n_units),
+                       columns={"entries": entries}, events=events, source=self.source)
+
+    def _where(self, req: CollectRequest) -> np.ndarray:
+        keep = np.ones(len(self.unit), dtype=bool)
+        for field, wanted in (req.params["where"] or {}).items():
+            if field not in self.fields:
+                raise SchemeError(f"manual collector: {self.spec.name} entries have no field {field!r}",
+                                  location=_location(req), hint=f"the fields are: {', '.join(self.fields)}")
+            allowed = list(wanted) if isinstance(wanted, (list, tuple)) else [wanted]
+            keep &= np.isin(self.fields[field], np.array(allowed, dtype=self.fields[field].dtype))
+        return keep
+
+    def _value(self, req: CollectRequest, events: Mapping[str, np.ndarray], unit: np.ndarray,
+               fields: Mapping[str, np.ndarray], entries: np.ndarray, n_units: int) -> np.ndarray:
+        how = req.params["value"] or ("mean" if self.spec.value.startswith("mean") else self.spec.value)
+        if how == "count":
+            return np.bincount(events["unit"], minlength=n_units).astype(np.float64)
+        if how == "entries":
+            return entries
+        column = req.params["column"]
+        if column not in fields or fields[column].dtype.kind not in "if":
+            numeric = [c.name for c in self.spec.columns if c.type in ("integer", "number")]
+            raise SchemeError(f"manual collector: value {how} needs a numeric field, and {column!r} is not one "
+                              f"of {self.spec.name}", location=_location(req),
+                              hint=f"numeric fields: {', '.join(numeric) or 'none'}; or use value: count")
+        total = np.bincount(unit, weights=fields[column].astype(np.float64), minlength=n_units)
+        if how == "sum":
+            return total
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(entries > 0, total / entries, np.nan)
+
+
+def _location(req: CollectRequest) -> Location:
+    loc = req.node.collector.location if req.node.collector else req.node.location
+    return attrs.evolve(loc, node=req.node.code)

@@ -1,0 +1,284 @@
+"""The one import engine: check a raw table against a declared kind, then write it as one batch.
+
+Every problem of a file is collected in one pass (headers, every cell, duplicate rows) and raised
+together as one DataError; nothing of a rejected file is written. An accepted file is written in
+one store transaction with its provenance (file name, sha256, row, who, when).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from jx_collectors.manual.kinds import KINDS, Column, Kind, checklist
+from jx_collectors.manual.reading import RawTable, read_table
+from jxcore.errors import DataError, Location, Problem, UsageError
+from jxcore.models import Scheme
+from jxcore.store.entries import NewEntry
+
+_DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
+_CODE_SPLIT = re.compile(r"[,;、，；\s]+")
+_TRUE = {"true", "yes", "y", "1", "是", "有", "有责"}
+_FALSE = {"false", "no", "n", "0", "否", "无", "无责"}
+
+
+@attrs.frozen
+class ImportReport:
+    """What ``import_file`` wrote: shown by ``jx import``."""
+
+    kind: str
+    file: str
+    sha256: str
+    rows: int
+    user: str
+    batch_id: str
+    entered_at: dt.datetime
+    encoding: str | None = None
+
+
+def current_user(explicit: str | None = None) -> str:
+    """Who imports: ``--as``, else ``JX_USER``, else the OS user name."""
+    return explicit or os.environ.get("JX_USER") or getpass.getuser()
+
+
+def kind_of(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise UsageError(f"unknown kind of manual data {name!r}",
+                         hint=f"the kinds are: {', '.join(KINDS)}") from None
+
+
+def import_file(store: Any, scheme: Scheme, kind: str, path: Path | str, *, user: str | None = None,
+                sheet: str | None = None, now: dt.datetime | None = None) -> ImportReport:
+    """Check the file at ``path`` as ``kind`` for ``scheme``'s period and write it as one batch.
+
+    Raises DataError listing every problem (nothing written), or naming the earlier import if the
+    same file (sha256) was imported before for this scheme, period and kind.
+    """
+    spec = kind_of(kind)
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}", hint="check the file name") from None
+    rows, encoding = check_file(scheme, spec, path.name, data, sheet)
+    sha = hashlib.sha256(data).hexdigest()
+    who = current_user(user)
+    with store.transaction() as tx:
+        batch = tx.add_entries(scheme=scheme.name, period=scheme.period.year, kind=spec.name,
+                               source_file=path.name, source_sha256=sha, entered_by=who, rows=rows,
+                               entered_at=now)
+    return ImportReport(spec.name, path.name, sha, len(rows), who, batch.id, batch.entered_at, encoding)
+
+
+def check_file(scheme: Scheme, spec: Kind, name: str, data: bytes,
+               sheet: str | None = None) -> tuple[list[NewEntry], str | None]:
+    """The entries of a file, or a DataError with every problem; also how a CSV was decoded."""
+    table, problems = read_table(name, data, sheet)
+    rows: list[NewEntry] = []
+    if table is not None:
+        rows, more = check_table(scheme, spec, table)
+        problems += more
+    if problems:
+        raise DataError.from_problems(f"{name}: nothing imported", problems)
+    return rows, table.encoding
+
+
+def check_table(scheme: Scheme, spec: Kind, table: RawTable) -> tuple[list[NewEntry], list[Problem]]:
+    """Map the headers to the kind's columns and check every cell; (entries, problems)."""
+    columns, problems = _map_headers(spec, table)
+    if not table.rows and not problems:
+        problems.append(Problem("the file has a header row and no data rows", table.location(),
+                                "add the rows below the header"))
+    parsers = {}
+    for col in columns.values():
+        try:
+            parsers[col.name] = _parser(col, scheme)
+        except DataError as exc:
+            problems += exc.problems
+    entries: list[NewEntry] = []
+    seen: dict[tuple, int] = {}
+    for row_no, cells in table.rows:
+        if all(_blank(v) for v in cells):
+            continue
+        values: dict[str, Any] = {}
+        row_ok = True
+        for index in range(max(len(cells), len(table.header))):
+            cell = cells[index] if index < len(cells) else None
+            col = columns.get(index)
+            if col is None:
+                if not _blank(cell):
+                    problems.append(Problem(f"a value ({cell!r}) in a column without a header",
+                                            table.location(row_no, index), "give the column a header or clear it"))
+                    row_ok = False
+                continue
+            if col.name not in parsers:
+                continue
+            if _blank(cell):
+                if col.required:
+                    problems.append(Problem(f"{col.name} is missing", table.location(row_no, index),
+                                            "fill in the cell"))
+                    row_ok = False
+                values[col.name] = [] if col.type == "codes" else None
+                continue
+            value, problem = parsers[col.name](cell)
+            if problem:
+                problems.append(Problem(problem[0], table.location(row_no, index), problem[1]))
+                row_ok = False
+            values[col.name] = value
+        if not row_ok or "unit" not in values or "date" not in values:
+            continue  # the row's problems (or the header's) are reported already
+        key = tuple(_hashable(values.get(name)) for name in spec.key)
+        if key in seen:
+            problems.append(Problem(f"duplicates row {seen[key]} ({', '.join(spec.key)} are the same)",
+                                    table.location(row_no), "delete one of the two rows"))
+            continue
+        seen[key] = row_no
+        day = values.pop("date")
+        unit = values.pop("unit")
+        payload = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in values.items()}
+        entries.append(NewEntry(unit_code=unit, entry_date=day, payload=payload, source_row=row_no))
+    return entries, problems
+
+
+def _map_headers(spec: Kind, table: RawTable) -> tuple[dict[int, Column], list[Problem]]:
+    by_header = {h.casefold(): col for col in spec.columns for h in col.headers}
+    columns: dict[int, Column] = {}
+    where: dict[str, int] = {}
+    problems = []
+    known = ", ".join(f"{c.name} ({'/'.join(c.aliases)})" if c.aliases else c.name for c in spec.columns)
+    for index, header in enumerate(table.header):
+        if not header:
+            continue
+        col = by_header.get(re.sub(r"\s+", " ", header).casefold())
+        if col is None:
+            problems.append(Problem(f"unknown column {header!r} for {spec.name}", table.location(1, index),
+                                    f"the columns of {spec.name} are: {known}"))
+        elif col.name in where:
+            first = table.location(1, where[col.name]).column
+            problems.append(Problem(f"column {col.name} appears twice (also in column {first})",
+                                    table.location(1, index), "delete one of the two columns"))
+        else:
+            columns[index] = col
+            where[col.name] = index
+    for col in spec.columns:
+        if col.name not in where and (col.required or col.name in ("unit", "date")):
+            problems.append(Problem(f"missing column {col.name} ({'/'.join(col.headers)})", table.location(1),
+                                    f"the columns of {spec.name} are: {known}"))
+    return columns, problems
+
+
+Parsed = tuple[Any, tuple[str, str] | None]
+
+
+def _parser(col: Column, scheme: Scheme) -> Callable[[Any], Parsed]:
+    """A function checking one cell of ``col``: (value, None) or (None, (what is wrong, how to fix))."""
+    if col.type == "unit":
+        units = {u.code.casefold(): u.code for u in scheme.units}
+        units.update({u.name.casefold(): u.code for u in scheme.units})
+        some = ", ".join(f"{u.code} ({u.name})" for u in scheme.units[:5])
+        return lambda cell: _lookup(units, cell, f"unknown unit {str(cell).strip()!r}",
+                                    f"give a unit code or name of scheme {scheme.name}, e.g. {some}")
+    if col.type in ("code", "codes"):
+        codes = checklist(scheme, col.checklist)
+        allowed = ", ".join(sorted(set(codes.values())))
+        hint = f"the codes of checklist {col.checklist} are: {allowed}"
+
+        def one(text: Any) -> Parsed:
+            return _lookup(codes, text, f"unknown {col.name} code {str(text).strip()!r}", hint)
+
+        return one if col.type == "code" else lambda cell: _codes(one, cell)
+    if col.type == "date":
+        period = scheme.period
+        return lambda cell: _date(cell, period)
+    if col.type in ("integer", "number"):
+        return lambda cell: _number(cell, col)
+    if col.type == "boolean":
+        return _boolean
+    return lambda cell: (str(cell).strip(), None)
+
+
+def _lookup(table: dict[str, str], cell: Any, problem: str, hint: str) -> Parsed:
+    found = table.get(str(cell).strip().casefold())
+    return (found, None) if found is not None else (None, (problem, hint))
+
+
+def _codes(one: Callable[[Any], Parsed], cell: Any) -> Parsed:
+    codes = []
+    for text in filter(None, _CODE_SPLIT.split(str(cell).strip())):
+        code, problem = one(text)
+        if problem:
+            return None, problem
+        codes.append(code)
+    return codes, None
+
+
+def _date(cell: Any, period) -> Parsed:
+    if isinstance(cell, dt.datetime):
+        day = cell.date()
+    elif isinstance(cell, dt.date):
+        day = cell
+    else:
+        match = _DATE.match(str(cell).strip())
+        try:
+            day = dt.date(*map(int, match.groups())) if match else None
+        except ValueError:
+            day = None
+        if day is None:
+            return None, (f"{str(cell).strip()!r} is not a date", "write dates as YYYY-MM-DD, e.g. 2010-06-30")
+    if not period.start <= day <= period.end:
+        return None, (f"{day} is outside period {period.year}",
+                      f"give a date from {period.start} to {period.end}, or import it into its own period")
+    return day, None
+
+
+def _number(cell: Any, col: Column) -> Parsed:
+    text = str(cell).strip()
+    try:
+        value = float(cell) if isinstance(cell, (int, float)) and not isinstance(cell, bool) else float(text)
+    except ValueError:
+        return None, (f"{text!r} is not a number", f"write {col.name} as a number")
+    if col.type == "integer":
+        if not value.is_integer():
+            return None, (f"{text!r} is not a whole number", f"write {col.name} as a whole number")
+        value = int(value)
+    if value != value or (col.minimum is not None and value < col.minimum) or \
+            (col.maximum is not None and value > col.maximum):
+        lo = "" if col.minimum is None else f"{col.minimum:g}"
+        hi = "" if col.maximum is None else f"{col.maximum:g}"
+        return None, (f"{col.name} {text} is out of range {lo}..{hi}", f"give a value from {lo} to {hi}".strip())
+    return value, None
+
+
+def _boolean(cell: Any) -> Parsed:
+    if isinstance(cell, bool):
+        return cell, None
+    text = str(cell).strip().casefold()
+    if text in _TRUE:
+        return True, None
+    if text in _FALSE:
+        return False, None
+    return None, (f"{str(cell).strip()!r} is not yes or no", "write 是/否 (or yes/no, true/false, 1/0)")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def describe() -> str:
+    """The kinds and their columns (optional ones with ``?``), for ``jx import --help``."""
+    return "\n".join(f"{k.name} ({k.title}): " + ", ".join(c.name + ("" if c.required else "?") for c in k.columns)
+                     for k in KINDS.values())

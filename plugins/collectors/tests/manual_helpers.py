@@ -1,0 +1,50 @@
+"""A small scheme and file writers shared by the manual-import tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openpyxl import Workbook
+
+from jxcore.scheme import scheme_from_dict
+
+UNITS = [
+    {"code": "humen", "name": "虎门", "staff": 50, "entities": 50000},
+    {"code": "changan", "name": "长安", "staff": 30, "entities": 28000},
+    {"code": "hongmei", "name": "洪梅", "staff": 8, "entities": 2300},
+]
+CHECKLISTS = {"inspection": {"absent": "无故缺岗", "late": "办理超时"}}
+
+
+def indicator(code: str, rule: dict, kind: str, **params) -> dict:
+    return {"code": code, "name": code, "points": 10, "rule": rule,
+            "collector": {"name": "manual", "params": {"kind": kind, **params}}}
+
+
+PLAN = {"scale": 40, "nodes": [{"code": "YW", "name": "业务", "points": 40, "children": [
+    indicator("YW.DJCC", {"name": "per_event", "params": {"deductions": {"beyond_authority": 2, "wrong_procedure": 1.5}}},
+              "spot_check", where={"archive": "registration"}),
+    indicator("YW.DC", {"name": "per_event", "params": {"deductions": {"absent": 1}}}, "inspection"),
+    indicator("YW.AF", {"name": "mystery_stars", "params": {"points_by_star": [2, 4, 6, 8, 10]}},
+              "mystery_shopper"),
+    indicator("YW.YS", {"name": "pass_fail", "params": {"target": 60, "missing": "zero"}}, "acceptance"),
+]}]}
+
+
+def small_scheme():
+    return scheme_from_dict(PLAN, units=UNITS, name="mini", settings={"checklists": CHECKLISTS})
+
+
+def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def write_xlsx(path: Path, rows: list[list], title: str = "抽查") -> Path:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    book.save(path)
+    return path

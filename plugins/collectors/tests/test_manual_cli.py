@@ -1,0 +1,77 @@
+"""`jx import` and `jx collect` through jxcore.cli.main, on a scheme pack written in tmp_path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from manual_helpers import CHECKLISTS, PLAN, UNITS, write_csv
+
+from jxcore.cli import main
+
+
+@pytest.fixture
+def pack(tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("JX_DATABASE_URL", raising=False)
+    monkeypatch.setenv("JX_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("JX_PLUGINS", "jx_collectors.plugin,jx_rules.plugin")
+    root = tmp_path / "mini"
+    (root / "plans").mkdir(parents=True)
+    (root / "scheme.yaml").write_text(dump({"name": "mini", "title": "迷你", "units": "units.yaml",
+                                            "plans": "plans", "settings": {"checklists": CHECKLISTS}}),
+                                      encoding="utf-8")
+    (root / "units.yaml").write_text(dump({"units": UNITS}), encoding="utf-8")
+    (root / "plans" / "2010.yaml").write_text(dump({"period": 2010, "name": "2010", **PLAN}), encoding="utf-8")
+    return root
+
+
+def dump(data) -> str:
+    return json.dumps(data, ensure_ascii=False)  # JSON is YAML
+
+
+def test_import_prints_what_it_stored_and_refuses_the_same_file_again(pack, tmp_path, capsys):
+    path = write_csv(tmp_path / "f.csv", "日期,单位,问题类型,督察人\n2010-02-01,hongmei,absent,张\n", "gbk")
+    args = ["import", "inspection", str(path), "--scheme", str(pack), "--period", "2010", "--as", "张科长"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "note: f.csv was read as GBK (GB18030)" in out
+    assert "imported 1 rows of inspection from f.csv (sha256 " in out and out.rstrip().endswith("as 张科长")
+    assert main(args) == 2
+    assert "error: f.csv: this file was already imported as inspection for mini 2010" in capsys.readouterr().err
+
+
+def test_import_of_a_bad_file_exits_2_and_lists_every_problem(pack, tmp_path, capsys):
+    path = write_csv(tmp_path / "v.csv", "轮次,日期,单位,得分\n1,2010-03-01,nowhere,95\n1,2010-03-02,humen,120\n")
+    assert main(["import", "mystery_shopper", str(path), "--scheme", str(pack)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: v.csv: nothing imported: 2 problems\n")
+    assert "  v.csv: row 2: column C (单位): unknown unit 'nowhere'" in err
+    assert "  v.csv: row 3: column D (得分): score 120 is out of range 0..100" in err
+
+
+def test_collect_lists_each_indicator_with_units_and_events(pack, tmp_path, capsys):
+    visits = write_csv(tmp_path / "v.csv", "轮次,日期,单位,得分\n1,2010-03-01,humen,95\n2,2010-06-01,humen,85\n"
+                                           "1,2010-03-01,长安,70\n")
+    assert main(["import", "mystery_shopper", str(visits), "--scheme", str(pack), "--as", "u"]) == 0
+    capsys.readouterr()
+    assert main(["collect", "--scheme", str(pack), "--period", "2010", "--as-of", "2010-06-30"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mini 2010 as of 2010-06-30: 4 indicators, 1 collectors")
+    lines = {line.split("│")[2].strip(): [c.strip() for c in line.split("│")[3:6]]
+             for line in out.splitlines() if line.count("│") >= 6}
+    assert lines["YW.AF"] == ["2 of 3", "3", "0"]
+    assert lines["YW.DC"] == ["0 of 3", "0", "0"]
+    assert main(["collect", "--scheme", str(pack), "--as-of", "2010-02-01"]) == 0
+    lines = {line.split("│")[2].strip(): [c.strip() for c in line.split("│")[3:6]]
+             for line in capsys.readouterr().out.splitlines() if line.count("│") >= 6}
+    assert lines["YW.AF"] == ["0 of 3", "0", "0"]  # no visit by 1 February
+
+
+def test_collect_shows_a_collectors_data_error_without_failing(pack, tmp_path, capsys):
+    plan = json.loads((pack / "plans" / "2010.yaml").read_text(encoding="utf-8"))
+    plan["nodes"][0]["children"][0]["collector"]["params"]["where"] = {"colour": "red"}
+    (pack / "plans" / "2010.yaml").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    assert main(["collect", "--scheme", str(pack), "--as-of", "2010-06-30"]) == 0
+    out = capsys.readouterr().out
+    assert "problem: manual: " in out and "spot_check entries have no field 'colour'" in out
