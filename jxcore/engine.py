@@ -53,7 +53,7 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
     run = Run(scheme=scheme.name, period=scheme.period.year, as_of=as_of,
               started_at=dt.datetime.now(dt.timezone.utc), final=final)
     if pm:
-        pm.hook.jx_run_started(run=run, scheme=scheme)
+        pm.hook.jx_run_started(run=run, scheme=scheme, store=store)
     units = scheme.unit_table()
     gathered = collect(scheme, registry, units, as_of, given=measures or {}, store=store)
     scores = score(scheme, registry, units, gathered, as_of)

@@ -114,11 +114,13 @@ def jx_prepare_source(scheme, source):
 
 
 @hookspec
-def jx_run_started(run, scheme):
+def jx_run_started(run, scheme, store):
     """A run has started: the scheme is checked, nothing is collected yet.
 
     :param run: the :class:`jxcore.models.Run` (no id yet).
     :param scheme: the :class:`jxcore.models.Scheme`.
+    :param store: the :class:`jxcore.store.Store` the run will be written to, or None (a run
+        without a store, as the test kit makes). A demo pack can load its manual entries here.
     """
 
 
