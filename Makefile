@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LOCAL := -e . -e plugins/rules -e 'plugins/collectors[test]' -e plugins/outputs -e schemes/guangdong
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install browser bench clean
 
 install: $(STAMP)
 
@@ -21,8 +21,14 @@ $(STAMP): pyproject.toml plugins/rules/pyproject.toml plugins/collectors/pyproje
 demo: $(STAMP)
 	$(BIN)/jx run --scheme guangdong
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The 绩效之窗 site is tested in Debian's headless Chromium, with a CJK font so screenshots show
+# the Chinese labels.
+browser:
+	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "wenquanyi" || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/rules.py

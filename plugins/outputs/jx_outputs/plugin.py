@@ -1,9 +1,17 @@
 """Entry point of the jx-outputs distribution (group ``jx``, name ``outputs``)."""
 
 from jxcore import hookimpl
-from jx_outputs.ranking import Ranking
+from jx_outputs.outputs import OUTPUTS
 
 
 @hookimpl
 def jx_register_outputs(register):
-    register(Ranking())
+    for output in OUTPUTS:
+        register(output())
+
+
+@hookimpl
+def jx_register_commands(cli):
+    from jx_outputs.commands import register
+
+    register(cli)

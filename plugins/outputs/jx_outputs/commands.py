@@ -1,0 +1,98 @@
+"""``jx report`` and ``jx explain``, added to the ``jx`` command line by this plugin.
+
+Both read a stored run (the latest of the scheme's period, or ``--run ID``) and the scheme's plan
+of that period, and recompute the applications from them: no extra tables in the store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from jxcore.cli import app, period_option, scheme_option
+from jxcore.errors import UsageError
+from jx_outputs.view import RunView
+
+run_option = click.option("--run", "run_id", metavar="ID", help="A stored run's id (default: the latest run of the period).")
+db_option = click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
+
+
+def stored_view(scheme_name: str, period: int | None, run_id: str | None, db: str | None):
+    """(store, view) of the asked run; UsageError naming `jx run …` when the period has none."""
+    from jxcore.store import Store
+
+    scheme = app().load(scheme_name, period)
+    store = Store.open(db)
+    try:
+        if run_id:
+            stored = store.load_run(run_id)
+            if stored.scheme != scheme.name:
+                raise UsageError(f"run {run_id} is of scheme {stored.scheme}, not {scheme.name}",
+                                 hint=f"give --scheme {stored.scheme} --period {stored.period}")
+            if stored.period != scheme.period.year:
+                scheme = app().load(scheme_name, stored.period)
+        else:
+            stored = store.latest_run(scheme.name, scheme.period.year)
+            if stored is None:
+                raise UsageError(f"the store has no run of scheme {scheme.name} for {scheme.period.year}",
+                                 hint=f"make one with `jx run --scheme {scheme_name} --period {scheme.period.year}`")
+    except BaseException:
+        store.close()
+        raise
+    return store, RunView.from_stored(stored, scheme)
+
+
+def register(cli: click.Group) -> None:
+    @cli.command()
+    @scheme_option
+    @period_option
+    @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+                  help="Directory for the workbook and the site (created if missing).")
+    @run_option
+    @db_option
+    def report(scheme: str, period: int | None, out: Path, run_id: str | None, db: str | None) -> None:
+        """Write the Excel workbook and the 绩效之窗 HTML site of a stored run, and print the ranking."""
+        from rich.console import Console
+
+        from jx_outputs.outputs import print_table, write_reports
+        from jx_outputs.report import Report
+        from jx_outputs.tables import ranking_table
+
+        store, view = stored_view(scheme, period, run_id, db)
+        try:
+            rep = Report(view, store)
+            index, book = write_reports(rep, out)
+            print_table(Console(), ranking_table(rep))
+        finally:
+            store.close()
+        click.echo(f"site: {index}")
+        click.echo(f"workbook: {book}")
+
+    @cli.command()
+    @scheme_option
+    @period_option
+    @click.option("--unit", "unit", required=True, metavar="CODE", help="The unit's code, e.g. humen.")
+    @click.option("--node", "node", metavar="CODE", help="Explain only this item, sub-item or indicator.")
+    @run_option
+    @db_option
+    @click.option("--sql", is_flag=True, help="Also print the query each measure came from.")
+    @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+    def explain(scheme: str, period: int | None, unit: str, node: str | None, run_id: str | None,
+                db: str | None, sql: bool, as_json: bool) -> None:
+        """Show how a unit earned or lost every point: down to each measure, rule and source."""
+        from jx_outputs.explain import explain_unit, render_text
+
+        store, view = stored_view(scheme, period, run_id, db)
+        store.close()
+        rules = app().registry.rules
+
+        def describe(name: str) -> str:
+            return rules[name].obj.description if name in rules else ""
+
+        doc = explain_unit(view, unit, node, describe)
+        if as_json:
+            click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+        else:
+            click.echo(render_text(doc, view.language, sql=sql))

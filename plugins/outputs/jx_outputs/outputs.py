@@ -1,0 +1,134 @@
+"""The output plugins a scheme lists under ``outputs:``: thin wrappers over :mod:`jx_outputs.services`.
+
+Each builds a :class:`~jx_outputs.report.Report` for the run (the store is the run's open
+transaction, so "the previous run" and earlier final results are visible) and prints its table, or
+writes files. With ``--json`` there is no console and the printing outputs stay silent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from jx_rules.stages import STAGE_PARAMS
+from jxcore.config import expand, jx_home
+from jxcore.errors import SchemeError
+from jxcore.interfaces import OutputContext
+from jxcore.params import Param
+from jx_outputs import tables
+from jx_outputs.report import Report
+from jx_outputs.services import warning_options
+from jx_outputs.view import RunView
+
+
+def report_of(ctx: OutputContext) -> Report:
+    return Report(RunView.from_result(ctx.result), ctx.store, warning_options(ctx.params))
+
+
+def print_table(console, table: tables.Table, limit: int = 0) -> None:
+    """A :class:`tables.Table` as a rich table (first ``limit`` rows if given), notes below it."""
+    from rich.table import Table as RichTable
+
+    shown = RichTable(title=table.title)
+    for column in table.columns:
+        shown.add_column(column.label, justify="left" if column.kind == "text" else "right")
+    for row in table.rows[: limit or None]:
+        shown.add_row(*(tables.format_cell(v, c.kind) for v, c in zip(row, table.columns)))
+    console.print(shown)
+    for note in table.notes:
+        console.print(note)
+
+
+class RankingOutput:
+    """排行榜: the leaderboard by total, item scores, gap to the unit above, movement since the previous run."""
+
+    name: ClassVar[str] = "ranking"
+    description: ClassVar[str] = "Leaderboard by total with item scores, gap to the unit above and rank movement."
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("items", "boolean", "show a column per major item", default=True),
+        Param("limit", "integer", "show only the first N rows (0 = all)", default=0, minimum=0),
+    )
+
+    def emit(self, ctx: OutputContext) -> None:
+        if ctx.console is not None:
+            print_table(ctx.console, tables.ranking_table(report_of(ctx), items=ctx.params["items"]),
+                        ctx.params["limit"])
+
+
+class CommendationOutput:
+    """评先评优: top N by total and single-item excellence, per ``settings.commendation``."""
+
+    name: ClassVar[str] = "commendation"
+    description: ClassVar[str] = "Top N by total and the best units of named items, among eligible units."
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    def emit(self, ctx: OutputContext) -> None:
+        table = tables.commendation_table(report_of(ctx))
+        if ctx.console is not None:
+            print_table(ctx.console, table)
+
+
+class ReviewOutput:
+    """班子评价: admonition talks and reshuffles from this and earlier years' final results."""
+
+    name: ClassVar[str] = "leadership_review"
+    description: ClassVar[str] = ("Bottom K by total M years running → admonition talk; M′ years and below "
+                                  "the pass line → reshuffle (settings.leadership_review).")
+    params: ClassVar[tuple[Param, ...]] = ()
+
+    def emit(self, ctx: OutputContext) -> None:
+        report = report_of(ctx)
+        if report.review is None:
+            raise SchemeError(f"scheme {ctx.result.scheme.name} lists the leadership_review output but has no "
+                              "settings.leadership_review",
+                              hint="add settings: {leadership_review: {bottom: 3, admonition_years: 2, "
+                                   "reshuffle_years: 3, pass_line: 600}}")
+        if ctx.console is not None:
+            print_table(ctx.console, tables.review_table(report))
+
+
+class WarningsOutput:
+    """预警: 关注 / 警告 / 严重警告 per unit and indicator with stage targets, and what is new."""
+
+    name: ClassVar[str] = "warnings"
+    description: ClassVar[str] = "Stage-target warning levels as of the run's date, and those new since the previous run."
+    params: ClassVar[tuple[Param, ...]] = STAGE_PARAMS + (
+        Param("new_only", "boolean", "print only warnings new since the previous run", default=False),
+    )
+
+    def emit(self, ctx: OutputContext) -> None:
+        table = tables.warning_table(report_of(ctx), new_only=ctx.params["new_only"])
+        if ctx.console is not None:
+            print_table(ctx.console, table)
+
+
+class ReportOutput:
+    """Reports: the Excel workbook and the 绩效之窗 site, written after every run."""
+
+    name: ClassVar[str] = "report"
+    description: ClassVar[str] = "Write the Excel workbook and the 绩效之窗 HTML site of the run."
+    params: ClassVar[tuple[Param, ...]] = STAGE_PARAMS + (
+        Param("dir", "string", "directory to write into ({jx_home} and ${ENV} expand); default "
+              "{jx_home}/reports/<scheme>/<period>", default=""),
+    )
+
+    def emit(self, ctx: OutputContext) -> None:
+        scheme = ctx.result.scheme
+        out = Path(expand(ctx.params["dir"])) if ctx.params["dir"] else (
+            ctx.out_dir or jx_home() / "reports" / scheme.name / str(scheme.period.year))
+        index, book = write_reports(report_of(ctx), out)
+        if ctx.console is not None:
+            ctx.console.print(f"report: {index} and {book}")
+
+
+def write_reports(report: Report, out: Path) -> tuple[Path, Path]:
+    """Write the site and the workbook under ``out``; return (index.html, workbook) paths."""
+    from jx_outputs.excel import write_workbook
+    from jx_outputs.site import write_site
+
+    view = report.view
+    book = write_workbook(report, out / f"{view.scheme.name}-{view.scheme.period.year}.xlsx")
+    return write_site(report, out), book
+
+
+OUTPUTS = (RankingOutput, CommendationOutput, ReviewOutput, WarningsOutput, ReportOutput)

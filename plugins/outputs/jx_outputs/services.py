@@ -1,0 +1,282 @@
+"""The applications of results (绩效应用) as plain functions over arrays: a service layer.
+
+Outputs, ``jx report`` and a later web app call these; none prints or writes. Every function is
+vectorized over units (argsort / lexsort / searchsorted), so 30,000 units cost milliseconds.
+Settings come from the scheme's ``settings:`` (``ranking``, ``commendation``,
+``leadership_review``), checked against the declarations below; problems raise SchemeError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from jx_rules.stages import STAGE_PARAMS, due_stage, warning_levels
+from jxcore.errors import Location, Problem, SchemeError
+from jxcore.models import Scheme, Stage
+from jxcore.params import Param, check_params
+from jxcore.points import to_milli
+from jx_outputs.view import RunView, align, rank_values
+
+RANKING_SETTINGS = (
+    Param("ties", "string", "equal scores share a rank, or are ordered by tie_break", default="shared",
+          choices=("shared", "order")),
+    Param("tie_break", "list", "item codes that break ties (higher first), with ties: order", default=[]),
+)
+COMMENDATION_SETTINGS = (
+    Param("top", "integer", "commend the top N by total", default=10, minimum=0),
+    Param("items", "list", "node codes with a single-item commendation (单项先进)", default=[]),
+    Param("item_top", "integer", "how many units each single item commends", default=1, minimum=1),
+    Param("exclude_if_deducted", "list", "a unit with a deduction on any of these nodes is not eligible",
+          default=[]),
+)
+REVIEW_SETTINGS = (
+    Param("bottom", "integer", "K: the bottom K units by total", default=3, minimum=1),
+    Param("admonition_years", "integer", "M: bottom K M years running → admonition talk", default=2, minimum=1),
+    Param("reshuffle_years", "integer", "M′: bottom K M′ years running and below the pass line → reshuffle",
+          default=3, minimum=1),
+    Param("pass_line", "number", "the pass line (合格线) in points of the scheme's scale"),
+)
+
+
+def settings(scheme: Scheme, key: str, declared: Sequence[Param]) -> dict[str, Any]:
+    """The scheme's ``settings.<key>`` checked against ``declared`` (defaults filled in)."""
+    given = scheme.settings.get(key) or {}
+    where = Location(file=str(scheme.path) if scheme.path else None, node=f"settings.{key}")
+    if not isinstance(given, Mapping):
+        raise SchemeError(f"settings.{key} must be a mapping, not {given!r}", location=where,
+                          hint="write it as `" + key + ": {name: value, …}`")
+    values, problems = check_params(declared, given)
+    for name in ("items", "exclude_if_deducted", "tie_break"):
+        if name not in values:
+            continue
+        unknown = [c for c in values[name] if c not in scheme.nodes]
+        if unknown:
+            problems.append(f"{name} names {', '.join(map(str, unknown))}, which the {scheme.period.year} "
+                            f"plan does not have")
+    if problems:
+        hint = "; ".join(f"{p.name}: {p.help} ({p.describe()})" for p in declared)
+        raise SchemeError.from_problems(f"scheme {scheme.name}: bad settings.{key}",
+                                        [Problem(text, where, hint) for text in problems])
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranking (排行榜)
+
+
+@attrs.frozen(eq=False)
+class Ranking:
+    """By total: ``order`` (unit positions, best first), ``ranks``, ``gaps`` (milli-points to the
+    unit above; 0 for the first), ``previous`` ranks (0 = not in the previous run) and ``moves``
+    (previous − now: positive moved up). ``item_ranks``: node code → ranks on that item."""
+
+    order: np.ndarray
+    ranks: np.ndarray
+    gaps: np.ndarray
+    previous: np.ndarray
+    moves: np.ndarray
+    item_ranks: Mapping[str, np.ndarray]
+
+
+def ranking(view: RunView, previous: RunView | None = None) -> Ranking:
+    """Rank by total (the run's ranks) and by each major item, ties as ``settings.ranking`` says."""
+    opts = settings(view.scheme, "ranking", RANKING_SETTINGS)
+    totals, ranks = view.totals, view.ranks
+    order = np.lexsort((np.arange(len(view)), ranks))
+    gaps = np.zeros(len(view), dtype=np.int64)
+    gaps[order[1:]] = totals[order[:-1]] - totals[order[1:]]
+    prev = np.zeros(len(view), dtype=np.int64)
+    if previous is not None:
+        where = align(previous.codes, view.codes)
+        prev = np.where(where >= 0, previous.ranks[np.maximum(where, 0)], 0)
+    moves = np.where(prev > 0, prev - ranks, 0)
+    item_ranks = {item.code: rank_values(view.node_scores(item.code), ties=opts["ties"], tie_keys=[totals])
+                  for item in view.items()}
+    return Ranking(order=order, ranks=ranks, gaps=gaps, previous=prev, moves=moves, item_ranks=item_ranks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Commendation (评先评优)
+
+
+@attrs.frozen(eq=False)
+class Commendation:
+    """Unit positions: ``top`` by total (best first), ``items`` node code → the best on that node,
+    ``excluded`` the units not eligible, with ``excluded_by`` the nodes that made them so."""
+
+    top_n: int
+    top: np.ndarray
+    items: Mapping[str, np.ndarray]
+    excluded: np.ndarray
+    excluded_by: tuple[str, ...]
+
+
+def commendation(view: RunView) -> Commendation:
+    """Top N by total and the best units of each named item, among eligible units only.
+
+    Equal scores at the cut-off are all commended (a shared rank is never split).
+    """
+    opts = settings(view.scheme, "commendation", COMMENDATION_SETTINGS)
+    deducted = np.zeros(len(view), dtype=bool)
+    for code in opts["exclude_if_deducted"]:
+        deducted |= view.node_scores(code) < 0
+    eligible = np.flatnonzero(~deducted)
+
+    def best(values: np.ndarray, n: int) -> np.ndarray:
+        among = values[eligible]
+        ranks = rank_values(among)
+        chosen = np.flatnonzero(ranks <= n)
+        return eligible[chosen[np.lexsort((chosen, ranks[chosen]))]]
+
+    items = {code: best(view.node_scores(code), opts["item_top"]) for code in opts["items"]}
+    return Commendation(top_n=opts["top"], top=best(view.totals, opts["top"]) if opts["top"] else eligible[:0],
+                        items=items, excluded=np.flatnonzero(deducted),
+                        excluded_by=tuple(opts["exclude_if_deducted"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Leadership review (班子评价)
+
+
+@attrs.frozen(eq=False)
+class YearTotals:
+    """One year's final result: unit codes and totals (milli-points)."""
+
+    year: int
+    codes: np.ndarray
+    totals: np.ndarray
+
+    @classmethod
+    def of(cls, view_or_stored: Any, year: int) -> YearTotals:
+        codes = getattr(view_or_stored, "codes", None)
+        if codes is None:
+            codes = view_or_stored.unit_codes
+        return cls(year, np.asarray(codes, dtype=object), np.asarray(view_or_stored.totals))
+
+
+@attrs.frozen(eq=False)
+class Review:
+    """Unit positions (in the current run) for ``admonition`` and ``reshuffle``; ``bottom`` maps
+    each year looked at to the codes of its bottom K; ``missing`` lists the years that had no final
+    result, so the rule needing them could not be applied (``command`` makes one)."""
+
+    bottom_k: int
+    admonition_years: int
+    reshuffle_years: int
+    pass_line: int
+    admonition: np.ndarray
+    reshuffle: np.ndarray
+    bottom: Mapping[int, np.ndarray]
+    missing: tuple[int, ...]
+
+    def command(self, scheme: str, year: int) -> str:
+        return f"jx run --scheme {scheme} --period {year} --final"
+
+
+def review_years(view: RunView) -> list[int]:
+    """The earlier years the review needs, most recent first."""
+    opts = settings(view.scheme, "leadership_review", REVIEW_SETTINGS)
+    span = max(opts["admonition_years"], opts["reshuffle_years"])
+    year = view.scheme.period.year
+    return [year - i for i in range(1, span)]
+
+
+def leadership_review(view: RunView, earlier: Mapping[int, YearTotals | None]) -> Review:
+    """Bottom K by total M years running → admonition; M′ years running and the current total
+    below the pass line → reshuffle. ``earlier`` maps each of :func:`review_years` to that
+    year's final result (None where there is none). The current run counts as the current year."""
+    opts = settings(view.scheme, "leadership_review", REVIEW_SETTINGS)
+    k, m_adm, m_res = opts["bottom"], opts["admonition_years"], opts["reshuffle_years"]
+    pass_line = to_milli(opts["pass_line"])
+    year = view.scheme.period.year
+    results = {year: YearTotals.of(view, year), **{y: r for y, r in earlier.items()}}
+    bottom: dict[int, np.ndarray] = {}
+    in_bottom: dict[int, np.ndarray] = {}
+    for y, res in results.items():
+        if res is None:
+            continue
+        is_bottom = rank_values(res.totals, higher_first=False) <= k
+        bottom[y] = res.codes[is_bottom]
+        where = align(res.codes, view.codes)
+        in_bottom[y] = np.where(where >= 0, is_bottom[np.maximum(where, 0)], False)
+    needed = [year - i for i in range(max(m_adm, m_res))]
+    missing = tuple(y for y in needed if y not in in_bottom)
+
+    def running(years: int) -> np.ndarray:
+        span = [year - i for i in range(years)]
+        if any(y not in in_bottom for y in span):
+            return np.zeros(len(view), dtype=bool)
+        return np.logical_and.reduce([in_bottom[y] for y in span])
+
+    def positions(mask: np.ndarray) -> np.ndarray:
+        chosen = np.flatnonzero(mask)
+        return chosen[np.argsort(view.totals[chosen], kind="stable")]
+
+    return Review(bottom_k=k, admonition_years=m_adm, reshuffle_years=m_res, pass_line=pass_line,
+                  admonition=positions(running(m_adm)),
+                  reshuffle=positions(running(m_res) & (view.totals < pass_line)),
+                  bottom=bottom, missing=missing)
+
+
+def final_results(store: Any, scheme: str, years: Sequence[int]) -> dict[int, YearTotals | None]:
+    """Each year's newest final run from the store (None where there is none)."""
+    found = {}
+    for year in years:
+        run = store.latest_run(scheme, year, final_only=True)
+        found[year] = None if run is None else YearTotals.of(run, year)
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# Early warnings (预警)
+
+
+@attrs.frozen(eq=False)
+class Warnings:
+    """Stage-target warning levels (0 none, 1 关注, 2 警告, 3 严重警告): ``levels[i, u]`` for
+    ``indicators[i]`` and unit u; ``before`` the levels of the previous run (None if none);
+    ``stages[i]`` the milestone due at the run's date (None before the first)."""
+
+    indicators: tuple[str, ...]
+    stages: tuple[Stage | None, ...]
+    levels: np.ndarray
+    before: np.ndarray | None
+
+    @property
+    def new(self) -> np.ndarray:
+        """Warnings raised since the previous run (a higher level than before, or a first one)."""
+        if self.before is None:
+            return self.levels > 0
+        return self.levels > self.before
+
+
+def warning_options(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`jx_rules.stages.STAGE_PARAMS` among an output's params, for warning_levels."""
+    return {p.name: params[p.name] for p in STAGE_PARAMS if p.name in params}
+
+
+def warnings(view: RunView, previous: RunView | None = None, **options: Any) -> Warnings:
+    """Levels of every indicator with stage targets as of the run's date, and as of the previous run."""
+    nodes = [n for n in view.scheme.indicators() if n.stages and n.code in view.values]
+    n_units = len(view)
+
+    def levels_of(run: RunView) -> np.ndarray:
+        out = np.zeros((len(nodes), len(run)), dtype=np.int8)
+        for i, node in enumerate(nodes):
+            if node.code in run.values:
+                out[i] = warning_levels(run.values[node.code], node.stages, run.as_of, codes=list(run.codes),
+                                        indicator=node.code, **options)
+        return out
+
+    levels = levels_of(view) if nodes else np.zeros((0, n_units), dtype=np.int8)
+    before = None
+    if previous is not None:
+        old = levels_of(previous)
+        where = align(previous.codes, view.codes)
+        before = np.where(where >= 0, old[:, np.maximum(where, 0)] if len(previous) else 0, 0).astype(np.int8)
+    return Warnings(indicators=tuple(n.code for n in nodes),
+                    stages=tuple(due_stage(n.stages, view.as_of) for n in nodes), levels=levels, before=before)

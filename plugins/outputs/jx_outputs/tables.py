@@ -1,0 +1,177 @@
+"""A :class:`Report` as labelled tables: one definition for the terminal, the workbook and the site.
+
+Cells hold raw values: points as int milli-points (kind ``points``), ranks as ints, measures as
+floats (NaN = no data), rank movement as an int (None = no previous run). Renderers format them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from jx_outputs.labels import labels
+from jx_outputs.report import Report
+from jxcore.points import format_points
+
+
+@attrs.frozen
+class Column:
+    label: str
+    kind: str = "text"  #: text, points, int, number, move
+
+
+@attrs.frozen
+class Table:
+    name: str  #: short sheet name
+    title: str
+    columns: tuple[Column, ...]
+    rows: list[tuple[Any, ...]]
+    notes: tuple[str, ...] = ()
+
+
+def format_cell(value: Any, kind: str) -> str:
+    """How a cell reads on a screen or a web page."""
+    if value is None:
+        return ""
+    if kind == "points":
+        return format_points(value)
+    if kind == "move":
+        return f"↑{value}" if value > 0 else f"↓{-value}" if value < 0 else "–"
+    if kind == "number":
+        return "" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
+
+
+def ranking_table(report: Report, *, items: bool = True) -> Table:
+    view, r = report.view, report.ranking
+    lab = labels(view.language)
+    shown_items = view.items() if items else []
+    cols = [Column(lab["rank"], "int"), Column(lab["code"]), Column(lab["unit"]), Column(lab["total"], "points")]
+    cols += [Column(item.name, "points") for item in shown_items]
+    cols += [Column(lab["gap"], "points"), Column(lab["move"], "move")]
+    item_scores = [view.node_scores(item.code) for item in shown_items]
+    first = r.order[0] if len(r.order) else -1
+    has_prev = bool((r.previous > 0).any())
+    rows = []
+    for i in r.order.tolist():
+        row = [int(r.ranks[i]), view.codes[i], view.names[i], int(view.totals[i])]
+        row += [int(s[i]) for s in item_scores]
+        row += [None if i == first else int(r.gaps[i]),
+                int(r.moves[i]) if has_prev and r.previous[i] > 0 else None]
+        rows.append(tuple(row))
+    title = lab["ranking_title"].format(title=view.scheme.title or view.scheme.name,
+                                        year=view.scheme.period.year, as_of=view.as_of)
+    return Table("ranking", title, tuple(cols), rows)
+
+
+def item_table(report: Report) -> Table:
+    view, lab = report.view, labels(report.view.language)
+    items = view.items()
+    cols = [Column(lab["code"]), Column(lab["unit"])]
+    for item in items:
+        cols += [Column(item.name, "points"), Column(f"{item.name} {lab['item_rank']}", "int")]
+    scores = [view.node_scores(item.code) for item in items]
+    ranks = [report.ranking.item_ranks[item.code] for item in items]
+    rows = []
+    for i in report.ranking.order.tolist():
+        row = [view.codes[i], view.names[i]]
+        for s, rk in zip(scores, ranks):
+            row += [int(s[i]), int(rk[i])]
+        rows.append(tuple(row))
+    return Table("items", lab["items"], tuple(cols), rows)
+
+
+def indicator_table(report: Report) -> Table:
+    view, lab = report.view, labels(report.view.language)
+    nodes = [n for n in view.scheme.indicators() if view.has_node(n.code)]
+    cols = [Column(lab["code"]), Column(lab["unit"])]
+    for node in nodes:
+        cols += [Column(f"{node.code} {node.name} {lab['score']}", "points"),
+                 Column(f"{node.code} {lab['measure']}", "number")]
+    nan = np.full(len(view), np.nan)
+    data = [(view.node_scores(n.code), np.asarray(view.values.get(n.code, nan), dtype=float)) for n in nodes]
+    rows = []
+    for i in report.ranking.order.tolist():
+        row: list[Any] = [view.codes[i], view.names[i]]
+        for score, value in data:
+            row += [int(score[i]), float(value[i])]
+        rows.append(tuple(row))
+    return Table("indicators", lab["indicators"], tuple(cols), rows)
+
+
+def commendation_table(report: Report) -> Table:
+    view, c, lab = report.view, report.commendation, labels(report.view.language)
+    cols = (Column(lab["commendation"]), Column(lab["rank"], "int"), Column(lab["code"]), Column(lab["unit"]),
+            Column(lab["score"], "points"))
+    rows = []
+
+    def add(category: str, units: np.ndarray, scores: np.ndarray) -> None:
+        for place, i in enumerate(units.tolist(), start=1):
+            rows.append((category, place, view.codes[i], view.names[i], int(scores[i])))
+
+    add(lab["top_units"].format(n=c.top_n), c.top, view.totals)
+    for code, units in c.items.items():
+        add(lab["item_excellence"].format(item=_node_name(view, code)), units, view.node_scores(code))
+    notes = ()
+    if len(c.excluded):
+        nodes = "、".join(_node_name(view, code) for code in c.excluded_by)
+        notes = (lab["not_eligible"].format(nodes=nodes) + ": " +
+                 ", ".join(f"{view.names[i]} ({view.codes[i]})" for i in c.excluded.tolist()),)
+    return Table("commendation", lab["commendation"], cols, rows, notes)
+
+
+def review_table(report: Report) -> Table:
+    view, rv, lab = report.view, report.review, labels(report.view.language)
+    cols = (Column(lab["review"]), Column(lab["code"]), Column(lab["unit"]), Column(lab["total"], "points"))
+    if rv is None:
+        return Table("review", lab["review"], cols, [])
+    rows = []
+    for decision, units in ((lab["reshuffle"], rv.reshuffle), (lab["admonition"], rv.admonition)):
+        rows += [(decision, view.codes[i], view.names[i], int(view.totals[i])) for i in units.tolist()]
+    notes = [lab["admonition"] + ": " + lab["admonition_rule"].format(years=rv.admonition_years, k=rv.bottom_k),
+             lab["reshuffle"] + ": " + lab["reshuffle_rule"].format(years=rv.reshuffle_years, k=rv.bottom_k,
+                                                                   line=format_points(rv.pass_line))]
+    notes += [lab["bottom_of"].format(year=year, k=rv.bottom_k) + ": " + ", ".join(map(str, codes))
+              for year, codes in sorted(rv.bottom.items(), reverse=True)]
+    notes += [lab["missing_year"].format(year=year, command=rv.command(view.scheme.name, year))
+              for year in rv.missing]
+    return Table("review", lab["review"], cols, rows, tuple(notes))
+
+
+def warning_table(report: Report, *, new_only: bool = False, units: Sequence[int] | None = None) -> Table:
+    """Every warning (unit × indicator with a level), most serious first; ``units`` limits the rows."""
+    view, w, lab = report.view, report.warnings, labels(report.view.language)
+    cols = (Column(lab["code"]), Column(lab["unit"]), Column(lab["indicator"]), Column(lab["node"]),
+            Column(lab["due"]), Column(lab["stage"], "number"), Column(lab["value"], "number"),
+            Column(lab["level"]), Column(lab["new"]))
+    shown = w.new if new_only else w.levels > 0
+    if units is not None:
+        keep = np.zeros(len(view), dtype=bool)
+        keep[list(units)] = True
+        shown = shown & keep
+    ind, unit = np.nonzero(shown)
+    order = np.lexsort((unit, ind, -w.levels[ind, unit]))
+    new = w.new
+    rows = []
+    for k in order.tolist():
+        i, u = int(ind[k]), int(unit[k])
+        code = w.indicators[i]
+        stage = w.stages[i]
+        rows.append((view.codes[u], view.names[u], code, _node_name(view, code), str(stage.date),
+                     float(stage.target), float(view.values[code][u]), lab[f"level_{w.levels[i, u]}"],
+                     "✓" if new[i, u] else ""))
+    return Table("warnings", lab["warnings"], cols, rows)
+
+
+def all_tables(report: Report) -> list[Table]:
+    return [ranking_table(report), item_table(report), indicator_table(report), commendation_table(report),
+            review_table(report), warning_table(report)]
+
+
+def _node_name(view, code: str) -> str:
+    node = view.node(code)
+    return node.name if node else code
