@@ -64,7 +64,7 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
     result = RunResult(run=run, scheme=scheme, units=units, node_codes=node_codes, scores=matrix,
                        ranks=ranks, measures=gathered)
     if pm:
-        _call_plugin_hook("jx_run_scored", lambda: pm.hook.jx_run_scored(run=run, result=result))
+        _call_plugin("a jx_run_scored hook", lambda: pm.hook.jx_run_scored(run=run, result=result))
     if store is None:
         return result
     result = _store_and_emit(result, registry, store, console, final)
@@ -210,10 +210,6 @@ def _call_plugin(who: str, call):
     except Exception as exc:
         raise RunFailed(f"{who} failed: {type(exc).__name__}: {exc}",
                         hint="nothing of this run was stored; run with --debug for the traceback") from exc
-
-
-def _call_plugin_hook(hook: str, call) -> None:
-    _call_plugin(f"a {hook} hook", call)
 
 
 @attrs.define
