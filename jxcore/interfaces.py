@@ -85,6 +85,9 @@ class Collector(Protocol):
 
     Optional: ``check(requests) -> list[Problem]`` for what the declared params cannot say alone
     (fields that go together); ``jx validate`` calls it, without touching any database.
+
+    Optional: ``source_rows(ctx, request, unit_code, limit) -> RowSample``, the source rows or
+    entries behind one unit's measure of one indicator; ``jx explain`` shows them.
     """
 
     name: ClassVar[str]
@@ -92,6 +95,25 @@ class Collector(Protocol):
     params: ClassVar[Sequence[Param]]
 
     def collect(self, ctx: CollectContext, requests: Sequence[CollectRequest]) -> Mapping[str, Measure]: ...
+
+
+@attrs.frozen
+class RowSample:
+    """The source rows behind one unit's measure (``Collector.source_rows``), for explanations.
+
+    ``rows`` holds up to the asked number of rows (values as the source gives them), ``total`` how
+    many there are (None: they cannot be listed, ``note`` says why). ``counted`` rows have a true
+    ``counted_by`` column (a rate's numerator rows, entries not superseded). ``source`` is where
+    they came from: the SELECT that lists them, or the imported files.
+    """
+
+    columns: tuple[str, ...] = ()
+    rows: tuple[tuple[Any, ...], ...] = ()
+    total: int | None = None
+    counted: int | None = None
+    counted_by: str | None = None
+    source: str = ""
+    note: str = ""
 
 
 @attrs.frozen(eq=False)
@@ -110,6 +132,10 @@ class Output(Protocol):
     """A result application (绩效应用): ranking, commendation, review, warnings, reports.
 
     Outputs run inside the run's store transaction: an exception rolls the whole run back.
+
+    Optional: ``check_settings(scheme) -> list[Problem]`` for the ``settings.<key>`` the output
+    reads; each Problem's ``location.node`` is the dotted path (``settings.leadership_review.pass_line``)
+    and ``jx validate`` fills in the file and line.
     """
 
     name: ClassVar[str]

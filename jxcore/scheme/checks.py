@@ -20,7 +20,7 @@ from jxcore.models import Node, NodeKind, Period, PluginRef, Scheme, Scoring, St
 from jxcore.params import check_params
 from jxcore.plugins import Registry
 from jxcore.points import format_points
-from jxcore.scheme.fields import LIST, NUMBER, Reader, plain, short
+from jxcore.scheme.fields import LIST, NUMBER, Reader, line_of, plain, short
 
 if TYPE_CHECKING:
     from jxcore.scheme.loader import PackInfo
@@ -130,9 +130,10 @@ class _PlanCheck:
             if not entries:
                 r.add("the plan has no nodes", plan, "nodes", hint="list the major items under nodes:")
             self._walk(entries, None, detached=False)
-        for ref in outputs:
-            self._check_plugin(ref, "output", None)
-        return self._tree(name, scale, pack, outputs, settings)
+        checked = [ref for ref in outputs if self._check_plugin(ref, "output", None)]
+        scheme = self._tree(name, scale, pack, outputs, settings)
+        self._check_settings(scheme, checked, plan, pack)
+        return scheme
 
     def _read_defaults(self, plan: Mapping) -> None:
         r = self.r
@@ -453,6 +454,33 @@ class _PlanCheck:
         self.r.problems.extend(Problem(f"{kind} {ref.name}: {issue}", location,
                                        f"see `jx plugins` for the parameters of {ref.name}") for issue in issues)
         return not issues
+
+
+    def _check_settings(self, scheme: Scheme, outputs: Sequence[PluginRef], plan: Mapping, pack: PackInfo) -> None:
+        """An output may check the settings it reads: an optional ``check_settings(scheme) ->
+        list[Problem]`` whose problems name the setting's dotted path, located here in the file."""
+        seen = set()
+        for ref in outputs:
+            check = getattr(self.registry.outputs[ref.name].obj, "check_settings", None)
+            for problem in check(scheme) if check is not None else ():
+                if (problem.message, problem.location.node) not in seen:
+                    seen.add((problem.message, problem.location.node))
+                    where = self._setting_location(problem.location.node or "settings", plan, pack)
+                    self.r.problems.append(attrs.evolve(problem, location=where))
+
+    def _setting_location(self, path: str, plan: Mapping, pack: PackInfo) -> Location:
+        """Where ``settings.a.b`` is written: the plan's settings (deepest key found), else scheme.yaml."""
+        keys, written = path.split(".")[1:], plan.get("settings")
+        if keys and isinstance(written, Mapping) and keys[0] in written:
+            data, line = written, None
+            for key in keys:
+                if not isinstance(data, Mapping) or key not in data:
+                    break
+                line, data = line_of(data, key), data[key]
+            return Location(file=self.r.file, line=line, node=path)
+        if keys and keys[0] in pack.settings:
+            return Location(file=pack.files.shown(pack.files.scheme) if pack.files else "<scheme>", node=path)
+        return Location(file=self.r.file, line=line_of(plan, "settings" if "settings" in plan else None), node=path)
 
 
 def read_outputs(r: Reader, data: Mapping, key: str) -> list[PluginRef]:

@@ -20,7 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from jxcore.errors import DataError, Location, Problem, SchemeError
-from jxcore.interfaces import CollectContext, CollectRequest
+from jxcore.interfaces import CollectContext, CollectRequest, RowSample
 from jxcore.models import Measure, Period
 from jxcore.params import Param, check_params
 
@@ -156,22 +156,28 @@ class _Spec:
         names = [p["unit_column"], *(p["where"] or ()), *(p["numerator"] or ())]
         return names + [c for c in (p["column"], p["window"]) if c]
 
-    def expressions(self, table: sa.TableClause, window: _Window) -> dict[str, Any]:
-        """Labelled aggregate expressions for this measure: ``value`` or ``numerator``/``denominator``."""
+    def row_conditions(self, table: sa.TableClause, window: _Window) -> tuple[list[Any], list[Any] | None]:
+        """The conditions of the rows this measure aggregates (a rate's denominator rows) and, for a
+        rate, of its numerator rows: shared by the fused query and the rows ``jx explain`` lists."""
         p = self.p
         base = _condition(table, p["where"], window)
         windowed = base + _window_conditions(table, p["window"], window)
-        agg = p["aggregate"]
-        if agg == "rate":
-            numerator = windowed + _condition(table, p["numerator"], window)
-            return {"numerator": _count_if(numerator),
-                    "denominator": _count_if(windowed if p["denominator_window"] else base)}
+        if p["aggregate"] != "rate":
+            return windowed, None
+        return (windowed if p["denominator_window"] else base), windowed + _condition(table, p["numerator"], window)
+
+    def expressions(self, table: sa.TableClause, window: _Window) -> dict[str, Any]:
+        """Labelled aggregate expressions for this measure: ``value`` or ``numerator``/``denominator``."""
+        rows, numerator = self.row_conditions(table, window)
+        agg = self.p["aggregate"]
+        if numerator is not None:
+            return {"numerator": _count_if(numerator), "denominator": _count_if(rows)}
         if agg == "count":
-            return {"value": _count_if(windowed)}
-        col = table.c[p["column"]]
+            return {"value": _count_if(rows)}
+        col = table.c[self.p["column"]]
         if agg == "count_distinct":
-            return {"value": sa.func.count(sa.distinct(_value_if(windowed, col)))}
-        return {"value": getattr(sa.func, agg)(_value_if(windowed, col))}
+            return {"value": sa.func.count(sa.distinct(_value_if(rows, col)))}
+        return {"value": getattr(sa.func, agg)(_value_if(rows, col))}
 
 
 class SystemFeed:
@@ -370,6 +376,41 @@ class SystemFeed:
         value = arrays.pop("value")
         return Measure(spec.node, value, arrays,
                        source=_source_text(_sql_text(stmt, engine.dialect), {}, unknown))
+
+    # ---------------------------------------------------------------- rows behind a measure
+
+    def source_rows(self, ctx: CollectContext, request: CollectRequest, unit_code: str, limit: int) -> RowSample:
+        """The rows of ``unit_code`` that the measure of ``request`` aggregates, with the same
+        compiled filters and window; for a rate, ``numerator`` marks the numerator's rows. A raw-SQL
+        measure cannot say which rows it used: its SQL is returned instead."""
+        problems = self.check([request])
+        if problems:
+            raise SchemeError.from_problems("system_feed parameters are wrong", problems)
+        spec = self._specs([request])[0]
+        window = _Window(ctx.period.start, ctx.period.end, ctx.period.clamp(ctx.as_of))
+        engine = ctx.source(spec.p["source"])
+        if spec.p["sql"] is not None:
+            stmt = sa.text(spec.p["sql"])
+            binds = {k: v for k, v in {"start": window.start, "end": window.end, "as_of": window.as_of}.items()
+                     if k in stmt.compile().params}
+            return RowSample(source=_sql_text(stmt.bindparams(**binds), engine.dialect),
+                             note="a raw-SQL measure: its rows cannot be listed, only its query")
+        table = self._reflect({spec.p["source"]: engine}, {spec.table_key: [spec]})[spec.table_key]
+        rows, numerator = spec.row_conditions(table, window)
+        where = sa.and_(table.c[spec.p["unit_column"]] == unit_code, *rows)
+        marks = [sa.case((sa.and_(*numerator), 1), else_=0).label("numerator")] if numerator is not None else []
+        order = [table.c[c] for c in dict.fromkeys([spec.p["window"], table.c.keys()[0]]) if c]
+        listing = sa.select(*table.c, *marks).where(where).order_by(*order).limit(limit)
+        counts = sa.select(sa.func.count(), *(sa.func.sum(m.element) for m in marks)).where(where) \
+            .select_from(table)
+        with engine.connect() as conn:
+            result = conn.execute(listing)
+            columns, listed = tuple(result.keys()), tuple(tuple(r) for r in result.all())
+            total, *counted = conn.execute(counts).one()
+        return RowSample(columns=columns, rows=listed, total=int(total),
+                         counted=int(counted[0] or 0) if counted else None,
+                         counted_by="numerator" if counted else None,
+                         source=_sql_text(listing, engine.dialect))
 
     @staticmethod
     def _scaled(ctx: CollectContext, spec: _Spec, measure: Measure) -> Measure:

@@ -77,22 +77,50 @@ def register(cli: click.Group) -> None:
     @click.option("--node", "node", metavar="CODE", help="Explain only this item, sub-item or indicator.")
     @run_option
     @db_option
+    @click.option("--rows", "rows", type=click.IntRange(min=0), default=20, show_default=True, metavar="N",
+                  help="Source rows or entries shown per indicator (0: none, and no source is read).")
     @click.option("--sql", is_flag=True, help="Also print the query each measure came from.")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
     def explain(scheme: str, period: int | None, unit: str, node: str | None, run_id: str | None,
-                db: str | None, sql: bool, as_json: bool) -> None:
-        """Show how a unit earned or lost every point: down to each measure, rule and source."""
+                db: str | None, rows: int, sql: bool, as_json: bool) -> None:
+        """Show how a unit earned or lost every point: down to each measure, rule, source and source rows."""
         from jx_outputs.explain import explain_unit, render_text
+        from jxcore.engine import SourceOpener
 
+        registry = app().registry
         store, view = stored_view(scheme, period, run_id, db)
-        store.close()
-        rules = app().registry.rules
+        rules = registry.rules
 
         def describe(name: str) -> str:
             return rules[name].obj.description if name in rules else ""
 
-        doc = explain_unit(view, unit, node, describe)
+        try:
+            with SourceOpener(view.scheme, registry) as opener:
+                doc = explain_unit(view, unit, node, describe,
+                                   source_rows(view, registry, store, opener, unit, rows) if rows else None)
+        finally:
+            store.close()
         if as_json:
             click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
         else:
             click.echo(render_text(doc, view.language, sql=sql))
+
+
+def source_rows(view: RunView, registry, store, opener, unit: str, limit: int):
+    """An indicator → its source rows for ``unit`` as of the run's date, from the collector's
+    optional ``source_rows`` (None when the collector has none)."""
+    from jxcore.interfaces import CollectContext, CollectRequest
+    from jxcore.params import check_params
+
+    ctx = CollectContext(scheme=view.scheme, units=view.scheme.unit_table(), period=view.scheme.period,
+                         as_of=view.as_of, open_source=opener.open, store=store)
+
+    def rows(node):
+        collector = registry.collector(node.collector.name)
+        method = getattr(collector, "source_rows", None)
+        if method is None:
+            return None
+        params, _ = check_params(collector.params, node.collector.params)
+        return method(ctx, CollectRequest(node, params), unit, limit)
+
+    return rows

@@ -12,12 +12,14 @@ from typing import ClassVar
 
 from jx_rules.stages import STAGE_PARAMS
 from jxcore.config import expand, jx_home
-from jxcore.errors import SchemeError
+from jxcore.errors import Location, Problem, SchemeError
 from jxcore.interfaces import OutputContext
+from jxcore.models import Scheme
 from jxcore.params import Param
 from jx_outputs import tables
 from jx_outputs.report import Report
-from jx_outputs.services import warning_options
+from jx_outputs.services import (COMMENDATION_SETTINGS, RANKING_SETTINGS, REVIEW_SETTINGS, settings_problems,
+                                 warning_options)
 from jx_outputs.view import RunView
 
 
@@ -49,6 +51,9 @@ class RankingOutput:
         Param("limit", "integer", "show only the first N rows (0 = all)", default=0, minimum=0),
     )
 
+    def check_settings(self, scheme: Scheme) -> list[Problem]:
+        return settings_problems(scheme, "ranking", RANKING_SETTINGS)
+
     def emit(self, ctx: OutputContext) -> None:
         if ctx.console is not None:
             print_table(ctx.console, tables.ranking_table(report_of(ctx), items=ctx.params["items"]),
@@ -62,10 +67,17 @@ class CommendationOutput:
     description: ClassVar[str] = "Top N by total and the best units of named items, among eligible units."
     params: ClassVar[tuple[Param, ...]] = ()
 
+    def check_settings(self, scheme: Scheme) -> list[Problem]:
+        return settings_problems(scheme, "commendation", COMMENDATION_SETTINGS)
+
     def emit(self, ctx: OutputContext) -> None:
         table = tables.commendation_table(report_of(ctx))
         if ctx.console is not None:
             print_table(ctx.console, table)
+
+
+REVIEW_HINT = ("add settings: {leadership_review: {bottom: 3, admonition_years: 2, reshuffle_years: 3, "
+               "pass_line: 600}}")
 
 
 class ReviewOutput:
@@ -76,13 +88,17 @@ class ReviewOutput:
                                   "the pass line → reshuffle (settings.leadership_review).")
     params: ClassVar[tuple[Param, ...]] = ()
 
+    def check_settings(self, scheme: Scheme) -> list[Problem]:
+        if "leadership_review" not in scheme.settings:
+            return [Problem(f"scheme {scheme.name} lists the leadership_review output but has no "
+                            "settings.leadership_review", Location(node="settings"), REVIEW_HINT)]
+        return settings_problems(scheme, "leadership_review", REVIEW_SETTINGS)
+
     def emit(self, ctx: OutputContext) -> None:
         report = report_of(ctx)
         if report.review is None:
             raise SchemeError(f"scheme {ctx.result.scheme.name} lists the leadership_review output but has no "
-                              "settings.leadership_review",
-                              hint="add settings: {leadership_review: {bottom: 3, admonition_years: 2, "
-                                   "reshuffle_years: 3, pass_line: 600}}")
+                              "settings.leadership_review", hint=REVIEW_HINT)
         if ctx.console is not None:
             print_table(ctx.console, tables.review_table(report))
 
@@ -111,6 +127,14 @@ class ReportOutput:
         Param("dir", "string", "directory to write into ({jx_home} and ${ENV} expand); default "
               "{jx_home}/reports/<scheme>/<period>", default=""),
     )
+
+    def check_settings(self, scheme: Scheme) -> list[Problem]:
+        """The workbook and the site show the ranking, the commendations and, if set, the review."""
+        problems = (settings_problems(scheme, "ranking", RANKING_SETTINGS)
+                    + settings_problems(scheme, "commendation", COMMENDATION_SETTINGS))
+        if "leadership_review" in scheme.settings:
+            problems += settings_problems(scheme, "leadership_review", REVIEW_SETTINGS)
+        return problems
 
     def emit(self, ctx: OutputContext) -> None:
         scheme = ctx.result.scheme

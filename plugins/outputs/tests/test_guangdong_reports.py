@@ -8,11 +8,13 @@ multi-year review patterns need the 2007–2009 plans, which do not exist yet.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 
 import attrs
+import duckdb
 import pytest
 from openpyxl import load_workbook
 
@@ -76,6 +78,40 @@ def test_explain_shows_measure_rule_and_source(demo, capsys):
     assert "ZFBA 执法办案: 得 210 / 200  加 10" in text
     assert "考核规则: base_score(target=6" in text
     assert "数据来源: system_feed(source=business, table=cases" in text
+
+
+def explain_json(capsys, *args: str) -> dict:
+    capsys.readouterr()
+    assert main(["explain", "--scheme", "guangdong", "--unit", "hongmei", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_explain_lists_the_source_rows_behind_a_count(demo, capsys):
+    doc = explain_json(capsys, "--node", "ZFBA.SL.RJBA", "--rows", "3")
+    rows = doc["node"]["rows"]
+    with duckdb.connect(str(demo["home"] / "data" / "guangdong-demo.duckdb"), read_only=True) as db:
+        where = "unit_code = 'hongmei' AND opened_on BETWEEN DATE '2010-01-01' AND DATE '2010-12-31'"
+        (count,) = db.execute(f"SELECT count(*) FROM cases WHERE {where}").fetchone()
+        first = db.execute(f"SELECT case_id, opened_on, kind FROM cases WHERE {where} "
+                           "ORDER BY opened_on, case_id LIMIT 1").fetchone()
+    assert rows["total"] == count and len(rows["rows"]) == 3
+    assert rows["columns"][:3] == ["case_id", "unit_code", "opened_on"]
+    assert (rows["rows"][0][0], rows["rows"][0][2], rows["rows"][0][4]) == (first[0], str(first[1]), first[2])
+    assert rows["total"] == round(doc["node"]["measure"] * 8)  # cases per head; 洪梅 has 8 staff
+    assert "FROM cases" in rows["source"] and "'hongmei'" in rows["source"]
+
+
+def test_explain_marks_the_numerator_rows_of_a_rate_in_chinese(demo, capsys):
+    doc = explain_json(capsys, "--node", "DJZC.XL.ASBJ", "--rows", "0")
+    assert "rows" not in doc["node"]  # --rows 0 reads no source
+    rows = explain_json(capsys, "--node", "DJZC.XL.ASBJ")["node"]["rows"]
+    assert len(rows["rows"]) == 20 and rows["columns"][-1] == "numerator" and rows["counted_by"] == "numerator"
+    assert rows["counted"] / rows["total"] == pytest.approx(doc["node"]["measure"])
+    assert all(row[-1] == int(row[rows["columns"].index("within_limit")]) for row in rows["rows"])
+    assert main(["explain", "--scheme", "guangdong", "--unit", "hongmei", "--node", "DJZC.XL.ASBJ", "--rows", "2"]) == 0
+    text = capsys.readouterr().out
+    assert f"源数据 2 / {rows['total']} 行，其中 {rows['counted']} 行的 numerator 为真:" in text
+    assert "reg_id" in text.splitlines()[-3] and text.splitlines()[-1].split()[1] == "hongmei"
 
 
 def test_report_and_explain_without_a_run_name_the_command(tmp_path, monkeypatch, capsys):

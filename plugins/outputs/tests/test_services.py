@@ -72,7 +72,7 @@ def test_bad_settings_name_every_problem():
         services.commendation(view)
     text = str(info.value)
     assert "3 problems" in text and "NOPE" in text and "'top' = -1 is below its minimum 0" in text
-    assert "unknown parameter 'extra'" in text
+    assert "settings.commendation.extra: unknown setting 'extra'" in text
 
 
 REVIEW = {"leadership_review": {"bottom": 2, "admonition_years": 2, "reshuffle_years": 3, "pass_line": 60}}

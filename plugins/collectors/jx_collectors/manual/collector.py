@@ -16,7 +16,7 @@ import numpy as np
 
 from jx_collectors.manual.kinds import KINDS, Kind
 from jxcore.errors import DataError, Location, SchemeError
-from jxcore.interfaces import CollectContext, CollectRequest
+from jxcore.interfaces import CollectContext, CollectRequest, RowSample
 from jxcore.models import Measure, UnitTable
 from jxcore.params import Param
 from jxcore.store.entries import Entry
@@ -42,16 +42,44 @@ class ManualCollector:
     )
 
     def collect(self, ctx: CollectContext, requests: Sequence[CollectRequest]) -> Mapping[str, Measure]:
-        if ctx.store is None:
-            raise DataError("the manual collector reads the entries in the store, and this run has no store",
-                            location=Location(node=requests[0].node.code if requests else None),
-                            hint="run with a store (jx run / jx collect open one; pass store= to run_scheme)")
+        self._need_store(ctx, requests)
         kinds = {req.params["kind"] for req in requests}
         by_kind: dict[str, list[Entry]] = defaultdict(list)
         for entry in ctx.store.entries(ctx.scheme.name, ctx.period.year, kinds=kinds, as_of=ctx.as_of):
             by_kind[entry.kind].append(entry)
         tables = {kind: _EntryTable.build(KINDS[kind], by_kind[kind], ctx.units) for kind in kinds}
         return {req.node.code: tables[req.params["kind"]].measure(req, len(ctx.units)) for req in requests}
+
+    def source_rows(self, ctx: CollectContext, request: CollectRequest, unit_code: str, limit: int) -> RowSample:
+        """The unit's entries behind the measure (its ``where`` applied), superseded ones too,
+        each with its provenance: file, sha256, row, who entered it and when; ``counted`` marks
+        the entries the measure uses (those nobody superseded)."""
+        self._need_store(ctx, [request])
+        spec = KINDS[request.params["kind"]]
+        every = ctx.store.entries(ctx.scheme.name, ctx.period.year, kinds=[spec.name], as_of=ctx.as_of,
+                                  include_superseded=True)
+        superseded_by = {e.supersedes: e.id for e in every if e.supersedes is not None}
+        mine = [e for e in every if e.unit_code == unit_code]
+        keep = _EntryTable.build(spec, mine, ctx.units)._where(request)
+        mine = [e for e, kept in zip(mine, keep.tolist()) if kept]
+        fields = [c.name for c in spec.columns if c.name not in ("unit", "date")]
+        rows = tuple((e.id, e.entry_date, *(e.payload.get(f) for f in fields), e.source_file, e.source_sha256,
+                      e.source_row, e.entered_by, e.entered_at, e.supersedes, superseded_by.get(e.id),
+                      e.id not in superseded_by) for e in mine)
+        files = sorted({(e.source_file or "?", (e.source_sha256 or "")[:12]) for e in mine})
+        return RowSample(
+            columns=("entry", "date", *fields, "file", "sha256", "row", "entered_by", "entered_at", "supersedes",
+                     "superseded_by", "counted"),
+            rows=rows[:limit], total=len(rows), counted=sum(r[-1] for r in rows), counted_by="counted",
+            source=f"manual {spec.name} ({spec.title}) entries of {unit_code} in the store, imported from "
+                   + (", ".join(f"{f} (sha256 {h}…)" for f, h in files) or "no file"))
+
+    @staticmethod
+    def _need_store(ctx: CollectContext, requests: Sequence[CollectRequest]) -> None:
+        if ctx.store is None:
+            raise DataError("the manual collector reads the entries in the store, and this run has no store",
+                            location=Location(node=requests[0].node.code if requests else None),
+                            hint="run with a store (jx run / jx collect open one; pass store= to run_scheme)")
 
 
 @attrs.frozen(eq=False)
