@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Container, Mapping
+from collections.abc import Collection, Container, Mapping
 from typing import Any
 
 import attrs
@@ -67,7 +67,7 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
         _call_plugin("a jx_run_scored hook", lambda: pm.hook.jx_run_scored(run=run, result=result))
     if store is None:
         return result
-    result = _store_and_emit(result, registry, store, console, final)
+    result = store.retry(lambda: _store_and_emit(result, registry, store, console, final))
     if pm:
         pm.hook.jx_run_finished(run=result.run, result=result)
     return result
@@ -112,10 +112,15 @@ def _checked_measure(measure: Measure, code: str, who: str, n_units: int) -> Mea
 
 
 def score(scheme: Scheme, registry: Registry, units: UnitTable, measures: Mapping[str, Measure],
-          as_of: dt.date) -> dict[str, np.ndarray]:
-    """Call each indicator's rule once, over all units; check the shape and the type of what it returns."""
+          as_of: dt.date, *, only: Container[str] | None = None) -> dict[str, np.ndarray]:
+    """Call each indicator's rule once, over all units; check the shape and the type of what it returns.
+
+    ``only`` limits scoring to the named indicators (an incremental update, see :func:`update_run`).
+    """
     scores: dict[str, np.ndarray] = {}
     for node in scheme.indicators():
+        if only is not None and node.code not in only:
+            continue
         rule = registry.rule(node.rule.name)
         params, _ = check_params(rule.params, node.rule.params)
         inp = RuleInput(node=node, params=params, measure=measures[node.code], units=units,
@@ -130,12 +135,26 @@ def score(scheme: Scheme, registry: Registry, units: UnitTable, measures: Mappin
     return scores
 
 
-def aggregate(scheme: Scheme, indicator_scores: Mapping[str, np.ndarray], n_units: int) -> np.ndarray:
-    """Sum up the tree; reward and deduction items are capped; the root row is the total."""
+def aggregate(scheme: Scheme, indicator_scores: Mapping[str, np.ndarray], n_units: int, *,
+              previous: np.ndarray | None = None) -> np.ndarray:
+    """Sum up the tree; reward and deduction items are capped; the root row is the total.
+
+    With ``previous`` (the score matrix of an earlier run of the same scheme) only the indicators
+    given and their ancestors are recomputed: a few rows instead of the whole tree.
+    """
     codes = list(scheme.nodes)
-    matrix = np.zeros((len(codes), n_units), dtype=np.int64)
     row = {code: i for i, code in enumerate(codes)}
+    if previous is None:
+        matrix, redo = np.zeros((len(codes), n_units), dtype=np.int64), None
+    else:
+        matrix, redo = previous.copy(), set()
+        for code in indicator_scores:
+            while code is not None and code not in redo:
+                redo.add(code)
+                code = scheme.nodes[code].parent
     for code in reversed(codes):  # tree order reversed: children before parents
+        if redo is not None and code not in redo:
+            continue
         node = scheme.nodes[code]
         if node.is_indicator:
             matrix[row[code]] = indicator_scores[code]
@@ -148,6 +167,38 @@ def aggregate(scheme: Scheme, indicator_scores: Mapping[str, np.ndarray], n_unit
             elif node.scoring is Scoring.DEDUCTION:
                 np.clip(matrix[row[code]], -node.cap, 0, out=matrix[row[code]])
     return matrix
+
+
+def update_run(previous: RunResult, registry: Registry, indicators: Collection[str], *, store: Any = None,
+               as_of: dt.date | None = None) -> RunResult:
+    """``previous`` again with only ``indicators`` re-collected and rescored: the live leaderboard.
+
+    When an entry comes in (one inspection finding), only the indicators fed by its kind change
+    (see :func:`indicators_fed_by`). Their collectors run once for them; their rules once over all
+    units; only their ancestors are re-summed; then every unit is re-ranked. Every other measure
+    and score is the previous run's. Nothing is stored and no output runs: a web app keeps the
+    latest result in memory, serves its ranks, and stores a full run on its usual schedule.
+    """
+    scheme, units = previous.scheme, previous.units
+    as_of = checked_as_of(scheme, as_of or previous.run.as_of)
+    changed = set(indicators) & set(scheme.nodes)
+    kept = {code: m for code, m in previous.measures.items() if code not in changed}
+    gathered = collect(scheme, registry, units, as_of, given=kept, store=store)
+    scores = score(scheme, registry, units, gathered, as_of, only=changed)
+    matrix = aggregate(scheme, scores, len(units), previous=previous.scores)
+    ranks = rank(matrix, previous.node_codes, scheme.settings.get("ranking", {}))
+    run = attrs.evolve(previous.run, as_of=as_of, started_at=dt.datetime.now(dt.timezone.utc), id=None,
+                       status=RunStatus.SCORED)
+    return attrs.evolve(previous, run=run, scores=matrix, ranks=ranks, measures=gathered)
+
+
+def indicators_fed_by(scheme: Scheme, collector: str, **params: Any) -> list[str]:
+    """Codes of the indicators whose collector is ``collector`` with these parameter values.
+
+    ``indicators_fed_by(scheme, "manual", kind="inspection")``: what a new inspection entry changes.
+    """
+    return [n.code for n in scheme.indicators() if n.collector.name == collector
+            and all(n.collector.params.get(k) == v for k, v in params.items())]
 
 
 def rank(matrix: np.ndarray, node_codes: tuple[str, ...], settings: Mapping[str, Any]) -> np.ndarray:

@@ -104,10 +104,10 @@ def parse_yaml(text: str, shown: str) -> tuple[Any, list[Problem]]:
     return data, problems
 
 
-def read_yaml(path: Path, shown: str, missing_hint: str) -> tuple[Any, list[Problem]]:
-    """Read and parse a YAML file; a missing or unreadable file is a problem, not an exception."""
+def read_text(path: Path, shown: str, missing_hint: str) -> tuple[str | None, list[Problem]]:
+    """A file's UTF-8 text; a missing or unreadable file is a problem, not an exception."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8"), []
     except FileNotFoundError:
         return None, [Problem("file not found", Location(file=shown), missing_hint)]
     except UnicodeDecodeError as exc:
@@ -116,4 +116,9 @@ def read_yaml(path: Path, shown: str, missing_hint: str) -> tuple[Any, list[Prob
     except OSError as exc:
         return None, [Problem(f"cannot read the file: {exc.strerror or exc}", Location(file=shown),
                               "check that it is a readable file")]
-    return parse_yaml(text, shown)
+
+
+def read_yaml(path: Path, shown: str, missing_hint: str) -> tuple[Any, list[Problem]]:
+    """Read and parse a YAML file; a missing or unreadable file is a problem, not an exception."""
+    text, problems = read_text(path, shown, missing_hint)
+    return (None, problems) if text is None else parse_yaml(text, shown)

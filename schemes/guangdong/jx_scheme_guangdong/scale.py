@@ -1,0 +1,252 @@
+"""Synthetic business systems of any size: ``jx demo generate --units N --entities M``.
+
+The tables and columns are exactly those of :mod:`jx_scheme_guangdong.demo` (the guangdong plans'
+SQL runs against them unchanged); only the units are synthetic (``u000001`` …, sizes drawn from a
+log-normal spread like Dongguan's, summing to exactly M market entities). The units are generated
+in chunks of about :data:`CHUNK_ENTITIES` entities, each with its own random stream, so memory stays
+bounded (a national 30,000 units × 100M entities takes a few GB at most) and the result depends only
+on N, M, the years and the seed. Ids stay unique across chunks.
+
+``--pack DIR`` also writes a scheme pack (the guangdong scheme with these units and its source
+pointing at the generated data), ready for ``jx run --scheme DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import duckdb
+import numpy as np
+import sqlalchemy as sa
+import yaml
+
+from jx_scheme_guangdong import PACK_DIR, demo
+from jxcore import hookimpl
+from jxcore.errors import UsageError
+from jxcore.models import Unit
+
+#: entity rows per generation chunk: ~0.5 GB of numpy arrays at the peak
+CHUNK_ENTITIES = 4_000_000
+#: staff per 1,000 market entities, and the least staff of a unit (Dongguan: 1–3.5 per 1,000)
+STAFF_PER_1000 = 1.2
+MIN_STAFF = 5
+ID_COLUMN = re.compile(r".+_id$")
+
+
+def synthetic_units(n: int, entities: int, *, seed: int = 2010) -> list[Unit]:
+    """``n`` units with log-normal sizes summing to exactly ``entities`` market entities.
+
+    Each unit has at least a quarter of the mean size and :data:`MIN_STAFF` staff, so that every
+    unit has rows in every table (a rate over no rows is no data, which the plan's rules refuse).
+    """
+    if n < 1 or entities < n:
+        raise UsageError(f"cannot spread {entities} market entities over {n} units",
+                         hint="give at least one unit and at least one entity per unit")
+    rng = np.random.default_rng([seed, n])
+    weight = rng.lognormal(0.0, 0.8, n)
+    # Every unit has at least a quarter of the mean, so that each has complaints, cases … to rate.
+    least = max(1, entities // (4 * n))
+    share = least + weight / weight.sum() * (entities - least * n)
+    counts = np.floor(share).astype(np.int64)
+    # Largest remainders get the entities that flooring lost, so the sum is exact.
+    counts[np.argsort(counts - share, kind="stable")[: entities - int(counts.sum())]] += 1
+    staff = np.maximum(MIN_STAFF, np.rint(counts * STAFF_PER_1000 / 1000)).astype(np.int64)
+    width = max(6, len(str(n)))
+    return [Unit(f"u{i:0{width}d}", f"单位{i:0{width}d}", int(s), int(e))
+            for i, (s, e) in enumerate(zip(staff.tolist(), counts.tolist()), start=1)]
+
+
+def chunks(units: Sequence[Unit], size: int | None = None) -> list[slice]:
+    """Consecutive unit ranges of about ``size`` (default CHUNK_ENTITIES) market entities each."""
+    size = size or CHUNK_ENTITIES
+    cum = np.cumsum([u.entities for u in units])
+    ends = np.searchsorted(cum, np.arange(size, cum[-1] + size, size), side="left") + 1
+    ends = np.unique(np.minimum(ends, len(units)))
+    starts = np.r_[0, ends[:-1]]
+    return [slice(int(a), int(b)) for a, b in zip(starts, ends) if b > a]
+
+
+def generate(path: Path, units: Sequence[Unit], *, years: Sequence[int] = (2010,), seed: int = 2010,
+             echo=None) -> dict[str, int]:
+    """Write the business tables for ``units`` to the DuckDB file ``path``; row counts by table.
+
+    Written to a temporary file first and renamed: a killed generation leaves no half file.
+    """
+    path = Path(path)
+    units, years = list(units), list(years)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    counts = dict.fromkeys(demo.TABLES, 0)
+    entities_before = 0
+    try:
+        with duckdb.connect(str(tmp)) as con:
+            for i, part in enumerate(chunks(units)):
+                started = time.perf_counter()
+                quality = demo.qualities(units[part], years, seed=seed + 7919 * i)
+                tables = demo._tables(np.random.default_rng([seed, 2, i]), units[part], years, quality)
+                codes = np.array([u.code for u in units[part]], dtype=object)
+                for name in demo.TABLES:
+                    columns = tables.pop(name)
+                    _offset_ids(columns, counts[name], entities_before)
+                    _append(con, name, columns, codes, first=i == 0)
+                    counts[name] += len(next(iter(columns.values())))
+                entities_before += sum(u.entities for u in units[part])
+                if echo:
+                    echo(f"  units {part.start + 1}–{part.stop}: {time.perf_counter() - started:.1f} s")
+            con.execute("CREATE TABLE demo_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            con.executemany("INSERT INTO demo_meta VALUES (?, ?)", [
+                ("schema_version", str(demo.SCHEMA_VERSION)), ("seed", str(seed)),
+                ("years", f"{years[0]}-{years[-1]}"), ("units", str(len(units))),
+                ("entities", str(sum(u.entities for u in units)))])
+            con.execute("CHECKPOINT")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(str(tmp) + ".wal").unlink(missing_ok=True)
+    return counts
+
+
+def _offset_ids(columns: dict[str, np.ndarray], rows_before: int, entities_before: int) -> None:
+    """Each chunk numbers its rows (entities) from 1: shift the ids past those already written."""
+    for name, values in columns.items():
+        if ID_COLUMN.fullmatch(name):
+            values += entities_before if name == "entity_id" else rows_before
+
+
+def _append(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.ndarray], codes: np.ndarray,
+            *, first: bool) -> None:
+    """demo's writer into a temporary table, then appended: one code path for the column types."""
+    if first:
+        demo._write(con, name, columns, codes)
+        return
+    con.execute("ATTACH IF NOT EXISTS ':memory:' AS scratch")
+    demo._write(con, "scratch._chunk", columns, codes)
+    con.execute(f"INSERT INTO {name} SELECT * FROM scratch._chunk")
+    con.execute("DROP TABLE scratch._chunk")
+
+
+def copy_to_postgres(duckdb_path: Path, url: str, schema: str) -> None:
+    """Copy every table of the DuckDB file into ``schema`` of a PostgreSQL database (COPY, in C)."""
+    engine = sa.create_engine(url)
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
+        raise UsageError(f"cannot write to {engine.url.render_as_string(hide_password=True)}",
+                         hint="give a DuckDB file path or a postgresql+psycopg:// URL")
+    types = {"BIGINT": "bigint", "INTEGER": "integer", "DOUBLE": "double precision", "BOOLEAN": "boolean",
+             "DATE": "date", "VARCHAR": "text"}
+    quoted = '"' + schema.replace('"', '""') + '"'
+    with tempfile.TemporaryDirectory() as tmp, duckdb.connect(str(duckdb_path), read_only=True) as src:
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
+            for table in (*demo.TABLES, "demo_meta"):
+                cols = src.execute(f"DESCRIBE {table}").fetchall()
+                ddl = ", ".join(f"{c[0]} {types.get(c[1], 'text')}" for c in cols)
+                cur.execute(f"DROP TABLE IF EXISTS {quoted}.{table}")
+                cur.execute(f"CREATE TABLE {quoted}.{table} ({ddl})")
+                csv = Path(tmp) / f"{table}.csv"
+                src.execute(f"COPY {table} TO '{csv}' (HEADER false)")
+                with csv.open("rb") as f, cur.copy(f"COPY {quoted}.{table} FROM STDIN (FORMAT csv)") as copy:
+                    while block := f.read(1 << 20):
+                        copy.write(block)
+                csv.unlink()
+                cur.execute(f"ANALYZE {quoted}.{table}")
+            raw.commit()
+        finally:
+            raw.close()
+            engine.dispose()
+
+
+def postgres_source_url(url: str, schema: str) -> str:
+    """The URL a pack uses to read the tables in ``schema`` (search_path set at connect)."""
+    parsed = sa.make_url(url)
+    return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+def write_pack(pack_dir: Path, units: Sequence[Unit], source_url: str, *, base: Path = PACK_DIR,
+               outputs: Sequence[str] | None = None) -> Path:
+    """A scheme pack at ``pack_dir``: ``base``'s scheme and plans, these units, the source at ``source_url``.
+
+    ``outputs`` replaces every plan's outputs (e.g. only ``ranking`` for a national benchmark).
+    """
+    pack_dir = Path(pack_dir)
+    pack_dir.mkdir(parents=True, exist_ok=True)
+    scheme = yaml.safe_load((base / "scheme.yaml").read_text(encoding="utf-8"))
+    scheme["name"] = pack_dir.name.lower().replace(".", "-") if re.fullmatch(r"[a-zA-Z0-9_.-]+", pack_dir.name) \
+        else "scale"
+    scheme["units"] = "units.csv"
+    scheme["plans"] = "plans"
+    scheme["sources"] = {"business": {"url": source_url}}
+    (pack_dir / "scheme.yaml").write_text(yaml.safe_dump(scheme, allow_unicode=True, sort_keys=False),
+                                          encoding="utf-8")
+    write_units_csv(pack_dir / "units.csv", units)
+    plans = pack_dir / "plans"
+    shutil.rmtree(plans, ignore_errors=True)
+    shutil.copytree(base / scheme_plans(base), plans)
+    if outputs is not None:
+        for plan in plans.glob("*.yaml"):
+            data = yaml.safe_load(plan.read_text(encoding="utf-8"))
+            data["outputs"] = list(outputs)
+            plan.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return pack_dir
+
+
+def scheme_plans(base: Path) -> str:
+    return yaml.safe_load((base / "scheme.yaml").read_text(encoding="utf-8")).get("plans", "plans")
+
+
+def write_units_csv(path: Path, units: Sequence[Unit]) -> None:
+    lines = ["code,name,staff,entities"] + [f"{u.code},{u.name},{u.staff},{u.entities}" for u in units]
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _years(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    try:
+        return list(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a year or a range like 2007-2010") from None
+
+
+@hookimpl
+def jx_register_commands(cli):
+    @cli.group("demo")
+    def demo_group():
+        """Demo and benchmark data."""
+
+    @demo_group.command("generate")
+    @click.option("--units", "n_units", type=click.IntRange(min=1), required=True, help="Number of units.")
+    @click.option("--entities", type=click.IntRange(min=1), required=True, help="Market entities in all.")
+    @click.option("--seed", type=int, default=2010, show_default=True)
+    @click.option("--years", default="2010", show_default=True, help="A year or a range, e.g. 2007-2010.")
+    @click.option("--out", default="jx-scale.duckdb", show_default=True, metavar="PATH|URL",
+                  help="A DuckDB file, or a postgresql+psycopg:// URL (the tables go into --schema).")
+    @click.option("--schema", default="jx_scale", show_default=True, help="PostgreSQL schema for the tables.")
+    @click.option("--pack", type=click.Path(file_okay=False, path_type=Path),
+                  help="Also write a scheme pack here that reads the generated tables.")
+    def generate_command(n_units, entities, seed, years, out, schema, pack):
+        """Write a synthetic business system of any size (the tables the guangdong plans read)."""
+        units = synthetic_units(n_units, entities, seed=seed)
+        started = time.perf_counter()
+        to_postgres = "://" in out
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "scale.duckdb" if to_postgres else Path(out)
+            counts = generate(path, units, years=_years(years), seed=seed, echo=click.echo)
+            if to_postgres:
+                copy_to_postgres(path, out, schema)
+        where = f"{out} (schema {schema})" if to_postgres else str(Path(out).absolute())
+        click.echo(f"wrote {sum(counts.values()):,} rows for {n_units:,} units to {where} "
+                   f"in {time.perf_counter() - started:.1f} s: "
+                   + ", ".join(f"{t} {c:,}" for t, c in counts.items()))
+        if pack:
+            url = postgres_source_url(out, schema) if to_postgres else f"duckdb:///{Path(out).absolute()}"
+            write_pack(pack, units, url)
+            click.echo(f"wrote scheme pack {pack}: jx run --scheme {pack}")
