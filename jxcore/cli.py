@@ -198,14 +198,28 @@ def validate(scheme: str) -> None:
 @cli.command()
 @scheme_option
 @period_option
-def tree(scheme: str, period: int | None) -> None:
-    """Show a plan's indicator tree with points, rules and collectors."""
+@click.option("--compare", is_flag=True,
+              help="Instead of one tree, the major items' weights (share of the 100 %) in each year given "
+                   "(default: every plan), e.g. --compare 2007 2008 2009 2010.")
+@click.argument("years", nargs=-1, type=int)
+def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...]) -> None:
+    """Show a plan's indicator tree with points, rules and collectors (or --compare years' weights)."""
     from rich.console import Console
     from rich.tree import Tree
 
     from jxcore.models import NodeKind
     from jxcore.points import format_points
 
+    if years and not compare:
+        raise UsageError(f"unexpected years {' '.join(map(str, years))}",
+                         hint="give --period YEAR for one plan, or --compare YEAR... to compare the weights")
+    if compare:
+        from jxcore.scheme import load_pack
+
+        a = app()
+        plans = [a.load(scheme, year) for year in (years or load_pack(a.pack_path(scheme)).periods)]
+        Console(width=None if sys.stdout.isatty() else 160).print(*_weight_tables(plans))
+        return
     loaded = app().load(scheme, period)
 
     def label(node) -> str:
@@ -226,6 +240,59 @@ def tree(scheme: str, period: int | None) -> None:
 
     grow(shown, root)
     Console().print(shown)
+
+
+def _weight_tables(plans: list[Scheme]) -> list[Any]:
+    """The year-over-year table of weighted items (share of the 100 %, "—" where absent, a total
+    row), then the items outside the 100 % with their caps. Items keep the plans' order: an item
+    new in a year goes right before the next item of that year already listed."""
+    from decimal import Decimal
+
+    from rich.table import Table
+
+    from jxcore.models import Scoring
+    from jxcore.points import format_points
+
+    def merged(codes_by_year: list[list[str]]) -> list[str]:
+        order: list[str] = []
+        for codes in codes_by_year:
+            for i, code in enumerate(codes):
+                if code in order:
+                    continue
+                after = [c for c in codes[i + 1:] if c in order]
+                order.insert(order.index(after[0]) if after else len(order), code)
+        return order
+
+    def share(scheme: Scheme, points: int) -> str:
+        text = f"{Decimal(points) * 100 / Decimal(scheme.scale):f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+    years = [p.period.year for p in plans]
+    by_year = [{n.code: n for n in p.items()} for p in plans]
+    tables = []
+    for weighted in (True, False):
+        codes = merged([[n.code for n in p.items() if (n.scoring is Scoring.WEIGHTED) is weighted] for p in plans])
+        if not codes:
+            continue
+        title = "major items: share of the 100 %" if weighted else "outside the 100 %: cap in points"
+        table = Table("item", *map(str, years), title=title)
+        for code in codes:
+            name = next(items[code].name for items in reversed(by_year) if code in items)
+            cells = []
+            for plan, items in zip(plans, by_year):
+                node = items.get(code)
+                if node is None or (node.scoring is Scoring.WEIGHTED) is not weighted:
+                    cells.append("—")
+                elif weighted:
+                    cells.append(share(plan, node.points))
+                else:
+                    cells.append(f"{'+' if node.scoring is Scoring.REWARD else '−'}{format_points(node.cap)}")
+            table.add_row(f"{code} {name}", *cells)
+        if weighted:
+            table.add_row("total", *(share(p, sum(n.points for n in p.items() if n.scoring is Scoring.WEIGHTED))
+                                     for p in plans), end_section=True)
+        tables.append(table)
+    return tables
 
 
 @cli.command()
@@ -329,6 +396,9 @@ def collect_command(scheme: str, period: int | None, as_of: dt.date | None, db: 
     Console().print(table)
     for problem in problems:
         click.echo(f"problem: {problem}")
+
+
+from jxcore.cli_records import add_record_commands; add_record_commands(cli)  # noqa: E402,E702
 
 
 def main(argv: list[str] | None = None) -> int:

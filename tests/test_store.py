@@ -212,13 +212,13 @@ def test_opening_an_empty_database_migrates_it_to_head_and_reopening_changes_not
         assert set(sa.inspect(store.engine).get_table_names()) >= {"alembic_version", "runs",
                                                                    "run_units", "run_nodes"}
         current, head = current_and_head(store)
-        assert current == head == "0002"
+        assert current == head == "0003"
         run_id = save(store, make_result(at(1)))
         with store.engine.connect() as connection:  # the migrated tables are what the code uses
             diff = compare_metadata(MigrationContext.configure(connection), metadata)
         assert diff == []
     with Store.open(store_url) as store:
-        assert current_and_head(store) == ("0002", "0002")
+        assert current_and_head(store) == ("0003", "0003")
         assert [r.id for r in store.runs("gd")] == [run_id]
 
 

@@ -8,12 +8,14 @@ the transaction's own, uncommitted writes: outputs compare a run with the previo
 from __future__ import annotations
 
 import datetime as dt
+import random
 import re
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import numpy as np
@@ -24,8 +26,9 @@ from alembic.util.exc import CommandError
 
 import jxcore
 from jxcore.config import database_url
-from jxcore.errors import DataError, Location, StoreError, UsageError
+from jxcore.errors import DataError, Location, LockedError, StoreError, UsageError
 from jxcore.models import RunResult, RunStatus
+from jxcore.store import ledger
 from jxcore.store.entries import Batch, Entry, NewEntry, add_batch, read_entries
 from jxcore.store.tables import run_nodes, run_units
 from jxcore.store.tables import runs as runs_table
@@ -33,6 +36,7 @@ from jxcore.store.tables import runs as runs_table
 MIGRATIONS = Path(__file__).with_name("migrations")
 SCORE_DTYPE = np.dtype("<i8")
 VALUE_DTYPE = np.dtype("<f8")
+T = TypeVar("T")
 URL_HINT = ("give a SQLAlchemy URL with --db or JX_DATABASE_URL, e.g. sqlite:////path/to/jx.sqlite "
             "or postgresql+psycopg://user@host/dbname")
 
@@ -56,7 +60,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A write transaction takes the write lock at once: two writers then queue (pysqlite's 5 s busy
+    # timeout) instead of failing when a read turns into a write (SQLITE_BUSY_SNAPSHOT in WAL).
+    write = connection.get_execution_options().get("jx_write")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -254,6 +261,30 @@ class _Reader:
         )
 
 
+RETRYABLE_SQLSTATES = {"40001", "40P01"}
+LOCKED_SQLSTATES = {"JXL01", "JXL02"}  # raised by the lock triggers (migration 0003)
+LOCK_HINT = ("locked records cannot change: enter a correction after the lock's date, or have two "
+             "admins lift the lock (jx unlock); see docs/records.md")
+
+
+def write_error(exc: sa.exc.SQLAlchemyError, url: str) -> StoreError | LockedError:
+    """The jx error for a failed write: LockedError from a lock trigger, else StoreError.
+
+    ``retryable`` says whether doing the same work again may succeed (a serialization failure).
+    """
+    orig = getattr(exc, "orig", None)
+    reason = str(orig or exc).strip().splitlines()[0]
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate in LOCKED_SQLSTATES or reason.startswith(("locked:", "append-only:", "refused:")):
+        error: StoreError | LockedError = LockedError(f"the store refused the change: {reason}", hint=LOCK_HINT)
+        error.retryable = False
+        return error
+    error = StoreError(f"cannot write to the store at {mask_url(url)}: {reason}",
+                       hint="nothing of this transaction was stored; fix the cause and run again")
+    error.retryable = sqlstate in RETRYABLE_SQLSTATES or "database is locked" in reason
+    return error
+
+
 class Store(_Reader):
     """The jx store: runs and their results, in SQLite by default or PostgreSQL."""
 
@@ -306,13 +337,36 @@ class Store(_Reader):
         Database failures are raised as StoreError; anything else (an output's error) unchanged.
         """
         try:
-            with self.engine.begin() as connection:
-                yield StoreTransaction(self, connection)
+            with self.engine.connect() as connection:
+                connection.execution_options(jx_write=True)
+                with connection.begin():
+                    yield StoreTransaction(self, connection)
         except sa.exc.SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise StoreError(f"cannot write to the store at {mask_url(self.url)}: {reason}",
-                             hint="nothing of this transaction was stored; fix the cause and "
-                                  "run again") from exc
+            raise write_error(exc, self.url) from exc
+
+    def retry(self, call: Callable[[], T], *, attempts: int = 6) -> T:
+        """``call()`` (which opens its own transactions), again after a serialization failure.
+
+        PostgreSQL's SQLSTATE 40001 (serialization failure) and 40P01 (deadlock), and SQLite's
+        "database is locked", roll the transaction back; the work is then simply done again, with
+        a growing, jittered pause. Other errors, and the last failure, are raised.
+        """
+        for attempt in range(attempts):
+            try:
+                return call()
+            except StoreError as exc:
+                if not getattr(exc, "retryable", False) or attempt == attempts - 1:
+                    raise
+            time.sleep(0.02 * 2 ** attempt * (1 + random.random()))
+        raise AssertionError("unreachable")
+
+    def write(self, work: Callable[["StoreTransaction"], T], *, attempts: int = 6) -> T:
+        """``work(tx)`` in one transaction, retried on serialization failures (see :meth:`retry`)."""
+        def once() -> T:
+            with self.transaction() as tx:
+                return work(tx)
+
+        return self.retry(once, attempts=attempts)
 
     def _connect(self) -> AbstractContextManager[sa.Connection]:
         return self.engine.connect()
@@ -367,6 +421,8 @@ class StoreTransaction(_Reader):
                 "measure_source": None if measure is None else measure.source,
             })
         self.connection.execute(run_nodes.insert(), rows)
+        if final:  # final results join the audit chain (docs/records.md)
+            ledger.append_final_run(self.connection, run_id)
         return run_id
 
     def add_entries(self, *, scheme: str, period: int, kind: str, source_file: str, source_sha256: str,

@@ -4,7 +4,8 @@ An entry is one fact entered by a person (a spot-check sheet row, an inspection 
 mystery-shopper visit …): its unit, its date, a JSON payload with the other fields, and where it
 came from (file, sha256, row, who, when). Entries are never updated or deleted: a correction is a
 new entry whose ``supersedes`` names the old one, and readers see only entries nobody superseded.
-Locking and hash chains (issue 7) build on this.
+Every batch and entry joins the audit chain in the transaction that writes it (jxcore.store.ledger);
+locks and access checks are in jxcore.records.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import attrs
 import sqlalchemy as sa
 
 from jxcore.errors import DataError, Location
+from jxcore.store import ledger
 from jxcore.store.tables import entries, entry_batches
 
 
@@ -31,6 +33,7 @@ class NewEntry:
     payload: Mapping[str, Any]
     source_row: int | None = None
     supersedes: int | None = None
+    reason: str | None = None  #: why a correction supersedes an entry
 
 
 @attrs.frozen
@@ -66,6 +69,7 @@ class Entry:
     entered_at: dt.datetime
     batch_id: str
     supersedes: int | None
+    reason: str | None = None
 
 
 def find_batch(connection: sa.Connection, scheme: str, period: int, kind: str, sha256: str) -> Batch | None:
@@ -102,8 +106,10 @@ def add_batch(connection: sa.Connection, *, scheme: str, period: int, kind: str,
         connection.execute(entries.insert(), [
             {**common, "unit_code": r.unit_code, "entry_date": r.entry_date,
              "payload": json.dumps(dict(r.payload), ensure_ascii=False, sort_keys=True),
-             "source_row": r.source_row, "supersedes": r.supersedes}
+             "source_row": r.source_row, "supersedes": r.supersedes, "reason": r.reason}
             for r in rows])
+    ledger.append_where(connection, "entry_batches", sa.column("id") == batch.id)
+    ledger.append_where(connection, "entries", sa.column("batch_id") == batch.id)
     return batch
 
 

@@ -131,6 +131,68 @@ entries = sa.Table(
     sa.Column("entered_at", UTCDateTime, nullable=False),
     sa.Column("batch_id", sa.String(32), sa.ForeignKey("entry_batches.id"), nullable=False),
     sa.Column("supersedes", sa.Integer, sa.ForeignKey("entries.id"), nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),  # why a correction supersedes (0003)
     sa.Index(None, "scheme", "period", "kind", "entry_date"),
     sa.Index(None, "supersedes"),
+)
+
+# Records (migration 0003, issue 7): who may enter what, locks, and the audit chain. See
+# docs/records.md.
+
+departments = sa.Table(
+    "departments", metadata,
+    sa.Column("code", sa.String(50), primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("department", sa.String(50), sa.ForeignKey("departments.code"), nullable=True),
+    sa.Column("role", sa.String(20), nullable=False),  # clerk, inspector, admin, viewer
+    sa.Column("added_by", sa.String(200), nullable=False),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+)
+
+# Every refusal (and every lock/unlock) with who, what and why: the trace the bureau audits.
+access_log = sa.Table(
+    "access_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("user_name", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),
+    sa.Column("scheme", sa.String(200), nullable=True),
+    sa.Column("period", sa.Integer, nullable=True),
+    sa.Column("target", sa.Text, nullable=True),
+    sa.Column("allowed", sa.Boolean, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+# Append-only: a lock, a request to lift it, and the second admin's unlock are three rows.
+record_locks = sa.Table(
+    "record_locks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scheme", sa.String(200), nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("action", sa.String(20), nullable=False),  # lock, unlock_request, unlock
+    sa.Column("scope", sa.String(20), nullable=False),  # entries (up to `until`) or final
+    sa.Column("until", sa.Date, nullable=True),
+    sa.Column("lock_id", sa.Integer, sa.ForeignKey("record_locks.id"), nullable=True),
+    sa.Column("by_user", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("head", sa.String(64), nullable=True),  # the chain head when locked (hex)
+    sa.Column("size", sa.Integer, nullable=True),  # how many leaves that head covers
+    sa.Index(None, "scheme", "period"),
+)
+
+# The audit chain: one leaf per chained row, in the order written (RFC 6962 leaves).
+audit_chain = sa.Table(
+    "audit_chain", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),  # 1, 2, 3 …
+    sa.Column("tbl", sa.String(50), nullable=False),
+    sa.Column("row_key", sa.String(200), nullable=False),
+    sa.Column("leaf", sa.String(64), nullable=False),  # sha256(0x00 || canonical row) hex
+    sa.Column("head", sa.String(64), nullable=False),  # RFC 6962 tree head of leaves 1..seq, hex
+    sa.UniqueConstraint("tbl", "row_key"),
 )

@@ -13,6 +13,7 @@ def jx_register_collectors(register):
 
 @hookimpl
 def jx_register_commands(cli):
-    from jx_collectors.manual.command import import_command
+    from jx_collectors.manual.command import entry_command, import_command
 
     cli.add_command(import_command)
+    cli.add_command(entry_command)

@@ -2,7 +2,9 @@
 
 Every problem of a file is collected in one pass (headers, every cell, duplicate rows) and raised
 together as one DataError; nothing of a rejected file is written. An accepted file is written in
-one store transaction with its provenance (file name, sha256, row, who, when).
+one store transaction with its provenance (file name, sha256, row, who, when), through
+jxcore.records.enter: only a member of the responsible department (or an admin) may enter it, and
+nothing dated inside a lock is accepted.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable
@@ -22,6 +25,7 @@ from jx_collectors.manual.kinds import KINDS, Column, Kind, checklist
 from jx_collectors.manual.reading import RawTable, read_table
 from jxcore.errors import DataError, Location, Problem, UsageError
 from jxcore.models import Scheme
+from jxcore.records import enter
 from jxcore.store.entries import NewEntry
 
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
@@ -73,11 +77,32 @@ def import_file(store: Any, scheme: Scheme, kind: str, path: Path | str, *, user
     rows, encoding = check_file(scheme, spec, path.name, data, sheet)
     sha = hashlib.sha256(data).hexdigest()
     who = current_user(user)
-    with store.transaction() as tx:
-        batch = tx.add_entries(scheme=scheme.name, period=scheme.period.year, kind=spec.name,
-                               source_file=path.name, source_sha256=sha, entered_by=who, rows=rows,
-                               entered_at=now)
+    batch = enter(store, scheme, spec.name, rows, user=who, source_file=path.name, source_sha256=sha,
+                  entered_at=now)
     return ImportReport(spec.name, path.name, sha, len(rows), who, batch.id, batch.entered_at, encoding)
+
+
+def enter_one(store: Any, scheme: Scheme, kind: str, fields: dict[str, Any], *, user: str | None = None,
+              supersedes: int | None = None, reason: str | None = None,
+              now: dt.datetime | None = None) -> ImportReport:
+    """Check one entry (``fields`` by column name or alias, as in a file) and write it as its own batch.
+
+    The checks and the department and lock rules are those of :func:`import_file`; ``supersedes``
+    with a ``reason`` makes it a correction of that entry. The same entry twice is refused.
+    """
+    spec = kind_of(kind)
+    name = "jx entry add"
+    table = RawTable(name, None, tuple(fields), ((1, tuple(fields.values())),))
+    rows, problems = check_table(scheme, spec, table)
+    if problems:
+        raise DataError.from_problems(f"{name}: nothing entered", problems)
+    rows = [attrs.evolve(r, source_row=None, supersedes=supersedes, reason=reason) for r in rows]
+    canon = json.dumps([kind, rows[0].unit_code, rows[0].entry_date.isoformat(), dict(rows[0].payload),
+                        supersedes], ensure_ascii=False, sort_keys=True)
+    sha = hashlib.sha256(canon.encode("utf-8")).hexdigest()
+    who = current_user(user)
+    batch = enter(store, scheme, spec.name, rows, user=who, source_file=name, source_sha256=sha, entered_at=now)
+    return ImportReport(spec.name, name, sha, 1, who, batch.id, batch.entered_at)
 
 
 def check_file(scheme: Scheme, spec: Kind, name: str, data: bytes,

@@ -1,0 +1,131 @@
+"""``jx user``, ``jx lock``, ``jx unlock``, ``jx verify``: the records commands (docs/records.md).
+
+They call jxcore.records, the service layer a web app calls too. Who acts: ``--as NAME``, else
+``JX_USER``, else the OS user name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+
+import click
+
+from jxcore.cli import DateType, ExitCode, app, period_option, scheme_option
+
+db_option = click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
+as_option = click.option("--as", "user", metavar="NAME", help="Who acts (default JX_USER, else the OS user).")
+
+
+def acting_user(explicit: str | None) -> str:
+    return explicit or os.environ.get("JX_USER") or getpass.getuser()
+
+
+@click.group("user")
+def user_group() -> None:
+    """People and their departments and roles (clerk, inspector, admin, viewer)."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--dept", "department", metavar="CODE", help="The department's code (the plan's departments:).")
+@click.option("--dept-name", metavar="TEXT", help="The department's name, when it is new to the store.")
+@click.option("--role", type=click.Choice(["clerk", "inspector", "admin", "viewer"]), required=True)
+@as_option
+@db_option
+def user_add(name: str, department: str | None, dept_name: str | None, role: str, user: str | None,
+             db: str | None) -> None:
+    """Add a user (an admin does it; the store's first user must be an admin)."""
+    from jxcore.records import add_user
+    from jxcore.store import Store
+
+    with Store.open(db) as store:
+        added = add_user(store, name, role=role, department=department, department_name=dept_name,
+                         by=acting_user(user) if user or os.environ.get("JX_USER") else None)
+    click.echo(f"added {added.role.value} {added.name}" + (f" of {added.department}" if added.department else ""))
+
+
+@user_group.command("list")
+@db_option
+def user_list(db: str | None) -> None:
+    """List the users with their departments and roles."""
+    from jxcore.records import users
+    from jxcore.store import Store
+
+    with Store.open(db) as store:
+        for u in users(store):
+            click.echo(f"{u.name}\t{u.role.value}\t{u.department or '-'}")
+
+
+@click.command("lock")
+@scheme_option
+@period_option
+@click.option("--until", type=DateType(), help="Lock entries dated up to this day (default 31 December).")
+@click.option("--final", is_flag=True, help="Lock the period's final results and all its entries.")
+@click.option("--reason", metavar="TEXT", help="Why (kept with the lock).")
+@as_option
+@db_option
+def lock_command(scheme: str, period: int | None, until: dt.date | None, final: bool, reason: str | None,
+                 user: str | None, db: str | None) -> None:
+    """Lock entries up to a date, or the final results; print the chain head for the minutes."""
+    from jxcore.records import lock
+    from jxcore.store import Store
+
+    loaded = app().load(scheme, period)
+    with Store.open(db) as store:
+        done = lock(store, loaded.name, loaded.period.year, user=acting_user(user), until=until, final=final,
+                    reason=reason)
+    click.echo(f"locked: {done.describe()}")
+    click.echo(f"chain head {done.head} ({done.size} records): write it into the minutes")
+
+
+@click.command("unlock")
+@scheme_option
+@period_option
+@click.option("--lock", "lock_id", type=int, metavar="ID", help="Which lock (default the newest active one).")
+@click.option("--reason", metavar="TEXT", required=True, help="Why the lock is lifted (kept).")
+@as_option
+@db_option
+def unlock_command(scheme: str, period: int | None, lock_id: int | None, reason: str, user: str | None,
+                   db: str | None) -> None:
+    """Lift a lock: one admin requests, a second, different admin confirms with the same command."""
+    from jxcore.records import unlock
+    from jxcore.store import Store
+
+    loaded = app().load(scheme, period)
+    with Store.open(db) as store:
+        done = unlock(store, loaded.name, loaded.period.year, user=acting_user(user), reason=reason, lock_id=lock_id)
+    if done.active:
+        click.echo(f"unlock of lock #{done.id} requested by {done.unlock_requested_by}; "
+                   "a second admin must confirm it with the same command")
+    else:
+        click.echo(f"unlocked: lock #{done.id}, requested by {done.unlocked_by[0]}, confirmed by {done.unlocked_by[1]}")
+
+
+@click.command("verify")
+@click.option("--head", "heads", multiple=True, metavar="HEX", help="A chain head recorded outside (e.g. the minutes).")
+@db_option
+def verify_command(heads: tuple[str, ...], db: str | None) -> None:
+    """Recompute the audit chain; name every changed, deleted, inserted or reordered record (exit 1)."""
+    from jxcore.records import verify
+    from jxcore.records.locking import locks
+    from jxcore.store import Store
+
+    with Store.open(db) as store, store.engine.connect() as connection:
+        result = verify(connection, heads)
+        known = locks(connection)
+    for finding in result.findings:
+        click.echo(f"tampered: {finding}", err=True)
+    if not result.ok:
+        click.echo(f"verify: {len(result.findings)} differences in {result.size} chained records", err=True)
+        raise click.exceptions.Exit(ExitCode.RUN_FAILED)
+    for lk in known:
+        state = f"lifted by {' and '.join(lk.unlocked_by)}" if lk.unlocked_by else "active"
+        click.echo(f"{lk.describe()}, head {lk.head[:16]}… ({state})")
+    click.echo(f"ok: {result.size} chained records, head {result.head}")
+
+
+def add_record_commands(cli: click.Group) -> None:
+    for command in (user_group, lock_command, unlock_command, verify_command):
+        cli.add_command(command)

@@ -1,0 +1,181 @@
+"""People, departments and the access policy: who may enter, correct, lock or unlock what.
+
+The policy (docs/records.md), for an indicator with responsible department D:
+
+- **viewer**: reads only.
+- **clerk**: enters and corrects entries for indicators of their own department D.
+- **inspector**: like a clerk, and also enters and corrects inspection findings (kinds in
+  ``INSPECTION_KINDS``) for any indicator and unit: they are the inspection team.
+- **admin**: everything, including locks, unlocks and users.
+
+An entry of kind K feeds every indicator whose collector has the parameter ``kind: K``; a user
+may enter K only if they may enter *every* indicator it feeds in that plan (a kind that feeds no
+indicator: admins only). Until the store has its first user, entries are open (a fresh or demo
+store); the first user must be an admin, and from then on every entry needs a known user.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Sequence
+
+import attrs
+import sqlalchemy as sa
+
+from jxcore.errors import AccessDenied, UsageError
+from jxcore.models import Node, Scheme
+from jxcore.store import Store
+from jxcore.store.tables import access_log, departments, users as users_table
+
+INSPECTION_KINDS = frozenset({"inspection"})
+
+
+class Role(enum.Enum):
+    CLERK = "clerk"
+    INSPECTOR = "inspector"
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+class Action(enum.Enum):
+    READ = "read"
+    ENTER = "enter"  #: new entries (a file import or one entry)
+    CORRECT = "correct"  #: entries that supersede earlier ones
+    LOCK = "lock"
+    UNLOCK = "unlock"
+    MANAGE_USERS = "users"
+
+
+@attrs.frozen
+class User:
+    name: str
+    role: Role
+    department: str | None = None
+
+
+def may(user: User, action: Action, node: Node | None = None, kind: str | None = None) -> bool:
+    """The policy for one indicator (``node``) fed by ``kind``; see the module docstring."""
+    if user.role is Role.ADMIN or action is Action.READ:
+        return True
+    if action not in (Action.ENTER, Action.CORRECT) or user.role is Role.VIEWER or node is None:
+        return False
+    if user.role is Role.INSPECTOR and kind in INSPECTION_KINDS:
+        return True
+    return node.department is not None and node.department == user.department
+
+
+def fed_by(scheme: Scheme, kind: str) -> list[Node]:
+    """The indicators an entry of ``kind`` feeds: those whose collector has ``kind: <kind>``."""
+    return [n for n in scheme.indicators() if n.collector is not None and n.collector.params.get("kind") == kind]
+
+
+def allowed(user: User, action: Action, scheme: Scheme, kind: str) -> tuple[bool, str]:
+    """May ``user`` do ``action`` (enter/correct) with entries of ``kind``? (yes/no, why)."""
+    nodes = fed_by(scheme, kind)
+    if user.role is Role.ADMIN:
+        return True, "admin"
+    if not nodes:
+        return False, (f"no indicator of {scheme.name} {scheme.period.year} is fed by {kind}; only an admin "
+                       f"may enter it")
+    refused = [n for n in nodes if not may(user, action, n, kind)]
+    if refused:
+        owners = ", ".join(f"{n.code} ({n.department or 'no department'})" for n in refused)
+        mine = f"{user.role.value} of {user.department}" if user.department else user.role.value
+        return False, f"{user.name} ({mine}) may not {action.value} {kind}: it feeds {owners}"
+    return True, "responsible department" if user.role is not Role.INSPECTOR or kind not in INSPECTION_KINDS \
+        else "inspection team"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _row_user(row) -> User:
+    return User(name=row.name, role=Role(row.role), department=row.department)
+
+
+def get_user(store: Store, name: str) -> User | None:
+    with store.engine.connect() as connection:
+        row = connection.execute(sa.select(users_table).where(users_table.c.name == name)).first()
+    return _row_user(row) if row else None
+
+
+def users(store: Store) -> list[User]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.select(users_table).order_by(users_table.c.name)).all()
+    return [_row_user(r) for r in rows]
+
+
+def log_access(store: Store, user: str, action: Action, message: str, *, allowed: bool, scheme: str | None = None,
+               period: int | None = None, target: str | None = None) -> None:
+    """One access-log row, in its own transaction (a refusal is logged though the work is not done)."""
+    store.write(lambda tx: tx.connection.execute(access_log.insert(), {
+        "at": _now(), "user_name": user, "action": action.value, "scheme": scheme, "period": period,
+        "target": target, "allowed": allowed, "message": message}))
+
+
+def _deny(store: Store, user: str, action: Action, message: str, hint: str, **where) -> AccessDenied:
+    log_access(store, user, action, message, allowed=False, **where)
+    return AccessDenied(message, hint=hint)
+
+
+def require(store: Store, name: str, action: Action, **where) -> User:
+    """The known user ``name`` if they may do ``action`` (not tied to an indicator), else AccessDenied."""
+    user = get_user(store, name)
+    if user is None:
+        raise _deny(store, name, action, f"unknown user {name!r}", "an admin adds users with jx user add", **where)
+    if not may(user, action):
+        raise _deny(store, name, action, f"{name} ({user.role.value}) may not {action.value}",
+                    f"only an admin may {action.value}", **where)
+    return user
+
+
+def check_entry(store: Store, name: str, scheme: Scheme, kind: str, action: Action = Action.ENTER) -> User | None:
+    """The user entering ``kind`` into ``scheme`` if allowed; AccessDenied (logged) if not.
+
+    None while the store has no users yet (open entry, see the module docstring).
+    """
+    where = {"scheme": scheme.name, "period": scheme.period.year, "target": kind}
+    if not users(store):
+        return None
+    user = get_user(store, name)
+    if user is None:
+        raise _deny(store, name, action, f"unknown user {name!r} may not enter data",
+                    "enter as a known user (--as NAME or JX_USER); an admin adds users with jx user add", **where)
+    ok, why = allowed(user, action, scheme, kind)
+    if not ok:
+        raise _deny(store, name, action, why, "ask a member of the responsible department, or an admin", **where)
+    return user
+
+
+def add_user(store: Store, name: str, *, role: Role | str, department: str | None = None,
+             department_name: str | None = None, by: str | None = None) -> User:
+    """Add a user (an admin's act; the very first user must be an admin and needs no ``by``)."""
+    role = Role(role) if isinstance(role, str) else role
+    if role in (Role.CLERK, Role.INSPECTOR) and not department:
+        raise UsageError(f"a {role.value} belongs to a department", hint="give --dept CODE")
+    existing = users(store)
+    if existing:
+        require(store, by or "", Action.MANAGE_USERS, target=name)
+    elif role is not Role.ADMIN:
+        raise UsageError("the first user of a store must be an admin",
+                         hint=f"add an admin first: jx user add NAME --role admin")
+    if any(u.name == name for u in existing):
+        raise UsageError(f"user {name!r} exists already", hint="pick another name")
+
+    def write(tx) -> None:
+        if department and tx.connection.execute(
+                sa.select(departments.c.code).where(departments.c.code == department)).first() is None:
+            tx.connection.execute(departments.insert(), {"code": department, "name": department_name or department})
+        tx.connection.execute(users_table.insert(), {"name": name, "department": department, "role": role.value,
+                                                     "added_by": by or name, "added_at": _now()})
+
+    store.write(write)
+    log_access(store, by or name, Action.MANAGE_USERS, f"added {role.value} {name}"
+               + (f" of {department}" if department else ""), allowed=True, target=name)
+    return User(name, role, department)
+
+
+def roles() -> Sequence[str]:
+    return [r.value for r in Role]

@@ -1,0 +1,153 @@
+"""``jx verify``: recompute the audit chain from the rows and name every difference.
+
+Each chained row's leaf is recomputed from the row as stored and compared with its chain entry;
+each chain entry's head (the RFC 6962 tree head of leaves 1..seq) is recomputed from the leaves;
+each lock's recorded head is compared with the recomputed head at its size, and so can a head
+written down outside the database (``--head``). A difference is named by the first sequence
+number it touches and what it looks like: changed, deleted, inserted or reordered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+import sqlalchemy as sa
+
+from jxcore.store import ledger
+
+KINDS = ("changed", "deleted", "inserted", "reordered")
+_ORDERED_KEYS = {"entries", "record_locks", "run_units", "run_nodes"}  # keys grow as rows are written
+
+
+@attrs.frozen
+class Finding:
+    """One difference: ``seq`` (None for a row with no chain entry), ``kind``, where, and what."""
+
+    seq: int | None
+    kind: str
+    table: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "no seq"
+        return f"{where}: {self.kind}: {self.table} {self.key}: {self.message}"
+
+
+@attrs.frozen
+class Verification:
+    size: int
+    head: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+
+def _chained_rows(connection: sa.Connection) -> dict[tuple[str, str], dict]:
+    """Every row that must be chained: all of the append-only tables, and final runs with their rows."""
+    rows = {}
+    final = {r["id"] for r in ledger.raw_rows(connection, "runs") if r["final"] in (1, True)}
+    for tbl in ledger.CHAINED:
+        for row in ledger.raw_rows(connection, tbl):
+            if tbl == "runs" and row["id"] not in final or tbl in ("run_units", "run_nodes") and row["run_id"] not in final:
+                continue
+            rows[(tbl, ledger.row_key(tbl, row))] = row
+    return rows
+
+
+def verify(connection: sa.Connection, expected_heads: Iterable[str] = ()) -> Verification:
+    """Check the chain against the rows, the lock heads and ``expected_heads`` (hex, from outside)."""
+    chain = ledger.chain_rows(connection)
+    rows = _chained_rows(connection)
+    findings: list[Finding] = []
+    heads = ledger.Heads()
+    recomputed: dict[int, str] = {}
+    by_key: dict[tuple[str, str], dict] = {}
+    for expected_seq, link in enumerate(chain, start=1):
+        if link["seq"] != expected_seq:
+            findings.append(Finding(expected_seq, "deleted", link["tbl"], link["row_key"],
+                                    f"the chain jumps from seq {expected_seq - 1} to {link['seq']}"))
+            break
+        recomputed[link["seq"]] = heads.add(link["leaf"])
+        if recomputed[link["seq"]] != link["head"]:
+            findings.append(Finding(link["seq"], "changed", link["tbl"], link["row_key"],
+                                    "the chain entry's head differs from the head recomputed from the leaves"))
+        by_key[(link["tbl"], link["row_key"])] = link
+    leaves = {link["leaf"]: link for link in chain}
+    mismatched: list[tuple[dict, dict]] = []
+    for key, link in by_key.items():
+        row = rows.get(key)
+        if row is None:
+            findings.append(Finding(link["seq"], "deleted", *key, "the row is gone"))
+        elif ledger.leaf_hash(key[0], row) != link["leaf"]:
+            mismatched.append((link, row))
+    for link, row in mismatched:
+        moved = _moved_from(link, row, [m for m, _ in mismatched if m is not link], leaves)
+        if moved is not None:
+            findings.append(Finding(link["seq"], "reordered", link["tbl"], link["row_key"],
+                                    f"holds the row chained as {moved['tbl']} {moved['row_key']} (seq {moved['seq']})"))
+        else:
+            findings.append(Finding(link["seq"], "changed", link["tbl"], link["row_key"],
+                                    "the row differs from what was chained"))
+    for key in rows.keys() - by_key.keys():
+        findings.append(Finding(None, "inserted", *key, "the row is not in the chain"))
+    findings += _order_findings(chain)
+    findings += _head_findings(connection, recomputed, expected_heads)
+    findings.sort(key=lambda f: (f.seq is None, f.seq or 0, f.kind))
+    return Verification(len(chain), recomputed.get(len(chain), ledger.EMPTY_HEAD) if chain else ledger.EMPTY_HEAD,
+                        tuple(findings))
+
+
+def _moved_from(link: dict, row: dict, others: list[dict], leaves: dict[str, dict]) -> dict | None:
+    """The chain entry whose row this one now holds (two rows swapped keys), or None."""
+    tbl = link["tbl"]
+    for other in others:
+        if other["tbl"] != tbl:
+            continue
+        keyed = dict(row)
+        key_values = other["row_key"].split("|")
+        for col, value in zip(ledger.CHAINED[tbl], key_values):
+            keyed[col] = int(value) if isinstance(row[col], int) else value
+        if leaves.get(ledger.leaf_hash(tbl, keyed)) is other:
+            return other
+    return None
+
+
+def _order_findings(chain: list[dict]) -> list[Finding]:
+    """Rows of one table must be chained in the order of their growing keys."""
+    found = []
+    last: dict[str, tuple] = {}
+    for link in chain:
+        if link["tbl"] not in _ORDERED_KEYS:
+            continue
+        parts = str(link["row_key"]).split("|")
+        key = tuple((0, int(p), "") if p.lstrip("-").isdigit() else (1, 0, p) for p in parts)
+        group = (link["tbl"], key[:-1])
+        if group in last and key <= last[group]:
+            found.append(Finding(link["seq"], "reordered", link["tbl"], link["row_key"],
+                                 "chained after a row with a larger key"))
+        last[group] = key
+    return found
+
+
+def _head_findings(connection: sa.Connection, recomputed: dict[int, str], expected: Iterable[str]) -> list[Finding]:
+    found = []
+    locks = sa.table("record_locks", sa.column("id"), sa.column("head"), sa.column("size"), sa.column("action"))
+    for lock_id, head, size in connection.execute(
+            sa.select(locks.c.id, locks.c.head, locks.c.size).where(locks.c.action == "lock")):
+        if head is None or size is None:
+            continue
+        if recomputed.get(size, ledger.EMPTY_HEAD if size == 0 else None) != head:
+            found.append(Finding(size or None, "changed", "record_locks", str(lock_id),
+                                 f"the head recorded by lock #{lock_id} ({size} records) no longer matches the "
+                                 f"chain: a record up to seq {size} was changed"))
+    known = set(recomputed.values()) | {ledger.EMPTY_HEAD}
+    for head in expected:
+        if head.lower() not in known:
+            found.append(Finding(None, "changed", "audit_chain", head[:16],
+                                 f"the head {head} recorded outside the store is not a head of this chain: "
+                                 "records before it were changed, deleted or reordered"))
+    return found

@@ -1,0 +1,151 @@
+"""Locks (及时锁定): entries up to a date, or a period's final results; unlocking needs two admins.
+
+A lock is an append-only ``record_locks`` row holding the audit chain's head at that moment; an
+unlock is two more rows (a request by one admin, the unlock by another), so every lift leaves a
+trace. The database's triggers (migration 0003) enforce the locks; the checks here only give the
+friendlier message first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+import sqlalchemy as sa
+
+from jxcore.errors import AccessDenied, LockedError, UsageError
+from jxcore.records.access import Action, log_access, require
+from jxcore.store import Store, ledger
+from jxcore.store.tables import entries, record_locks
+
+
+@attrs.frozen
+class Lock:
+    id: int
+    scheme: str
+    period: int
+    scope: str  #: "entries" (up to ``until``) or "final" (final results and all entries)
+    until: dt.date
+    by_user: str
+    at: dt.datetime
+    reason: str | None
+    head: str  #: the audit chain's head when locked (hex), for the meeting minutes
+    size: int  #: how many chained records that head covers
+    unlocked_by: tuple[str, ...] = ()  #: the requesting and the unlocking admin, once lifted
+    unlock_requested_by: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return not self.unlocked_by
+
+    def describe(self) -> str:
+        what = "final results and entries" if self.scope == "final" else f"entries up to {self.until}"
+        return f"lock #{self.id}: {self.scheme} {self.period} {what}, by {self.by_user} at {self.at:%Y-%m-%d %H:%M} UTC"
+
+
+def locks(connection: sa.Connection, scheme: str | None = None, period: int | None = None) -> list[Lock]:
+    """Every lock (active or lifted) of scheme/period, oldest first."""
+    c = record_locks.c
+    query = sa.select(record_locks).order_by(c.id)
+    if scheme is not None:
+        query = query.where(c.scheme == scheme)
+    if period is not None:
+        query = query.where(c.period == period)
+    rows = connection.execute(query).all()
+    requests = {r.lock_id: r.by_user for r in rows if r.action == "unlock_request"}
+    lifts = {r.lock_id: r.by_user for r in rows if r.action == "unlock"}
+    return [Lock(id=r.id, scheme=r.scheme, period=r.period, scope=r.scope, until=r.until, by_user=r.by_user,
+                 at=r.at, reason=r.reason, head=r.head, size=r.size,
+                 unlocked_by=(requests[r.id], lifts[r.id]) if r.id in lifts else (),
+                 unlock_requested_by=requests.get(r.id) if r.id not in lifts else None)
+            for r in rows if r.action == "lock"]
+
+
+def active_locks(connection: sa.Connection, scheme: str, period: int) -> list[Lock]:
+    return [lk for lk in locks(connection, scheme, period) if lk.active]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def lock(store: Store, scheme: str, period: int, *, user: str, until: dt.date | None = None, final: bool = False,
+         reason: str | None = None) -> Lock:
+    """Lock scheme/period's entries up to ``until`` (default 31 December), or with ``final`` its final
+    results and all its entries; record and return the chain head (admins only)."""
+    where = {"scheme": scheme, "period": period}
+    require(store, user, Action.LOCK, **where)
+    end = dt.date(period, 12, 31)
+    until = end if final or until is None else until
+    if not dt.date(period, 1, 1) <= until <= end:
+        raise UsageError(f"--until {until} is outside period {period}", hint=f"give a date in {period}")
+
+    def write(tx) -> Lock:
+        connection = tx.connection
+        chain = ledger.chain_rows(connection)
+        head = chain[-1]["head"] if chain else ledger.EMPTY_HEAD
+        new_id = connection.execute(record_locks.insert().values(
+            scheme=scheme, period=period, action="lock", scope="final" if final else "entries", until=until,
+            by_user=user, at=_now(), reason=reason, head=head, size=len(chain))).inserted_primary_key[0]
+        ledger.append_where(connection, "record_locks", sa.column("id") == new_id)
+        return next(lk for lk in locks(connection, scheme, period) if lk.id == new_id)
+
+    done = store.write(write)
+    log_access(store, user, Action.LOCK, done.describe() + f", head {done.head}", allowed=True,
+               target=done.scope, **where)
+    return done
+
+
+def unlock(store: Store, scheme: str, period: int, *, user: str, reason: str, lock_id: int | None = None) -> Lock:
+    """Lift a lock, in two steps by two different admins: the first call requests, the second unlocks.
+
+    ``lock_id`` defaults to the newest active lock of scheme/period. Returns the lock (its
+    ``unlocked_by`` is set once lifted).
+    """
+    where = {"scheme": scheme, "period": period}
+    require(store, user, Action.UNLOCK, **where)
+    if not reason or not reason.strip():
+        raise UsageError("an unlock needs a reason", hint="give --reason TEXT; it is kept with the lock")
+    with store.engine.connect() as connection:
+        current = active_locks(connection, scheme, period)
+    target = next((lk for lk in current if lk.id == lock_id), None) if lock_id is not None else \
+        (current[-1] if current else None)
+    if target is None:
+        raise UsageError(f"{scheme} {period} has no active lock" + (f" #{lock_id}" if lock_id else ""),
+                         hint="jx verify lists the locks of the store")
+    if target.unlock_requested_by == user:
+        message = f"{user} requested the unlock of lock #{target.id} already; a second admin must confirm it"
+        log_access(store, user, Action.UNLOCK, message, allowed=False, target=str(target.id), **where)
+        raise AccessDenied(message, hint="another admin runs the same jx unlock command")
+    action = "unlock" if target.unlock_requested_by else "unlock_request"
+
+    def write(tx) -> Lock:
+        connection = tx.connection
+        new_id = connection.execute(record_locks.insert().values(
+            scheme=scheme, period=period, action=action, scope=target.scope, until=target.until,
+            lock_id=target.id, by_user=user, at=_now(), reason=reason)).inserted_primary_key[0]
+        ledger.append_where(connection, "record_locks", sa.column("id") == new_id)
+        return next(lk for lk in locks(connection, scheme, period) if lk.id == target.id)
+
+    done = store.write(write)
+    log_access(store, user, Action.UNLOCK, f"{action.replace('_', ' ')} of lock #{target.id}: {reason}",
+               allowed=True, target=str(target.id), **where)
+    return done
+
+
+def check_unlocked(connection: sa.Connection, scheme: str, period: int, dates: list[dt.date],
+                   superseded: list[int]) -> None:
+    """LockedError naming the lock if any entry date (or an entry being superseded) is locked."""
+    current = active_locks(connection, scheme, period)
+    if not current:
+        return
+    latest = max(lk.until for lk in current)
+    if superseded:
+        dates = dates + [d for (d,) in connection.execute(
+            sa.select(entries.c.entry_date).where(entries.c.id.in_(superseded)))]
+    locked = sorted(d for d in dates if d <= latest)
+    if locked:
+        lk = next(lk for lk in reversed(current) if lk.until >= locked[0])
+        raise LockedError(f"{len(locked)} entries are dated {locked[0]} … {locked[-1]}, inside {lk.describe()}",
+                          hint="nothing was stored; entries after the lock's date can still be added, "
+                               "or two admins lift the lock with jx unlock")
