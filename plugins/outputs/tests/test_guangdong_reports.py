@@ -1,9 +1,9 @@
 """The guangdong demo end to end: `jx run`, `jx report`, `jx explain`, the workbook and the site.
 
-Expected units are a hand check of the 2010 demo run (as of 2010-12-31): the totals and item
-scores printed by `jx run --scheme guangdong --period 2010 --json`. They follow the demo's planted
-patterns: 沙田 strong in registration, 洪梅 in cases, 常平 in annual inspection. The planted
-multi-year review patterns need the 2007–2009 plans, which do not exist yet.
+Expected units are a hand check of the 2010 demo run (as of 2010-12-31, the complete 178-indicator
+plan): the totals and item scores printed by `jx run --scheme guangdong --period 2010 --json`.
+常平, planted strong in annual inspection, wins 年检验照; 桥头, planted weak in every area, is last.
+The multi-year review patterns are checked in schemes/guangdong/tests/test_review.py.
 """
 
 from __future__ import annotations
@@ -51,10 +51,10 @@ def test_top_ten_and_item_commendations_match_a_hand_check(stored):
     scheme = load_scheme(installed_registry().scheme_pack("guangdong").path, 2010)
     view = RunView.from_stored(stored, attrs.evolve(scheme, settings=SETTINGS))
     c = services.commendation(view)
-    assert [view.codes[i] for i in c.top] == ["shijie", "shatian", "xiegang", "tangxia", "daojiao", "houjie",
-                                              "hongmei", "shipai", "nancheng", "gaobu"]
+    assert [view.codes[i] for i in c.top] == ["huangjiang", "houjie", "dalingshan", "xiegang", "chashan",
+                                              "zhangmutou", "liaobu", "shijie", "guancheng", "nancheng"]
     best = {code: [view.codes[i] for i in units] for code, units in c.items.items()}
-    assert best == {"DJZC": ["shatian"], "ZFBA": ["hongmei"], "QYJG.NJYZ": ["changping"]}
+    assert best == {"DJZC": ["guancheng"], "ZFBA": ["hengli"], "QYJG.NJYZ": ["changping"]}
 
 
 def test_workbook_totals_equal_the_store(demo, stored):
@@ -75,8 +75,8 @@ def test_explain_shows_measure_rule_and_source(demo, capsys):
     assert main(["explain", "--scheme", "guangdong", "--unit", "hongmei", "--node", "ZFBA"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("洪梅（hongmei）2010 年得分说明，截至 2010-12-31")
-    assert "ZFBA 执法办案: 得 210 / 200  加 10" in text
-    assert "考核规则: base_score(target=6" in text
+    assert "ZFBA 执法办案: 得 173.344 / 200  失 26.656" in text
+    assert "考核规则: base_score(target=7.5, step=0.5" in text
     assert "数据来源: system_feed(source=business, table=cases" in text
 
 
@@ -173,14 +173,14 @@ def test_site_renders_in_headless_chromium(demo, tmp_path):
     ranking.feed(index)
     rows = [r for r in ranking.rows if r]
     assert len(rows) == 33
-    assert rows[0][:3] == ["1", "shijie", "石碣"] and rows[-1][:3] == ["33", "fenggang", "凤岗"]
+    assert rows[0][:3] == ["1", "huangjiang", "黄江"] and rows[-1][:3] == ["33", "qiaotou", "桥头"]
     unit = browse(tmp_path, demo["out"] / "units" / "hongmei.html", "--dump-dom")
     assert "洪梅（hongmei）" in unit
     items = Cells("items")
     items.feed(unit)
     assert [r[0] for r in items.rows if r] == ["登记注册", "执法办案", "市场监管", "企业监管", "商标广告管理",
-                                               "信息调研信访统计"]
-    assert [r for r in items.rows if r and r[0] == "执法办案"][0][1:3] == ["200", "210"]
+                                               "信息调研信访统计", "督察工作", "内务管理", "奖励加分", "违纪扣分"]
+    assert [r for r in items.rows if r and r[0] == "执法办案"][0][1:3] == ["200", "173.344"]
     shot = tmp_path / "ranking.png"
     browse(tmp_path, demo["out"] / "index.html", f"--screenshot={shot}", "--window-size=1280,1600")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

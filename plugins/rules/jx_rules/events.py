@@ -11,13 +11,15 @@ import numpy as np
 from jx_rules import _common as c
 from jxcore.errors import DataError, Location
 from jxcore.interfaces import RuleInput
+from jxcore.models import Scoring
 from jxcore.params import Param
 
 
 class PerEvent:
     """Per-event deductions (逐项扣分): each defect or finding deducts by its kind, 扣完为止.
 
-    ``score = max(points − Σ deductions[kind of each of the unit's events], 0)``.
+    ``score = max(points − Σ deductions[kind of each of the unit's events], 0)``; under a deduction
+    item (违纪扣分, 督察扣分) the rule gives the deduction itself, ``−min(Σ, points)``.
     Reads events ``unit``, ``kind`` (spot-check defect code, inspection finding type, absence …).
     """
 
@@ -32,6 +34,8 @@ class PerEvent:
         ev = c.events(inp, "unit", "kind")
         pts = c.kind_points(inp, ev["kind"], ev["unit"], inp.params["deductions"], "kind")
         lost = c.per_unit_sum(ev["unit"], pts, len(inp.units))
+        if inp.node.scoring is Scoring.DEDUCTION:
+            return -np.minimum(lost, inp.points)
         return np.maximum(inp.points - lost, 0)
 
 

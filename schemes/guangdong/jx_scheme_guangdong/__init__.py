@@ -1,7 +1,8 @@
 """The guangdong scheme pack: Dongguan's appraisal of its 33 branches (entry-point group jx.schemes).
 
 The pack is data (``scheme/``: scheme.yaml, units.yaml, plans/<year>.yaml) plus this plugin, which
-registers the pack and generates the demo business database on first use.
+registers the pack, generates the demo business database on first use and, at the start of a run
+on the demo source, imports that year's demo manual files into an empty store.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from jxcore.interfaces import SchemePack
 
 PACK_DIR = Path(__file__).parent / "scheme"
 DEMO_URL = "duckdb:///{data_dir}/guangdong-demo.duckdb"
+MANUAL_DIR = "guangdong-demo"  # under JX_HOME/data: the demo manual files, one directory per year
+
+
+def _on_demo(scheme, source) -> bool:
+    return scheme.name == "guangdong" and source is not None and expand(source.url) == expand(DEMO_URL)
 
 
 @hookimpl
@@ -24,8 +30,21 @@ def jx_register_schemes(register):
 @hookimpl
 def jx_prepare_source(scheme, source):
     """Generate the demo database the first time a run reads it (only the demo URL, never a real one)."""
-    if scheme.name != "guangdong" or expand(source.url) != expand(DEMO_URL):
+    if not _on_demo(scheme, source):
         return
     from jx_scheme_guangdong import demo
 
     demo.ensure(Path(expand(source.url).removeprefix("duckdb:///")), scheme.units)
+
+
+@hookimpl
+def jx_run_started(run, scheme, store):
+    """On the demo source, import the period's demo manual files if the store has no entries for it yet."""
+    if store is None or not _on_demo(scheme, scheme.sources.get("business")):
+        return
+    if store.entries(scheme.name, run.period):
+        return
+    from jx_scheme_guangdong import manual
+    from jxcore.config import data_dir
+
+    manual.import_year(store, scheme, data_dir() / MANUAL_DIR)

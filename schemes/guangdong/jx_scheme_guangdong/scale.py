@@ -8,11 +8,15 @@ bounded (a national 30,000 units × 100M entities takes a few GB at most) and th
 on N, M, the years and the seed. Ids stay unique across chunks.
 
 ``--pack DIR`` also writes a scheme pack (the guangdong scheme with these units and its source
-pointing at the generated data), ready for ``jx run --scheme DIR``.
+pointing at the generated data), ready for ``jx run --scheme DIR``. :func:`add_synthetic_entries`
+(``jx demo entries``) gives its units manual entries (spot checks, inspections, mystery-shopper
+visits …) for every manual indicator of its plan, written straight into the store in one batch
+per kind.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -30,7 +34,7 @@ import yaml
 from jx_scheme_guangdong import PACK_DIR, demo
 from jxcore import hookimpl
 from jxcore.errors import UsageError
-from jxcore.models import Unit
+from jxcore.models import Node, Scheme, Unit
 
 #: entity rows per generation chunk: ~0.5 GB of numpy arrays at the peak
 CHUNK_ENTITIES = 4_000_000
@@ -131,6 +135,95 @@ def _append(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.nda
     demo._write(con, "scratch._chunk", columns, codes)
     con.execute(f"INSERT INTO {name} SELECT * FROM scratch._chunk")
     con.execute("DROP TABLE scratch._chunk")
+
+
+#: events a year per unit and kind of manual data counted per event (spot checks: files drawn)
+EVENTS_PER_UNIT = {"spot_check": 3, "inspection": 3, "honour": 0.6, "major_case": 0.2, "discipline": 0.4}
+#: entries per unit of a kind scored by its mean (mystery-shopper rounds, acceptances)
+ROUNDS = {"mystery_shopper": 2, "acceptance": 1}
+
+
+def synthetic_entries(scheme: Scheme, *, seed: int = 2010) -> dict[str, list]:
+    """Manual entries (kind → NewEntry rows) that feed every ``manual`` indicator of ``scheme``.
+
+    Each indicator gets entries matching its ``where`` (a value drawn from each listed field);
+    kinds scored by a mean get :data:`ROUNDS` entries per unit and indicator, so every unit has
+    data; counted kinds get a Poisson number (:data:`EVENTS_PER_UNIT`) spread over their
+    indicators. Event codes (defects, findings, levels, severities) are drawn from the keys of the
+    indicator's rule parameters (its ``deductions``, ``points_by_level`` …) that the checklist
+    knows, so every event is one the rule scores. Arrays are drawn with numpy; only the rows'
+    Python objects are built one by one.
+    """
+    from jx_collectors.manual.kinds import KINDS, checklist
+    from jxcore.store.entries import NewEntry
+
+    rng = np.random.default_rng([seed, 5, scheme.period.year])
+    n = len(scheme.units)
+    codes = np.array([str(u.code) for u in scheme.units], dtype=object)
+    groups: dict[str, list[Node]] = {}
+    for node in scheme.indicators():
+        if node.collector is not None and node.collector.name == "manual":
+            groups.setdefault(node.collector.params["kind"], []).append(node)
+    first, last = scheme.period.start.toordinal(), scheme.period.end.toordinal() - 20
+    out: dict[str, list] = {}
+    for kind, nodes in sorted(groups.items()):
+        spec = KINDS[kind]
+        rows = []
+        for k, node in enumerate(nodes):
+            where = node.collector.params.get("where") or {}
+            if kind in ROUNDS:
+                unit = np.repeat(np.arange(n), ROUNDS[kind])
+            else:
+                unit = np.repeat(np.arange(n), rng.poisson(EVENTS_PER_UNIT.get(kind, 1) / len(nodes), n))
+            m = len(unit)
+            days = rng.integers(first, last + 1, m)
+            columns: dict[str, list] = {}
+            for col in spec.columns:
+                if col.name in ("unit", "date"):
+                    continue
+                if col.name in where:
+                    wanted = where[col.name]
+                    choices = list(wanted) if isinstance(wanted, (list, tuple)) else [wanted]
+                    columns[col.name] = [choices[i] for i in rng.integers(len(choices), size=m)]
+                elif col.type in ("code", "codes"):
+                    known = sorted(set(checklist(scheme, col.checklist).values()))
+                    scored = [c for c in _rule_keys(node) if c in known] or known
+                    if col.type == "code":
+                        columns[col.name] = [scored[i] for i in rng.integers(len(scored), size=m)]
+                    else:  # a sheet with 0, 1 or 2 defects
+                        picks = rng.integers(len(scored), size=(m, 2))
+                        count = rng.choice(3, size=m, p=[0.7, 0.2, 0.1])
+                        columns[col.name] = [sorted({scored[j] for j in p[:c]}) for p, c in zip(picks, count)]
+                elif col.type == "text":
+                    columns[col.name] = [f"{col.name}-{kind}-{k}-{i}" for i in range(m)]
+                elif col.type == "integer":  # the round: 1, 2 … per unit
+                    columns[col.name] = (np.arange(m) % ROUNDS.get(kind, 1) + 1).tolist()
+                elif col.type == "number":
+                    columns[col.name] = np.clip(rng.normal(82, 8, m), 0, 100).round(1).tolist()
+                else:
+                    columns[col.name] = (rng.random(m) < 0.8).tolist()
+            names = list(columns)
+            for u, day, values in zip(codes[unit].tolist(), days.tolist(), zip(*columns.values())):
+                rows.append(NewEntry(u, dt.date.fromordinal(day), dict(zip(names, values))))
+        out[kind] = rows
+    return out
+
+
+def _rule_keys(node: Node) -> list[str]:
+    """The codes a rule's mapping parameters name (deductions, points_by_level …)."""
+    params = node.rule.params if node.rule else {}
+    return [str(key) for value in params.values() if isinstance(value, dict) for key in value]
+
+
+def add_synthetic_entries(store, scheme: Scheme, *, seed: int = 2010, user: str = "scale") -> dict[str, int]:
+    """Write :func:`synthetic_entries` into ``store``, one batch per kind, in one transaction."""
+    made = synthetic_entries(scheme, seed=seed)
+    with store.transaction() as tx:
+        for kind, rows in made.items():
+            tx.add_entries(scheme=scheme.name, period=scheme.period.year, kind=kind,
+                           source_file=f"synthetic-{kind}.csv", source_sha256=f"{seed:064x}",
+                           entered_by=user, rows=rows)
+    return {kind: len(rows) for kind, rows in made.items()}
 
 
 def copy_to_postgres(duckdb_path: Path, url: str, schema: str) -> None:

@@ -134,3 +134,19 @@ def test_a_failed_generation_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         demo.generate(path, SMALL)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_manual_files_are_deterministic_and_sent_as_a_bureau_would(tmp_path):
+    from jx_scheme_guangdong import manual
+
+    manual.generate(tmp_path / "a", UNITS, years=[2009])
+    manual.generate(tmp_path / "b", UNITS, years=[2009])
+    a, b = tmp_path / "a" / "2009", tmp_path / "b" / "2009"
+    for name in ("业务抽查登记表.csv", "中介暗访结果.csv", "荣誉.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    visits = (a / "中介暗访结果.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        visits.decode("utf-8")
+    assert visits.decode("gbk").startswith("轮次,日期,单位,得分")
+    assert (a / "督察通报.xlsx").read_bytes()[:2] == b"PK"  # a real XLSX (zip)
+    assert (a / "业务抽查登记表.csv").read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM
