@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import operator
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,32 +38,51 @@ import yaml
 SIZES = {"city": (33, 500_000), "province": (1_500, 5_000_000), "national": (30_000, 100_000_000)}
 OUTPUTS = ["ranking", "commendation", "leadership_review", "warnings"]
 AS_OF = "{year}-12-31"
-CASES = ("jx", "limit", "pandas", "kernel", "incremental")
+CASES = ("jx", "jx_all_outputs", "limit", "pandas", "kernel", "incremental")
 
 
 # ---------------------------------------------------------------- set-up (parent process)
 
 def prepare(size: str, plan_pack: Path, work: Path, seed: int) -> Path:
     """Data and pack for ``size`` in ``work``; the data is generated once and reused."""
-    from jx_scheme_guangdong import scale
+    from jx_scheme_guangdong import demo, scale
 
     n, entities = SIZES[size]
-    data = work / f"{size}-{n}-{entities}-{seed}.duckdb"
+    data = work / f"{size}-{n}-{entities}-{seed}-v{demo.SCHEMA_VERSION}.duckdb"
     units = scale.synthetic_units(n, entities, seed=seed)
     if not data.exists():
         started = time.perf_counter()
         scale.generate(data, units, seed=seed)
         print(f"{size}: generated {data.name} in {time.perf_counter() - started:.1f} s", flush=True)
-    pack = scale.write_pack(work / f"{size}-pack", units, f"duckdb:///{data}", base=plan_pack, outputs=OUTPUTS)
-    for plan in (pack / "plans").glob("*.yaml"):
-        add_inspection_indicator(plan)
+    for name, outputs in ((f"{size}-pack", OUTPUTS), (f"{size}-pack-all-outputs", None)):
+        pack = scale.write_pack(work / name, units, f"duckdb:///{data}", base=plan_pack, outputs=outputs)
+        for plan in (pack / "plans").glob("*.yaml"):
+            add_inspection_indicator(plan)
+    pack = work / f"{size}-pack"
+    started = time.perf_counter()
+    template = entries_store(pack)
+    template.unlink(missing_ok=True)
+    _, scheme = _load(pack)
+    from jxcore.store import Store
+
+    with Store.open(f"sqlite:///{template}") as store:
+        made = scale.add_synthetic_entries(store, scheme, seed=seed)
+    print(f"{size}: {sum(made.values()):,} synthetic manual entries written in "
+          f"{time.perf_counter() - started:.1f} s ({made})", flush=True)
     return pack
+
+
+def entries_store(pack: Path) -> Path:
+    """The store holding the pack's synthetic manual entries; each case works on a copy of it."""
+    return pack.with_name(pack.name.removesuffix("-all-outputs") + "-entries.sqlite")
 
 
 def add_inspection_indicator(plan: Path) -> None:
     """Make sure a new inspection entry changes the plan: if no indicator reads inspections, the
     largest indicator gives 10 of its points to a sibling deducting per inspection finding."""
     data = yaml.safe_load(plan.read_text(encoding="utf-8"))
+    if '"kind": "inspection"' in json.dumps(data, ensure_ascii=False, default=str):
+        return
     leaves = []
 
     def walk(nodes, siblings):
@@ -104,23 +125,35 @@ def _load(pack: Path):
     return registry, load_scheme(pack, None, registry)
 
 
-def _store(work: Path, name: str):
-    from jxcore.store import Store
-
+def _store_copy(work: Path, name: str, pack: Path) -> str:
+    """The URL of a fresh copy of the pack's store of manual entries (copied before any timing starts)."""
     path = work / f"{name}.sqlite"
-    path.unlink(missing_ok=True)
-    return Store.open(f"sqlite:///{path}")
+    for old in work.glob(f"{name}.sqlite*"):
+        old.unlink()
+    shutil.copyfile(entries_store(pack), path)
+    return f"sqlite:///{path}"
 
 
 def case_jx(pack: Path, work: Path) -> dict:
+    """``jx run`` in-process; the store (with the manual entries) is a file copied beforehand."""
     from jxcore.engine import run_scheme
+    from jxcore.store import Store
 
+    url = _store_copy(work, "bench-jx", pack)
     started = time.perf_counter()
     registry, scheme = _load(pack)
-    with _store(work, "bench-jx") as store:
+    with Store.open(url) as store:
         as_of = dt.date.fromisoformat(AS_OF.format(year=scheme.period.year))
         run_scheme(scheme, registry, as_of=as_of, store=store)
     return {"seconds": time.perf_counter() - started}
+
+
+def case_jx_all_outputs(pack: Path, work: Path) -> dict:
+    """``jx`` with the plan's own outputs, the report output's workbook and site included."""
+    import os
+
+    os.environ["JX_HOME"] = str(work / "jx-home")
+    return case_jx(pack.with_name(pack.name + "-all-outputs"), work)
 
 
 def _feed_sql(pack: Path) -> tuple[str, list[str]]:
@@ -165,11 +198,15 @@ def case_pandas(pack: Path, work: Path) -> dict:
     """The script a team writes without jx: read each table's rows into pandas, then group by unit."""
     import duckdb
     import pandas as pd
+    import pyarrow as pa
 
     registry, scheme = _load(pack)
     path = scheme.sources["business"].url.removeprefix("duckdb:///")
     start, as_of = pd.Timestamp(scheme.period.start), pd.Timestamp(AS_OF.format(year=scheme.period.year))
     specs = [n.collector.params for n in scheme.indicators() if n.collector.name == "system_feed"]
+    divisors = pd.DataFrame([(u.code, u.staff, u.entities) for u in scheme.units],
+                            columns=["unit_code", "staff", "entities"]).set_index("unit_code")
+    strings = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}.get
     started = time.perf_counter()
     by_table: dict[str, list] = {}
     for p in specs:
@@ -182,20 +219,29 @@ def case_pandas(pack: Path, work: Path) -> dict:
                     results[p["sql"]] = con.execute(p["sql"].replace(":start", f"DATE '{start.date()}'")
                                                     .replace(":as_of", f"DATE '{as_of.date()}'")).df()
                 continue
-            used = {"unit_code"} | {c for p in group for key in ("where", "numerator")
-                                    for c in (p.get(key) or {})} | {p["window"] for p in group if p.get("window")}
-            df = con.execute(f"SELECT {', '.join(sorted(used))} FROM {table}").df()
+            used = {"unit_code"} | {c for p in group for key in ("where", "numerator") for c in (p.get(key) or {})}
+            used |= {p["window"] for p in group if p.get("window")}
+            used |= {p["column"] for p in group if p.get("aggregate") in ("sum", "avg")}
+            # Arrow-backed strings: object strings of 100M rows would not fit in memory.
+            df = con.execute(f"SELECT {', '.join(sorted(used))} FROM {table}").to_arrow_table().to_pandas(
+                types_mapper=strings, date_as_object=False)
             for i, p in enumerate(group):
                 keep = _mask(df, p.get("where"), start, as_of)
                 window = p.get("window")
                 in_window = keep & df[window].between(start, as_of) if window else keep
-                if p.get("aggregate") == "rate":
+                how = p.get("aggregate", "count")
+                if how == "rate":
                     num = in_window & _mask(df, p["numerator"], start, as_of)
                     den = in_window if p.get("denominator_window") else keep
                     g = pd.DataFrame({"n": num, "d": den, "unit": df["unit_code"]}).groupby("unit").sum()
-                    results[(table, i)] = g["n"] / g["d"]
+                    value = g["n"] / g["d"]
+                elif how in ("sum", "avg"):
+                    value = df.loc[in_window].groupby("unit_code")[p["column"]].agg("sum" if how == "sum" else "mean")
                 else:
-                    results[(table, i)] = df.loc[in_window].groupby("unit_code").size()
+                    value = df.loc[in_window].groupby("unit_code").size()
+                if p.get("divide_by"):
+                    value = value / divisors[p["divide_by"]].reindex(value.index)
+                results[(table, i)] = value * p.get("multiply", 1)
             del df
     return {"seconds": time.perf_counter() - started, "measures": len(results)}
 
@@ -207,15 +253,18 @@ def _mask(df, flt, start, as_of):
     for col, cond in (flt or {}).items():
         ops = cond if isinstance(cond, dict) else {"in" if isinstance(cond, list) else "=": cond}
         for op, value in ops.items():
-            if op == "is null":
-                keep &= df[col].isna() if value else df[col].notna()
-            elif op == "in":
-                keep &= df[col].isin(value)
-            elif op == "=":
-                keep &= df[col] == value
+            value = {"{start}": start, "{as_of}": as_of}.get(value, value) if isinstance(value, str) else value
+            if op == "is null" or value is None:
+                keep &= df[col].isna() if value or op == "=" else df[col].notna()
+            elif op in ("in", "not in"):
+                keep &= df[col].isin(value) if op == "in" else ~df[col].isin(value)
             else:
-                raise SystemExit(f"pandas case: operator {op} is not written yet")
+                keep &= COMPARE[op](df[col], value).fillna(False).astype(bool)
     return keep
+
+
+COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+           ">=": operator.ge}
 
 
 def synthetic_plan(n_indicators: int = 200) -> dict:
@@ -261,13 +310,14 @@ def case_kernel(pack: Path, work: Path) -> dict:
 
 def case_incremental(pack: Path, work: Path) -> dict:
     from jxcore.engine import indicators_fed_by, run_scheme, update_run
+    from jxcore.store import Store
     from jxcore.store.entries import NewEntry
 
     registry, scheme = _load(pack)
     as_of = dt.date.fromisoformat(AS_OF.format(year=scheme.period.year))
     fed = indicators_fed_by(scheme, "manual", kind="inspection")
     times, moved = [], 0
-    with _store(work, "bench-incremental") as store:
+    with Store.open(_store_copy(work, "bench-incremental", pack)) as store:
         result = run_scheme(scheme, registry, as_of=as_of, store=store)
         for i in range(7):
             unit = str(scheme.units[(i * 7919) % len(scheme.units)].code)

@@ -178,3 +178,79 @@ def test_the_guangdong_plan_sql_compiles_for_trino(tmp_path, registry):
     entities = next(t for t in texts if "FROM market_entities" in t)
     assert f"DATE '{scheme.period.year}-01-01'" in entities
     assert f"< DATE '{scheme.period.year}-07-01'" in entities  # as-of 30 June, whole day included
+
+
+def test_synthetic_entries_feed_every_manual_indicator_of_the_plan(tmp_path, registry):
+    units = scale.synthetic_units(40, 60_000, seed=3)
+    data = tmp_path / "biz.duckdb"
+    scheme = load_scheme(scale.write_pack(tmp_path / "pack", units, f"duckdb:///{data}", outputs=["ranking"]),
+                         None, registry)
+    scale.generate(data, units, years=[scheme.period.year])
+    manual = [n for n in scheme.indicators() if n.collector.name == "manual"]
+    assert len(manual) > 20  # the full plan: spot checks, inspections, mystery shopper, acceptance …
+    with Store.open(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        made = scale.add_synthetic_entries(store, scheme, seed=3)
+        assert made["mystery_shopper"] == 2 * 40 * sum(n.collector.params["kind"] == "mystery_shopper"
+                                                       for n in manual)  # two rounds, every unit
+        result = run_scheme(scheme, registry, as_of=scheme.period.end, store=store)
+    for node in manual:
+        measure = result.measures[node.code]
+        if node.collector.params["kind"] in scale.ROUNDS:  # scored by a mean: every unit has data
+            assert not np.isnan(measure.value).any(), node.code
+        else:
+            assert measure.value.sum() > 0, node.code  # some events match the indicator's where
+    assert len(set(result.totals.tolist())) > 20  # units are told apart
+
+
+def test_entry_columns_are_the_entries_without_the_superseded(tmp_path):
+    with Store.open(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        with store.transaction() as tx:
+            batch = tx.add_entries(scheme="s", period=2010, kind="honour", source_file="h.csv", source_sha256="1" * 64,
+                                   entered_by="me", rows=[
+                                       NewEntry("b", dt.date(2010, 5, 1), {"level": "city", "title": "x"}),
+                                       NewEntry("a", dt.date(2010, 3, 1), {"level": "town", "title": "y"}),
+                                       NewEntry("a", dt.date(2010, 9, 1), {"level": "national", "title": "z"})])
+        first = store.entries("s", 2010)
+        with store.transaction() as tx:
+            tx.add_entries(scheme="s", period=2010, kind="honour", source_file="fix.csv", source_sha256="2" * 64,
+                           entered_by="me", rows=[NewEntry("b", dt.date(2010, 5, 1), {"level": "province",
+                                                  "title": "x"}, supersedes=first[1].id, reason="wrong level")])
+        cols = store.entry_columns("s", 2010, as_of=dt.date(2010, 8, 31))
+    assert batch.row_count == 3
+    assert cols.unit_code.tolist() == ["a", "b"]  # by date; the September one is after the as-of date
+    assert cols.entry_date.tolist() == [dt.date(2010, 3, 1), dt.date(2010, 5, 1)]
+    assert [p["level"] for p in cols.payload] == ["town", "province"]  # the correction, not what it fixed
+    assert cols.source_file.tolist() == ["h.csv", "fix.csv"]
+
+
+def test_appending_to_the_chain_resumes_from_the_last_head_and_verifies(tmp_path):
+    from jxcore.records.chain import verify
+    from jxcore.store import ledger
+
+    url = f"sqlite:///{tmp_path / 's.sqlite'}"
+
+    def add(store, i):
+        with store.transaction() as tx:
+            tx.add_entries(scheme="s", period=2010, kind="honour", source_file=f"{i}.csv", source_sha256=f"{i:064d}",
+                           entered_by="me", rows=[NewEntry("a", dt.date(2010, 1, 1 + i), {"level": "town"})] * (i + 1))
+
+    with Store.open(url) as store:
+        for i in range(5):
+            add(store, i)
+        with pytest.raises(RuntimeError), store.transaction() as tx:  # appended, then rolled back
+            tx.add_entries(scheme="s", period=2010, kind="honour", source_file="x.csv", source_sha256="9" * 64,
+                           entered_by="me", rows=[NewEntry("b", dt.date(2010, 2, 1), {"level": "city"})])
+            raise RuntimeError("crash")
+        add(store, 5)
+        with store.engine.connect() as connection:
+            chain = ledger.chain_rows(connection)
+    assert [r["seq"] for r in chain] == list(range(1, 6 + 21 + 1))  # 6 batches, 1+2+…+6 entries, no gap
+    assert chain[-1]["head"] == ledger.merkle_root([r["leaf"] for r in chain])
+    ledger._STATES.clear()  # a fresh process re-reads the chain and agrees
+    with Store.open(url) as store:
+        add(store, 6)
+        with store.engine.connect() as connection:
+            chain = ledger.chain_rows(connection)
+        assert chain[-1]["head"] == ledger.merkle_root([r["leaf"] for r in chain])
+        with store.engine.connect() as connection:
+            assert verify(connection).ok

@@ -289,3 +289,19 @@ def test_a_national_run_is_written_in_a_few_seconds(store_url: str):
         read = time.perf_counter() - start
     print(f"national run on {store.engine.dialect.name}: write {written:.2f} s, read {read:.2f} s")
     assert written < 5.0  # ~0.9 s on both backends; PostgreSQL's default pglz compression: 11 s
+
+
+def test_opening_an_up_to_date_store_skips_alembic(tmp_path):
+    """Alembic costs a tenth of a second at every jx command; an up-to-date store needs none of it."""
+    import subprocess
+    import sys
+
+    from jxcore.store.api import head_revision
+
+    url = f"sqlite:///{tmp_path / 'jx.sqlite'}"
+    with Store.open(url) as store:
+        assert head_revision() == current_and_head(store)[1]
+    code = ("import sys; from jxcore.store import Store; Store.open(sys.argv[1]).close(); "
+            "print(sorted(m for m in sys.modules if m.startswith('alembic')))")
+    out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -15,23 +15,22 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import numpy as np
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
-
 import jxcore
 from jxcore.config import database_url
 from jxcore.errors import DataError, Location, LockedError, StoreError, UsageError
 from jxcore.models import RunResult, RunStatus
 from jxcore.store import ledger
-from jxcore.store.entries import Batch, Entry, NewEntry, add_batch, read_entries
+from jxcore.store.entries import Batch, Entry, EntryColumns, NewEntry, add_batch, read_entries, read_entry_columns
 from jxcore.store.tables import run_nodes, run_units
 from jxcore.store.tables import runs as runs_table
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SCORE_DTYPE = np.dtype("<i8")
@@ -75,21 +74,52 @@ def create_engine(url: str) -> sa.Engine:
     return engine
 
 
-def alembic_config(connection: sa.Connection) -> Config:
+def alembic_config(connection: sa.Connection) -> "Config":
     """Alembic's configuration for the store, migrating through ``connection`` (no ini, no CLI)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     return config
 
 
+_REVISION = re.compile(r"""^(revision|down_revision)\s*=\s*["']?([\w.-]+)""", re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision, read from the scripts' text; None unless exactly one head."""
+    revisions, parents = set(), set()
+    for script in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict(_REVISION.findall(script.read_text(encoding="utf-8")))
+        revisions.add(found.get("revision"))
+        parents.add(found.get("down_revision"))
+    heads = revisions - parents - {None}
+    return heads.pop() if len(heads) == 1 else None
+
+
 def migrate(engine: sa.Engine) -> None:
-    """``alembic upgrade head``: creates or updates the tables; a no-op on an up-to-date store."""
+    """``alembic upgrade head``: creates or updates the tables; a no-op on an up-to-date store.
+
+    An up-to-date store is recognised by its alembic_version row alone, without importing
+    Alembic (a tenth of a second at every ``jx`` command). StoreError if a newer jx migrated it.
+    """
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two processes opening a fresh store at once: the second waits instead of failing.
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(7368051)"))
-        command.upgrade(alembic_config(connection), "head")
+        if sa.inspect(connection).has_table("alembic_version"):
+            current = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all()
+            if current == [head_revision()]:
+                return
+        from alembic import command
+        from alembic.util.exc import CommandError
+
+        try:
+            command.upgrade(alembic_config(connection), "head")
+        except CommandError as exc:
+            raise StoreError(f"cannot migrate the store at {mask_url(engine.url.render_as_string(False))}: {exc}",
+                             hint="it was probably migrated by a newer jx; upgrade jx") from exc
 
 
 @attrs.frozen(eq=False)
@@ -221,6 +251,12 @@ class _Reader:
             return read_entries(connection, scheme, period, kinds=kinds, as_of=as_of,
                                 include_superseded=include_superseded)
 
+    def entry_columns(self, scheme: str, period: int, *, kinds: Collection[str] | None = None,
+                      as_of: dt.date | None = None) -> EntryColumns:
+        """The entries :meth:`entries` returns, as columns, see :func:`jxcore.store.entries.read_entry_columns`."""
+        with self._connect() as connection:
+            return read_entry_columns(connection, scheme, period, kinds=kinds, as_of=as_of)
+
     def _select(self, query: sa.Select) -> list[StoredRun]:
         query = query.order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())
         with self._connect() as connection:
@@ -309,10 +345,9 @@ class Store(_Reader):
                              hint="for PostgreSQL: pip install 'jx[postgres]'") from exc
         try:
             migrate(engine)
-        except CommandError as exc:
+        except StoreError:
             engine.dispose()
-            raise StoreError(f"cannot migrate the store at {shown}: {exc}",
-                             hint="it was probably migrated by a newer jx; upgrade jx") from exc
+            raise
         except sa.exc.SQLAlchemyError as exc:
             engine.dispose()
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

@@ -7,7 +7,6 @@ events and per-unit value are then built with numpy over all entries at once.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -19,7 +18,7 @@ from jxcore.errors import DataError, Location, SchemeError
 from jxcore.interfaces import CollectContext, CollectRequest, RowSample
 from jxcore.models import Measure, UnitTable
 from jxcore.params import Param
-from jxcore.store.entries import Entry
+from jxcore.store.entries import EntryColumns
 
 VALUES = ("count", "entries", "mean", "sum")
 _EVENT_DTYPES = {"integer": np.int64, "number": np.float64, "boolean": bool}
@@ -44,10 +43,8 @@ class ManualCollector:
     def collect(self, ctx: CollectContext, requests: Sequence[CollectRequest]) -> Mapping[str, Measure]:
         self._need_store(ctx, requests)
         kinds = {req.params["kind"] for req in requests}
-        by_kind: dict[str, list[Entry]] = defaultdict(list)
-        for entry in ctx.store.entries(ctx.scheme.name, ctx.period.year, kinds=kinds, as_of=ctx.as_of):
-            by_kind[entry.kind].append(entry)
-        tables = {kind: _EntryTable.build(KINDS[kind], by_kind[kind], ctx.units) for kind in kinds}
+        every = ctx.store.entry_columns(ctx.scheme.name, ctx.period.year, kinds=kinds, as_of=ctx.as_of)
+        tables = {kind: _EntryTable.build(KINDS[kind], every.take(every.kind == kind), ctx.units) for kind in kinds}
         return {req.node.code: tables[req.params["kind"]].measure(req, len(ctx.units)) for req in requests}
 
     def source_rows(self, ctx: CollectContext, request: CollectRequest, unit_code: str, limit: int) -> RowSample:
@@ -60,7 +57,7 @@ class ManualCollector:
                                   include_superseded=True)
         superseded_by = {e.supersedes: e.id for e in every if e.supersedes is not None}
         mine = [e for e in every if e.unit_code == unit_code]
-        keep = _EntryTable.build(spec, mine, ctx.units)._where(request)
+        keep = _EntryTable.build(spec, EntryColumns.of(mine), ctx.units)._where(request)
         mine = [e for e, kept in zip(mine, keep.tolist()) if kept]
         fields = [c.name for c in spec.columns if c.name not in ("unit", "date")]
         rows = tuple((e.id, e.entry_date, *(e.payload.get(f) for f in fields), e.source_file, e.source_sha256,
@@ -94,8 +91,8 @@ class _EntryTable:
     source: str
 
     @classmethod
-    def build(cls, spec: Kind, entries: list[Entry], units: UnitTable) -> "_EntryTable":
-        codes = np.array([e.unit_code for e in entries], dtype=str)
+    def build(cls, spec: Kind, entries: EntryColumns, units: UnitTable) -> "_EntryTable":
+        codes = entries.unit_code
         order = np.argsort(units.codes.astype(str))
         sorted_codes = units.codes.astype(str)[order]
         pos = np.minimum(np.searchsorted(sorted_codes, codes), max(len(sorted_codes) - 1, 0))
@@ -109,14 +106,14 @@ class _EntryTable:
         for col in spec.columns:
             if col.name in ("unit", "date"):
                 continue
-            fields[col.name] = np.array([e.payload.get(col.name) for e in entries],
+            fields[col.name] = np.array([p.get(col.name) for p in entries.payload],
                                         dtype=_EVENT_DTYPES.get(col.type, object))
-        files = sorted({(e.source_file or "?", (e.source_sha256 or "")[:12]) for e in entries})
+        files = sorted({(f or "?", (s or "")[:12]) for f, s in set(zip(entries.source_file.tolist(),
+                                                                       entries.source_sha256.tolist()))})
         source = f"manual {spec.name}: {len(entries)} entries" + (
             " from " + ", ".join(f"{f} (sha256 {s}…)" for f, s in files) if files else "")
         return cls(spec, order[pos].astype(np.int64) if len(codes) else np.empty(0, np.int64),
-                   np.array([e.entry_date for e in entries], dtype="datetime64[D]"),
-                   np.array([e.id for e in entries], dtype=np.int64), fields, source)
+                   entries.entry_date, entries.id, fields, source)
 
     def measure(self, req: CollectRequest, n_units: int) -> Measure:
         keep = self._where(req)

@@ -16,9 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from openpyxl.utils import get_column_letter
 
 from jxcore.errors import Location, Problem
+
+
+def get_column_letter(index: int) -> str:
+    """openpyxl's column letter, imported on use: openpyxl costs 60 ms at every ``jx`` start."""
+    from openpyxl.utils import get_column_letter as letter
+
+    return letter(index)
+
 
 CSV_SUFFIXES = (".csv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
