@@ -69,6 +69,14 @@ class App:
         return load_scheme(self.pack_path(name_or_path), period, self.registry)
 
 
+def jx_console():
+    """A rich Console; off a terminal (make demo piped, CI logs) 160 columns, not rich's 80, so
+    wide Chinese tables are not cut."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
 def app() -> App:
     root = click.get_current_context().find_root()
     return root.meta.setdefault("jx.app", App())
@@ -140,7 +148,6 @@ def cli(debug: bool) -> None:
 @click.option("--final", is_flag=True, help="Mark this run as the period's final result.")
 def run(scheme: str, period: int | None, as_of: dt.date | None, db: str | None, as_json: bool, final: bool) -> None:
     """Score every unit of a scheme and store the run."""
-    from rich.console import Console
 
     from jxcore.engine import run_scheme
     from jxcore.store import Store
@@ -150,7 +157,7 @@ def run(scheme: str, period: int | None, as_of: dt.date | None, db: str | None, 
     store = Store.open(db)
     try:
         # Off a terminal (make demo piped, CI logs) rich would assume 80 columns and cut the table.
-        console = None if as_json else Console(width=None if sys.stdout.isatty() else 160)
+        console = None if as_json else jx_console()
         result = run_scheme(loaded, a.registry, as_of=as_of, store=store, console=console, final=final)
     finally:
         store.close()
@@ -204,7 +211,6 @@ def validate(scheme: str) -> None:
 @click.argument("years", nargs=-1, type=int)
 def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...]) -> None:
     """Show a plan's indicator tree with points, rules and collectors (or --compare years' weights)."""
-    from rich.console import Console
     from rich.tree import Tree
 
     from jxcore.models import NodeKind
@@ -218,7 +224,7 @@ def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...])
 
         a = app()
         plans = [a.load(scheme, year) for year in (years or load_pack(a.pack_path(scheme)).periods)]
-        Console(width=None if sys.stdout.isatty() else 160).print(*_weight_tables(plans))
+        jx_console().print(*_weight_tables(plans))
         return
     loaded = app().load(scheme, period)
 
@@ -239,7 +245,7 @@ def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...])
             grow(branch.add(label(child)), child)
 
     grow(shown, root)
-    Console().print(shown)
+    jx_console().print(shown)
 
 
 def _weight_tables(plans: list[Scheme]) -> list[Any]:
@@ -316,7 +322,6 @@ def plugins(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("plugin", "distribution", "provides")
@@ -327,13 +332,12 @@ def plugins(as_json: bool) -> None:
         if row["error"]:
             provides = f"[red]failed to load: {row['error']}[/]"
         table.add_row(row["name"], dist, provides or "hooks: " + ", ".join(row["hooks"]))
-    Console().print(table)
+    jx_console().print(table)
 
 
 @cli.command()
 def schemes() -> None:
     """List installed scheme packs and their plans."""
-    from rich.console import Console
     from rich.table import Table
 
     from jxcore.scheme import load_pack
@@ -347,7 +351,7 @@ def schemes() -> None:
         except JxError as exc:
             periods = f"[red]broken: {exc.problems[0]}[/]"
         table.add_row(name, pack.title, periods, registered.plugin, str(pack.path))
-    Console().print(table)
+    jx_console().print(table)
 
 
 @cli.command("collect")
@@ -360,7 +364,6 @@ def collect_command(scheme: str, period: int | None, as_of: dt.date | None, db: 
     from collections import defaultdict
 
     import numpy as np
-    from rich.console import Console
     from rich.table import Table
 
     from jxcore.engine import checked_as_of, collect
@@ -393,7 +396,7 @@ def collect_command(scheme: str, period: int | None, as_of: dt.date | None, db: 
                 table.add_row(name, code, f"{with_data} of {len(units)}", events, "0")
     click.echo(f"{loaded.name} {loaded.period.year} as of {as_of}: {len(loaded.indicators())} indicators, "
                f"{len(by_collector)} collectors")
-    Console().print(table)
+    jx_console().print(table)
     for problem in problems:
         click.echo(f"problem: {problem}")
 

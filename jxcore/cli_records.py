@@ -54,8 +54,12 @@ def user_list(db: str | None) -> None:
     from jxcore.store import Store
 
     with Store.open(db) as store:
-        for u in users(store):
-            click.echo(f"{u.name}\t{u.role.value}\t{u.department or '-'}")
+        people = users(store)
+    if not people:
+        click.echo("no users yet: the store is open to everyone until the first admin is added "
+                   "(jx user add NAME --role admin)")
+    for u in people:
+        click.echo(f"{u.name}\t{u.role.value}\t{u.department or '-'}")
 
 
 @click.command("lock")

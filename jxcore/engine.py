@@ -9,8 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Collection, Container, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import attrs
@@ -20,9 +23,10 @@ import sqlalchemy as sa
 from jxcore.config import expand
 from jxcore.errors import JxError, PluginError, RunFailed, UsageError
 from jxcore.interfaces import CollectContext, CollectRequest, OutputContext, RuleInput
-from jxcore.models import Measure, Node, NodeKind, Run, RunResult, RunStatus, Scheme, Scoring, UnitTable
+from jxcore.models import Measure, NodeKind, Run, RunResult, RunStatus, Scheme, Scoring, UnitTable
 from jxcore.params import check_params
 from jxcore.plugins import Registry
+from jxcore.ranking import rank_totals, ranking_settings
 
 
 def default_as_of(scheme: Scheme, today: dt.date | None = None) -> dt.date:
@@ -53,13 +57,13 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
     run = Run(scheme=scheme.name, period=scheme.period.year, as_of=as_of,
               started_at=dt.datetime.now(dt.timezone.utc), final=final)
     if pm:
-        pm.hook.jx_run_started(run=run, scheme=scheme, store=store)
+        _call_plugin("a jx_run_started hook", lambda: pm.hook.jx_run_started(run=run, scheme=scheme, store=store))
     units = scheme.unit_table()
     gathered = collect(scheme, registry, units, as_of, given=measures or {}, store=store)
     scores = score(scheme, registry, units, gathered, as_of)
     node_codes = tuple(scheme.nodes)
     matrix = aggregate(scheme, scores, len(units))
-    ranks = rank(matrix, node_codes, scheme.settings.get("ranking", {}))
+    ranks = rank_totals(matrix, node_codes, ranking_settings(scheme))
     run = attrs.evolve(run, status=RunStatus.SCORED)
     result = RunResult(run=run, scheme=scheme, units=units, node_codes=node_codes, scores=matrix,
                        ranks=ranks, measures=gathered)
@@ -69,7 +73,12 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
         return result
     result = store.retry(lambda: _store_and_emit(result, registry, store, console, final))
     if pm:
-        pm.hook.jx_run_finished(run=result.run, result=result)
+        try:
+            pm.hook.jx_run_finished(run=result.run, result=result)
+        except Exception as exc:  # the run is committed: say so, whatever the hook did
+            raise RunFailed(f"run {result.run.id} was stored, but a jx_run_finished hook failed: "
+                            f"{type(exc).__name__}: {exc}",
+                            hint="the scores are safe; fix or block the plugin (JX_BLOCK_PLUGINS)") from exc
     return result
 
 
@@ -89,12 +98,19 @@ def collect(scheme: Scheme, registry: Registry, units: UnitTable, as_of: dt.date
         by_collector[node.collector.name].append(CollectRequest(node, params))
     gathered: dict[str, Measure] = {code: _checked_measure(m, code, "the given measures", len(units))
                                     for code, m in given.items() if code in scheme.nodes}
-    with SourceOpener(scheme, registry) as opener:
+    names = list(by_collector)
+    with SourceOpener(scheme, registry) as opener, ThreadPoolExecutor(max(len(names) - 1, 1)) as pool:
         ctx = CollectContext(scheme=scheme, units=units, period=scheme.period, as_of=as_of,
                              open_source=opener.open, store=store)
-        for name, requests in by_collector.items():
-            collector = registry.collector(name)
-            got = _call_plugin(f"collector {name!r}", lambda: collector.collect(ctx, requests))
+        calls = {name: partial(_call_plugin, f"collector {name!r}",
+                               partial(registry.collector(name).collect, ctx, by_collector[name]))
+                 for name in names}
+        # The collectors run side by side (the first on this thread): one's wait on a database
+        # (a source's GROUP BY, the store's entries) overlaps the others' work.
+        running = {name: pool.submit(calls[name]) for name in names[1:]}
+        for name in names:
+            requests = by_collector[name]
+            got = running[name].result() if name in running else calls[name]()
             for req in requests:
                 code = req.node.code
                 if code not in got:
@@ -186,7 +202,7 @@ def update_run(previous: RunResult, registry: Registry, indicators: Collection[s
     gathered = collect(scheme, registry, units, as_of, given=kept, store=store)
     scores = score(scheme, registry, units, gathered, as_of, only=changed)
     matrix = aggregate(scheme, scores, len(units), previous=previous.scores)
-    ranks = rank(matrix, previous.node_codes, scheme.settings.get("ranking", {}))
+    ranks = rank_totals(matrix, previous.node_codes, ranking_settings(scheme))
     run = attrs.evolve(previous.run, as_of=as_of, started_at=dt.datetime.now(dt.timezone.utc), id=None,
                        status=RunStatus.SCORED)
     return attrs.evolve(previous, run=run, scores=matrix, ranks=ranks, measures=gathered)
@@ -201,34 +217,11 @@ def indicators_fed_by(scheme: Scheme, collector: str, **params: Any) -> list[str
             and all(n.collector.params.get(k) == v for k, v in params.items())]
 
 
-def rank(matrix: np.ndarray, node_codes: tuple[str, ...], settings: Mapping[str, Any]) -> np.ndarray:
-    """1-based ranks by total (row 0), highest first.
-
-    ``ties: shared`` (default) gives equal totals the same rank (1, 2, 2, 4); ``ties: order`` breaks
-    them by the item codes listed in ``tie_break`` (higher first), then by unit order.
-    """
-    totals = matrix[0]
-    n = totals.shape[0]
-    if settings.get("ties", "shared") == "shared":
-        order = np.argsort(-totals, kind="stable")
-        ranks = np.empty(n, dtype=np.int64)
-        sorted_totals = totals[order]
-        first = np.r_[True, sorted_totals[1:] != sorted_totals[:-1]]
-        positions = np.arange(1, n + 1)
-        ranks[order] = np.maximum.accumulate(np.where(first, positions, 0))
-        return ranks
-    keys = [np.arange(n)] + [-matrix[node_codes.index(c)] for c in reversed(settings.get("tie_break", []))]
-    keys.append(-totals)
-    order = np.lexsort(keys)
-    ranks = np.empty(n, dtype=np.int64)
-    ranks[order] = np.arange(1, n + 1)
-    return ranks
-
-
 def scheme_digest(scheme: Scheme) -> str:
-    """sha256 over what decides scores (tree, points, rules, collectors, units), not file paths."""
+    """sha256 over what decides scores and ranks (tree, points, rules, collectors, units, settings),
+    not file paths."""
     canon = {
-        "name": scheme.name, "period": scheme.period.year,
+        "name": scheme.name, "period": scheme.period.year, "settings": scheme.settings,
         "nodes": [[n.code, n.parent, n.points, n.scoring.value, n.cap,
                    n.rule and [n.rule.name, dict(n.rule.params)],
                    n.collector and [n.collector.name, dict(n.collector.params)]]
@@ -270,8 +263,13 @@ class SourceOpener:
     scheme: Scheme
     registry: Registry
     _engines: dict[str, sa.Engine] = attrs.field(factory=dict)
+    _lock: threading.Lock = attrs.field(factory=threading.Lock)  # collectors open sources side by side
 
     def open(self, name: str) -> sa.Engine:
+        with self._lock:
+            return self._open(name)
+
+    def _open(self, name: str) -> sa.Engine:
         if name in self._engines:
             return self._engines[name]
         source = self.scheme.sources.get(name)

@@ -190,3 +190,34 @@ def test_failing_output_stores_nothing_on_postgres(capsys, tmp_path, monkeypatch
         runs = store.runs("toy")
         assert len(runs) == 1  # the good run only
         assert runs[0].totals.tolist() == [100_000, 100_000]
+
+
+def test_validate_checks_the_ranking_settings_every_run_uses(capsys, tmp_path):
+    pack = tmp_path / "guangdong"
+    shutil.copytree(GUANGDONG, pack)
+    plan = pack / "plans" / "2010.yaml"
+    text = plan.read_text(encoding="utf-8")
+    assert "\nsettings:\n" in text
+    plan.write_text(text.replace("\nsettings:\n", "\nsettings:\n  ranking: {ties: share, tie_break: [NOPE]}\n", 1),
+                    encoding="utf-8")
+    code, _, err = jx(capsys, "validate", "--scheme", str(pack))
+    assert code == 2
+    assert "plans/2010.yaml:" in err and "settings.ranking.ties" in err and "'share' is not one of" in err
+    assert "tie_break names NOPE" in err
+
+
+@pytest.mark.parametrize("phase, stored", [("started", 0), ("finished", 1)])
+def test_failing_lifecycle_hooks_are_named_and_say_whether_the_run_was_stored(capsys, tmp_path, monkeypatch,
+                                                                                phase, stored):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin,hook_failing_plugin")
+    monkeypatch.setenv("JX_HOOK_FAILS", phase)
+    pack = toy_pack(tmp_path, PLAN.replace("RULE", "test_full"))
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    code, _, err = jx(capsys, "run", "--scheme", str(pack), "--db", db)
+    assert code == 1
+    assert f"a jx_run_{phase} hook" in err and "ConnectionError" in err
+    assert ("nothing of this run was stored" in err) == (not stored)
+    from jxcore.store import Store
+
+    with Store.open(db) as store:
+        assert len(store.runs("toy")) == stored

@@ -12,7 +12,7 @@ from alembic import command
 from sqlalchemy import orm
 
 from jxcore.errors import AccessDenied, LockedError
-from jxcore.records import Action, Role, add_user, enter, lock, unlock, verify
+from jxcore.records import Action, add_user, enter, lock, unlock, verify
 from jxcore.store import NewEntry, Store
 from jxcore.store.api import alembic_config, create_engine
 from jxcore.store.tables import access_log, entries

@@ -87,7 +87,7 @@ def test_mini_pack_plugins_defaults_stages_departments_and_locations():
     assert njl.department == "QYK"  # inherited from its item
     assert str(njl.location) == "plans/2010.yaml:19: QYJG.NJYZ.NJL"
     assert scheme.units[0].code == "humen" and scheme.units[0].extra == {"kind": "town"}
-    assert scheme.settings == {"ranking": {"ties": "dense"}}
+    assert scheme.settings == {"ranking": {"ties": "order"}}
     assert [(o.name, dict(o.params)) for o in scheme.outputs] == [("ranking", {}), ("commend", {"top": 1})]
 
 

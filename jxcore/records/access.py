@@ -160,7 +160,7 @@ def add_user(store: Store, name: str, *, role: Role | str, department: str | Non
         require(store, by or "", Action.MANAGE_USERS, target=name)
     elif role is not Role.ADMIN:
         raise UsageError("the first user of a store must be an admin",
-                         hint=f"add an admin first: jx user add NAME --role admin")
+                         hint="add an admin first: jx user add NAME --role admin")
     if any(u.name == name for u in existing):
         raise UsageError(f"user {name!r} exists already", hint="pick another name")
 

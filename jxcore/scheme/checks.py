@@ -19,6 +19,7 @@ from jxcore.interfaces import CollectRequest
 from jxcore.models import Node, NodeKind, Period, PluginRef, Scheme, Scoring, Stage
 from jxcore.params import check_params
 from jxcore.plugins import Registry
+from jxcore.ranking import ranking_problems
 from jxcore.points import format_points
 from jxcore.scheme.fields import LIST, NUMBER, Reader, line_of, plain, short
 
@@ -457,11 +458,13 @@ class _PlanCheck:
 
 
     def _check_settings(self, scheme: Scheme, outputs: Sequence[PluginRef], plan: Mapping, pack: PackInfo) -> None:
-        """An output may check the settings it reads: an optional ``check_settings(scheme) ->
-        list[Problem]`` whose problems name the setting's dotted path, located here in the file."""
+        """The core checks ``settings.ranking`` (every run ranks); an output may check the settings it
+        reads: an optional ``check_settings(scheme) -> list[Problem]`` whose problems name the
+        setting's dotted path, located here in the file."""
         seen = set()
-        for ref in outputs:
-            check = getattr(self.registry.outputs[ref.name].obj, "check_settings", None)
+        checks = [ranking_problems] + [getattr(self.registry.outputs[ref.name].obj, "check_settings", None)
+                                       for ref in outputs]  # outputs: the registered ones only
+        for check in checks:
             for problem in check(scheme) if check is not None else ():
                 if (problem.message, problem.location.node) not in seen:
                     seen.add((problem.message, problem.location.node))

@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import re
 import uuid
-from decimal import Decimal
 
 import numpy as np
 import pytest

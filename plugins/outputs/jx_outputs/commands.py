@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from jxcore.cli import app, period_option, scheme_option
+from jxcore.cli import app, jx_console, period_option, scheme_option
 from jxcore.errors import UsageError
 from jx_outputs.view import RunView
 
@@ -54,8 +54,6 @@ def register(cli: click.Group) -> None:
     @db_option
     def report(scheme: str, period: int | None, out: Path, run_id: str | None, db: str | None) -> None:
         """Write the Excel workbook and the 绩效之窗 HTML site of a stored run, and print the ranking."""
-        from rich.console import Console
-
         from jx_outputs.outputs import print_table, write_reports
         from jx_outputs.report import Report
         from jx_outputs.tables import ranking_table
@@ -64,7 +62,7 @@ def register(cli: click.Group) -> None:
         try:
             rep = Report(view, store)
             index, book = write_reports(rep, out)
-            print_table(Console(), ranking_table(rep))
+            print_table(jx_console(), ranking_table(rep))
         finally:
             store.close()
         click.echo(f"site: {index}")

@@ -15,10 +15,11 @@ from jxcore.config import expand, jx_home
 from jxcore.errors import Location, Problem, SchemeError
 from jxcore.interfaces import OutputContext
 from jxcore.models import Scheme
+from jxcore.settings import settings_problems
 from jxcore.params import Param
 from jx_outputs import tables
 from jx_outputs.report import Report
-from jx_outputs.services import (COMMENDATION_SETTINGS, RANKING_SETTINGS, REVIEW_SETTINGS, settings_problems,
+from jx_outputs.services import (COMMENDATION_SETTINGS, NODE_LISTS, REVIEW_SETTINGS,
                                  warning_options)
 from jx_outputs.view import RunView
 
@@ -51,9 +52,6 @@ class RankingOutput:
         Param("limit", "integer", "show only the first N rows (0 = all)", default=0, minimum=0),
     )
 
-    def check_settings(self, scheme: Scheme) -> list[Problem]:
-        return settings_problems(scheme, "ranking", RANKING_SETTINGS)
-
     def emit(self, ctx: OutputContext) -> None:
         if ctx.console is not None:
             print_table(ctx.console, tables.ranking_table(report_of(ctx), items=ctx.params["items"]),
@@ -68,7 +66,7 @@ class CommendationOutput:
     params: ClassVar[tuple[Param, ...]] = ()
 
     def check_settings(self, scheme: Scheme) -> list[Problem]:
-        return settings_problems(scheme, "commendation", COMMENDATION_SETTINGS)
+        return settings_problems(scheme, "commendation", COMMENDATION_SETTINGS, node_lists=NODE_LISTS)
 
     def emit(self, ctx: OutputContext) -> None:
         table = tables.commendation_table(report_of(ctx))
@@ -129,9 +127,9 @@ class ReportOutput:
     )
 
     def check_settings(self, scheme: Scheme) -> list[Problem]:
-        """The workbook and the site show the ranking, the commendations and, if set, the review."""
-        problems = (settings_problems(scheme, "ranking", RANKING_SETTINGS)
-                    + settings_problems(scheme, "commendation", COMMENDATION_SETTINGS))
+        """The workbook and the site show the commendations and, if set, the review (the core checks
+        settings.ranking for every run)."""
+        problems = settings_problems(scheme, "commendation", COMMENDATION_SETTINGS, node_lists=NODE_LISTS)
         if "leadership_review" in scheme.settings:
             problems += settings_problems(scheme, "leadership_review", REVIEW_SETTINGS)
         return problems

@@ -8,7 +8,6 @@ Settings come from the scheme's ``settings:`` (``ranking``, ``commendation``,
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,17 +15,16 @@ import attrs
 import numpy as np
 
 from jx_rules.stages import STAGE_PARAMS, due_stage, warning_levels
-from jxcore.errors import Location, Problem, SchemeError
-from jxcore.models import Scheme, Stage
-from jxcore.params import Param, check_params
+from jxcore.models import Stage
+from jxcore.params import Param
 from jxcore.points import to_milli
-from jx_outputs.view import RunView, align, rank_values
+from jx_outputs.view import RunView, align
+from jxcore.ranking import rank_values, ranking_settings
+from jxcore.settings import checked_settings
 
-RANKING_SETTINGS = (
-    Param("ties", "string", "equal scores share a rank, or are ordered by tie_break", default="shared",
-          choices=("shared", "order")),
-    Param("tie_break", "list", "item codes that break ties (higher first), with ties: order", default=[]),
-)
+#: settings that name nodes of the plan
+NODE_LISTS = ("items", "exclude_if_deducted")
+
 COMMENDATION_SETTINGS = (
     Param("top", "integer", "commend the top N by total", default=10, minimum=0),
     Param("items", "list", "node codes with a single-item commendation (单项先进)", default=[]),
@@ -41,52 +39,6 @@ REVIEW_SETTINGS = (
           default=3, minimum=1),
     Param("pass_line", "number", "the pass line (合格线) in points of the scheme's scale"),
 )
-
-
-def settings(scheme: Scheme, key: str, declared: Sequence[Param]) -> dict[str, Any]:
-    """The scheme's ``settings.<key>`` checked against ``declared`` (defaults filled in)."""
-    problems = settings_problems(scheme, key, declared)
-    if problems:
-        where = Location(file=str(scheme.path) if scheme.path else None)
-        raise SchemeError.from_problems(f"scheme {scheme.name}: bad settings.{key}",
-                                        [attrs.evolve(p, location=attrs.evolve(where, node=p.location.node))
-                                         for p in problems])
-    return check_params(declared, scheme.settings.get(key) or {})[0]
-
-
-def settings_problems(scheme: Scheme, key: str, declared: Sequence[Param]) -> list[Problem]:
-    """What is wrong with ``settings.<key>``: each Problem's ``location.node`` is the setting's
-    dotted path (``settings.leadership_review.pass_line``), which ``jx validate`` turns into file:line."""
-    given = scheme.settings.get(key) or {}
-    path = f"settings.{key}"
-    if not isinstance(given, Mapping):
-        return [Problem(f"{path} must be a mapping, not {given!r}", Location(node=path),
-                        "write it as `" + key + ": {name: value, …}`")]
-    by_name = {p.name: p for p in declared}
-    problems = []
-    for name, value in given.items():
-        where = Location(node=f"{path}.{name}")
-        if name not in by_name:
-            close = difflib.get_close_matches(str(name), list(by_name), n=1)
-            problems.append(Problem(f"unknown setting {name!r}", where, (f"did you mean {close[0]!r}? " if close
-                                                                           else "") + "known: " + ", ".join(by_name)))
-            continue
-        param = by_name[name]
-        issues = check_params([param], {name: value})[1]
-        unknown = [c for c in value if c not in scheme.nodes] \
-            if not issues and name in NODE_LISTS and isinstance(value, list) else []
-        if unknown:
-            issues.append(f"{name} names {', '.join(map(str, unknown))}, which the {scheme.period.year} "
-                          f"plan does not have")
-        problems += [Problem(issue, where, f"{name}: {param.help} ({param.describe()})") for issue in issues]
-    problems += [Problem(f"missing required setting {p.name!r}", Location(node=path),
-                         f"add {p.name}: … ({p.help}; {p.describe()})")
-                 for p in declared if p.required and p.name not in given]
-    return problems
-
-
-#: settings that name nodes of the plan
-NODE_LISTS = ("items", "exclude_if_deducted", "tie_break")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,7 +61,7 @@ class Ranking:
 
 def ranking(view: RunView, previous: RunView | None = None) -> Ranking:
     """Rank by total (the run's ranks) and by each major item, ties as ``settings.ranking`` says."""
-    opts = settings(view.scheme, "ranking", RANKING_SETTINGS)
+    opts = ranking_settings(view.scheme)
     totals, ranks = view.totals, view.ranks
     order = np.lexsort((np.arange(len(view)), ranks))
     gaps = np.zeros(len(view), dtype=np.int64)
@@ -145,7 +97,7 @@ def commendation(view: RunView) -> Commendation:
 
     Equal scores at the cut-off are all commended (a shared rank is never split).
     """
-    opts = settings(view.scheme, "commendation", COMMENDATION_SETTINGS)
+    opts = checked_settings(view.scheme, "commendation", COMMENDATION_SETTINGS, node_lists=NODE_LISTS)
     deducted = np.zeros(len(view), dtype=bool)
     for code in opts["exclude_if_deducted"]:
         deducted |= view.node_scores(code) < 0
@@ -204,7 +156,7 @@ class Review:
 
 def review_years(view: RunView) -> list[int]:
     """The earlier years the review needs, most recent first."""
-    opts = settings(view.scheme, "leadership_review", REVIEW_SETTINGS)
+    opts = checked_settings(view.scheme, "leadership_review", REVIEW_SETTINGS)
     span = max(opts["admonition_years"], opts["reshuffle_years"])
     year = view.scheme.period.year
     return [year - i for i in range(1, span)]
@@ -214,7 +166,7 @@ def leadership_review(view: RunView, earlier: Mapping[int, YearTotals | None]) -
     """Bottom K by total M years running → admonition; M′ years running and the current total
     below the pass line → reshuffle. ``earlier`` maps each of :func:`review_years` to that
     year's final result (None where there is none). The current run counts as the current year."""
-    opts = settings(view.scheme, "leadership_review", REVIEW_SETTINGS)
+    opts = checked_settings(view.scheme, "leadership_review", REVIEW_SETTINGS)
     k, m_adm, m_res = opts["bottom"], opts["admonition_years"], opts["reshuffle_years"]
     pass_line = to_milli(opts["pass_line"])
     year = view.scheme.period.year

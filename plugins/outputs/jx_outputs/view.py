@@ -100,21 +100,3 @@ def align(source_codes: Sequence[str] | np.ndarray, target_codes: Sequence[str] 
     pos = np.minimum(np.searchsorted(source[order], target), len(source) - 1)
     return np.where(source[order][pos] == target, order[pos], -1).astype(np.int64)
 
-
-def rank_values(values: np.ndarray, *, ties: str = "shared", tie_keys: Sequence[np.ndarray] = (),
-                higher_first: bool = True) -> np.ndarray:
-    """1-based ranks of ``values``: ``shared`` gives equal values one rank (1, 2, 2, 4);
-    ``order`` breaks ties by ``tie_keys`` (higher first, in the order given), then by position."""
-    v = np.asarray(values)
-    n = v.shape[0]
-    key = -v if higher_first else v
-    ranks = np.empty(n, dtype=np.int64)
-    if ties == "shared":
-        order = np.argsort(key, kind="stable")
-        ordered = key[order]
-        first = np.r_[True, ordered[1:] != ordered[:-1]] if n else np.zeros(0, dtype=bool)
-        ranks[order] = np.maximum.accumulate(np.where(first, np.arange(1, n + 1), 0)) if n else ranks
-        return ranks
-    order = np.lexsort([np.arange(n)] + [-np.asarray(k) for k in reversed(tie_keys)] + [key])
-    ranks[order] = np.arange(1, n + 1)
-    return ranks

@@ -11,7 +11,8 @@ import pytest
 from outputs_kit import make_result, make_scheme, save
 from jx_outputs import services, tables
 from jx_outputs.report import Report
-from jx_outputs.view import RunView, align, rank_values
+from jx_outputs.view import RunView, align
+from jxcore.ranking import rank_values
 from jxcore.errors import SchemeError
 
 

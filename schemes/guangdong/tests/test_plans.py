@@ -4,7 +4,6 @@ of its indicators on hand-made units (through jxcore.testing)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 

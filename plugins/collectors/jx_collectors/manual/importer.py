@@ -23,7 +23,7 @@ import attrs
 
 from jx_collectors.manual.kinds import KINDS, Column, Kind, checklist
 from jx_collectors.manual.reading import RawTable, read_table
-from jxcore.errors import DataError, Location, Problem, UsageError
+from jxcore.errors import DataError, Problem, UsageError
 from jxcore.models import Scheme
 from jxcore.records import enter
 from jxcore.store.entries import NewEntry

@@ -1,0 +1,63 @@
+"""Settings of a scheme (``settings:`` in scheme.yaml and the plans), checked against declarations.
+
+The core and outputs declare the settings they read as :class:`jxcore.params.Param`; problems name
+the setting's dotted path (``settings.leadership_review.pass_line``), which ``jx validate`` turns
+into file:line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from jxcore.errors import Location, Problem, SchemeError
+from jxcore.models import Scheme
+from jxcore.params import Param, check_params
+
+
+def checked_settings(scheme: Scheme, key: str, declared: Sequence[Param], *,
+                     node_lists: Collection[str] = ()) -> dict[str, Any]:
+    """The scheme's ``settings.<key>`` checked against ``declared`` (defaults filled in)."""
+    problems = settings_problems(scheme, key, declared, node_lists=node_lists)
+    if problems:
+        where = Location(file=str(scheme.path) if scheme.path else None)
+        raise SchemeError.from_problems(f"scheme {scheme.name}: bad settings.{key}",
+                                        [attrs.evolve(p, location=attrs.evolve(where, node=p.location.node))
+                                         for p in problems])
+    return check_params(declared, scheme.settings.get(key) or {})[0]
+
+
+def settings_problems(scheme: Scheme, key: str, declared: Sequence[Param], *,
+                      node_lists: Collection[str] = ()) -> list[Problem]:
+    """What is wrong with ``settings.<key>``: each Problem's ``location.node`` is the setting's
+    dotted path (``settings.leadership_review.pass_line``), which ``jx validate`` turns into file:line.
+    ``node_lists`` name the list settings whose items must be node codes of the plan."""
+    given = scheme.settings.get(key) or {}
+    path = f"settings.{key}"
+    if not isinstance(given, Mapping):
+        return [Problem(f"{path} must be a mapping, not {given!r}", Location(node=path),
+                        "write it as `" + key + ": {name: value, …}`")]
+    by_name = {p.name: p for p in declared}
+    problems = []
+    for name, value in given.items():
+        where = Location(node=f"{path}.{name}")
+        if name not in by_name:
+            close = difflib.get_close_matches(str(name), list(by_name), n=1)
+            problems.append(Problem(f"unknown setting {name!r}", where, (f"did you mean {close[0]!r}? " if close
+                                                                           else "") + "known: " + ", ".join(by_name)))
+            continue
+        param = by_name[name]
+        issues = check_params([param], {name: value})[1]
+        unknown = [c for c in value if c not in scheme.nodes] \
+            if not issues and name in node_lists and isinstance(value, list) else []
+        if unknown:
+            issues.append(f"{name} names {', '.join(map(str, unknown))}, which the {scheme.period.year} "
+                          f"plan does not have")
+        problems += [Problem(issue, where, f"{name}: {param.help} ({param.describe()})") for issue in issues]
+    problems += [Problem(f"missing required setting {p.name!r}", Location(node=path),
+                         f"add {p.name}: … ({p.help}; {p.describe()})")
+                 for p in declared if p.required and p.name not in given]
+    return problems
