@@ -221,3 +221,19 @@ def test_failing_lifecycle_hooks_are_named_and_say_whether_the_run_was_stored(ca
 
     with Store.open(db) as store:
         assert len(store.runs("toy")) == stored
+
+
+def test_reports_appear_only_for_stored_runs(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    reports = tmp_path / "reports"
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    report = f"{{name: report, params: {{dir: '{reports}'}}}}"
+    bad = toy_pack(tmp_path / "bad", PLAN.replace("RULE", "test_full"), outputs=f"[{report}, test_exploding]")
+    code, _, err = jx(capsys, "run", "--scheme", str(bad), "--db", db)
+    assert code == 1
+    assert not reports.exists()  # the rolled-back run published nothing
+    good = toy_pack(tmp_path / "good", PLAN.replace("RULE", "test_full"), outputs=f"[{report}]")
+    code, out, err = jx(capsys, "run", "--scheme", str(good), "--db", db)
+    assert code == 0, err
+    assert (reports / "index.html").exists() and (reports / "toy-2010.xlsx").exists()
+    assert [p.name for p in tmp_path.glob(".reports.*")] == []  # no staging left behind

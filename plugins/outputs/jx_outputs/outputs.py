@@ -7,6 +7,7 @@ writes files. With ``--json`` there is no console and the printing outputs stay 
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import ClassVar
 
@@ -135,12 +136,35 @@ class ReportOutput:
         return problems
 
     def emit(self, ctx: OutputContext) -> None:
+        """Write into a staging directory; :func:`publish` swaps it in once the run is committed, so
+        the reports on disk never describe a run that was rolled back, nor a half-written one."""
         scheme = ctx.result.scheme
         out = Path(expand(ctx.params["dir"])) if ctx.params["dir"] else (
             ctx.out_dir or jx_home() / "reports" / scheme.name / str(scheme.period.year))
-        index, book = write_reports(report_of(ctx), out)
+        for stale in out.parent.glob(f".{out.name}.*.partial"):
+            shutil.rmtree(stale, ignore_errors=True)
+        staging = out.parent / f".{out.name}.{ctx.result.run.id}.partial"
+        index, book = write_reports(report_of(ctx), staging)
+        _STAGED[ctx.result.run.id] = (staging, out)
         if ctx.console is not None:
-            ctx.console.print(f"report: {index} and {book}")
+            ctx.console.print(f"report: {out / index.relative_to(staging)} and {out / book.relative_to(staging)}")
+
+
+#: run id → (staging directory, final directory) of reports waiting for their run's commit
+_STAGED: dict[str, tuple[Path, Path]] = {}
+
+
+def publish(run_id: str) -> None:
+    """Swap the staged reports of a committed run in place of the previous ones."""
+    staged = _STAGED.pop(run_id, None)
+    if staged is None:
+        return
+    staging, out = staged
+    old = out.parent / f".{out.name}.{run_id}.old"
+    if out.exists():
+        out.rename(old)
+    staging.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_reports(report: Report, out: Path) -> tuple[Path, Path]:

@@ -1,7 +1,7 @@
 """Entry point of the jx-outputs distribution (group ``jx``, name ``outputs``)."""
 
 from jxcore import hookimpl
-from jx_outputs.outputs import OUTPUTS
+from jx_outputs.outputs import OUTPUTS, publish
 
 
 @hookimpl
@@ -15,3 +15,9 @@ def jx_register_commands(cli):
     from jx_outputs.commands import register
 
     register(cli)
+
+
+@hookimpl
+def jx_run_finished(run):
+    """The run is committed: its staged reports become the current ones."""
+    publish(run.id)
