@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from jx_rules._kinds import kind_index
 from jxcore.errors import DataError, Location, SchemeError
 from jxcore.interfaces import RuleInput
 from jxcore.params import REQUIRED, Param
@@ -152,20 +153,18 @@ def events(inp: RuleInput, *required: str) -> dict[str, np.ndarray]:
 
 def kind_points(inp: RuleInput, kinds: np.ndarray, unit: np.ndarray, table: Mapping[str, Any],
                 label: str) -> np.ndarray:
-    """Milli-points of each event row by its kind (one vector compare per declared kind).
+    """Milli-points of each event row by its kind (``kinds`` is a numpy text array).
 
     A kind not in ``table`` is a DataError naming it and the unit, unless ``unknown_kind: ignore``
     (then the row counts 0).
     """
-    pts = np.zeros(len(kinds), dtype=np.int64)
-    known = np.zeros(len(kinds), dtype=bool)
-    for kind, value in table.items():
-        hit = kinds == str(kind)
-        pts[hit] = milli(value)
-        known |= hit
-    if inp.params.get("unknown_kind", "error") == "error" and not known.all():
-        row = int(np.flatnonzero(~known)[0])
-        others = sorted(set(kinds[~known].tolist()))
+    by_name = {str(kind): milli(value) for kind, value in table.items()}
+    index = kind_index(kinds, list(by_name))
+    pts = np.array([*by_name.values(), 0], dtype=np.int64).take(index)  # -1 takes the 0
+    unknown = index < 0
+    if inp.params.get("unknown_kind", "error") == "error" and unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        others = sorted(set(kinds[unknown].tolist()))
         raise DataError(
             f"unknown {label} {str(kinds[row])!r} for unit {inp.units.codes[unit[row]]} "
             f"(unknown: {', '.join(map(repr, others))})",
@@ -176,8 +175,10 @@ def kind_points(inp: RuleInput, kinds: np.ndarray, unit: np.ndarray, table: Mapp
 
 
 def per_unit_sum(unit: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
-    """Exact per-unit sum of integer milli-points (bincount sums floats; integers < 2**53 stay exact)."""
-    return np.bincount(unit, weights=weights, minlength=n).astype(np.int64)
+    """Exact per-unit sum of integer milli-points (integer adds, no float round trip)."""
+    total = np.zeros(n, dtype=np.int64)
+    np.add.at(total, unit, weights)
+    return total
 
 
 def steps(diff: np.ndarray, step: float, mode: str) -> np.ndarray:

@@ -65,7 +65,7 @@ class Discipline:
         ev = c.events(inp, "unit", "kind", "at_fault")
         fault = ev["at_fault"].astype(bool)
         pts = c.kind_points(inp, ev["kind"], ev["unit"], inp.params["deductions"], "severity")
-        lost = c.per_unit_sum(ev["unit"], np.where(fault, pts, 0), len(inp.units))
+        lost = c.per_unit_sum(ev["unit"], pts * fault, len(inp.units))
         if inp.params["cap"] is not None:
             lost = np.minimum(lost, c.milli(inp.params["cap"]))
         return -lost
