@@ -1,17 +1,18 @@
-"""Shared pieces of the standard rules: parameter declarations, missing data, event columns."""
+"""Shared pieces of the standard rules: parameter declarations, cross-parameter conditions,
+missing data, event columns."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
 from jx_rules._kinds import kind_index
-from jxcore.errors import DataError, Location, SchemeError
+from jxcore.errors import DataError, Location, Problem, SchemeError
 from jxcore.interfaces import RuleInput
 from jxcore.params import REQUIRED, Param
-from jxcore.points import to_milli
+from jxcore.points import format_points, to_milli
 
 #: How many unit codes an error message lists before it says "and N more".
 SHOWN = 10
@@ -91,13 +92,63 @@ def unit_list(inp: RuleInput, mask: np.ndarray, detail: np.ndarray | None = None
     return ", ".join(shown) + more
 
 
-def scheme_error(inp: RuleInput, message: str, hint: str) -> SchemeError:
-    return SchemeError(message, location=_where(inp), hint=hint)
-
-
-def _where(inp: RuleInput) -> Location:
+def where(inp: Any) -> Location:
+    """Where the indicator's rule is written (file:line) and its code; ``inp`` has a ``node``
+    (a RuleInput, or a request given to ``check``)."""
     loc = inp.node.rule.location if inp.node.rule is not None else Location()
     return Location(file=loc.file, line=loc.line, node=inp.node.code)
+
+
+#: A condition between a rule's checked parameters, or against the indicator's milli-points:
+#: ``(points, params) -> [(message, hint), ...]`` (empty when it holds).
+Condition = Callable[[int, Mapping[str, Any]], Sequence[tuple[str, str]]]
+
+
+class Checked:
+    """Base of the rules whose parameters must agree with each other or with the indicator's points.
+
+    ``jx validate`` reports every broken condition through ``check``; ``score`` calls ``ensure``
+    first, so a scheme that skipped validation fails the same way before anything is scored.
+    """
+
+    name: ClassVar[str]
+    conditions: ClassVar[tuple[Condition, ...]] = ()
+
+    def check(self, requests: Iterable[Any]) -> list[Problem]:
+        return [problem for req in requests for problem in self._problems(req)]
+
+    def ensure(self, inp: RuleInput) -> None:
+        if problems := self._problems(inp):
+            raise SchemeError.from_problems(f"the parameters of rule {self.name} do not fit", problems)
+
+    def _problems(self, req: Any) -> list[Problem]:
+        return [Problem(message, where(req), hint)
+                for condition in self.conditions for message, hint in condition(req.node.points, req.params)]
+
+
+def over_points(points: int, what: str, value: Any) -> list[tuple[str, str]]:
+    """The problem of a points-valued ``value`` above the indicator's ``points`` (milli), if any."""
+    if value is None or milli(value) <= points:
+        return []
+    most = format_points(points)
+    return [(f"{what} gives more points than the indicator has ({most})",
+             f"lower it to at most {most}, or raise the indicator's points")]
+
+
+def param_over_points(name: str) -> Condition:
+    """The condition "the points-valued parameter ``name`` (if given) is within the indicator's"."""
+    def condition(points: int, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        return over_points(points, f"{name} {params[name]}", params[name])
+    condition.__name__ = f"{name}_over_points"
+    return condition
+
+
+def one_per(what: str, whats: str, given: str, count: int, wanted: int, made_by: str) -> list[tuple[str, str]]:
+    """The problem of a list ``given`` whose length ``count`` is not ``wanted`` (one per ``what``)."""
+    if count == wanted:
+        return []
+    return [(f"{made_by} make {wanted} {whats}, and {given} has {count} entries",
+             f"give {given} one entry per {what}")]
 
 
 def missing_units(inp: RuleInput, missing: np.ndarray, what: str = "no data",
@@ -106,7 +157,7 @@ def missing_units(inp: RuleInput, missing: np.ndarray, what: str = "no data",
     if inp.params.get("missing", "error") == "error" and missing.any():
         raise DataError(
             f"{what} for {int(missing.sum())} unit(s): {unit_list(inp, missing, detail)}",
-            location=Location(node=inp.node.code),
+            location=where(inp),
             hint="check the collector's source for these units, or set the rule's parameter "
                  "missing: zero | exclude")
     return missing
@@ -117,7 +168,7 @@ def values(inp: RuleInput) -> np.ndarray:
     v = np.asarray(inp.measure.value, dtype=np.float64)
     if v.shape != (len(inp.units),):
         raise DataError(f"the measure has {v.size} values for {len(inp.units)} units",
-                        location=Location(node=inp.node.code),
+                        location=where(inp),
                         hint="a collector must return one value per unit, in the scheme's unit order")
     return v
 
@@ -125,7 +176,7 @@ def values(inp: RuleInput) -> np.ndarray:
 def events(inp: RuleInput, *required: str) -> dict[str, np.ndarray]:
     """The measure's event columns, checked: present, equal length, ``unit`` a valid index."""
     ev = inp.measure.events
-    loc = Location(node=inp.node.code)
+    loc = where(inp)
     if ev is None:
         raise DataError(f"rule {inp.node.rule.name if inp.node.rule else ''!r} scores events, "
                         "and the measure has none", location=loc,
@@ -168,7 +219,7 @@ def kind_points(inp: RuleInput, kinds: np.ndarray, unit: np.ndarray, table: Mapp
         raise DataError(
             f"unknown {label} {str(kinds[row])!r} for unit {inp.units.codes[unit[row]]} "
             f"(unknown: {', '.join(map(repr, others))})",
-            location=Location(node=inp.node.code),
+            location=where(inp),
             hint=f"the known {label}s are {', '.join(map(repr, table))}; add it to the rule's "
                  "parameters, or set unknown_kind: ignore")
     return pts

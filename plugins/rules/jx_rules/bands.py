@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -27,12 +28,14 @@ def _bands_problem(value: Any) -> str | None:
     return None
 
 
+def _bands_over_points(points: int, p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [problem for bound, worth in p["bands"]
+            for problem in c.over_points(points, f"band [{bound}, {worth}]", worth)]
+
+
 def band_score(inp: RuleInput, bounds: np.ndarray, milli_points: np.ndarray, otherwise: int) -> np.ndarray:
     """Points of the best band each value meets (>= bound, or <= bound for lower-is-better)."""
     p = inp.params
-    if max(milli_points.max(), otherwise) > inp.points:
-        raise c.scheme_error(inp, "a band gives more points than the indicator has "
-                             f"({inp.points / 1000:g})", "lower the band's points")
     v = c.values(inp)
     missing = c.missing_units(inp, np.isnan(v))
     order = np.argsort(bounds)
@@ -48,7 +51,7 @@ def band_score(inp: RuleInput, bounds: np.ndarray, milli_points: np.ndarray, oth
     return np.where(missing, excluded, score).astype(np.int64)
 
 
-class Bands:
+class Bands(c.Checked):
     """Value bands → points, for rules easier written as a table.
 
     ``bands: [[bound, points], ...]``: a unit earns the points of the best band its ``value`` meets
@@ -64,15 +67,17 @@ class Bands:
         c.points_param("otherwise", "points when no band is met", default=0),
         c.MISSING,
     )
+    conditions = (_bands_over_points, c.param_over_points("otherwise"))
 
     def score(self, inp: RuleInput) -> np.ndarray:
+        self.ensure(inp)
         table = inp.params["bands"]
         return band_score(inp, np.array([b for b, _ in table], dtype=np.float64),
                           np.array([c.milli(x) for _, x in table], dtype=np.int64),
                           c.milli(inp.params["otherwise"]))
 
 
-class PassFail:
+class PassFail(c.Checked):
     """Pass/fail (达标得分): full points (or ``pass_points``) if ``value`` meets ``target``, else ``fail_points``.
 
     Meeting means value >= target (value <= target for ``direction: lower``). Reads ``value``.
@@ -87,8 +92,10 @@ class PassFail:
         c.points_param("fail_points", "points when not met", default=0),
         c.MISSING,
     )
+    conditions = (c.param_over_points("pass_points"), c.param_over_points("fail_points"))
 
     def score(self, inp: RuleInput) -> np.ndarray:
+        self.ensure(inp)
         p = inp.params
         passed = inp.points if p["pass_points"] is None else c.milli(p["pass_points"])
         return band_score(inp, np.array([p["target"]], dtype=np.float64),

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from jx_rules import _common as c
-from jxcore.errors import DataError, Location
+from jxcore.errors import DataError
 from jxcore.interfaces import RuleInput
 from jxcore.models import Scoring
 from jxcore.params import Param
@@ -130,7 +130,7 @@ class PerWindow:
             dates = ev["date"].astype("datetime64[D]")
         except (TypeError, ValueError):
             raise DataError("the events' date column holds something that is not a date",
-                            location=Location(node=inp.node.code),
+                            location=c.where(inp),
                             hint="dates must be datetime64[D] (or ISO text)") from None
         n = len(inp.units)
         missed = np.zeros(n, dtype=np.int64)

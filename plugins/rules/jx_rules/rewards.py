@@ -5,12 +5,13 @@ Every rule here returns a bonus >= 0.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
 from jx_rules import _common as c
-from jxcore.errors import DataError, Location
+from jxcore.errors import DataError
 from jxcore.interfaces import RuleInput
 from jxcore.params import Param
 from jxcore.points import round_milli
@@ -54,7 +55,13 @@ def size_class(entities: np.ndarray, bounds) -> np.ndarray:
     return len(bounds) + 1 - np.searchsorted(ascending, entities, side="right")
 
 
-class MajorCases:
+def _one_points_per_class(points: int, p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    bounds = len(p["class_bounds"])
+    return c.one_per("class", "classes", "points_by_class", len(p["points_by_class"]), bounds + 1,
+                     f"{bounds} class bounds")
+
+
+class MajorCases(c.Checked):
     """Major cases (大要案) scaled by size class (by market entities).
 
     ``bonus = min(cases × points_by_class[class], cap)``; class 1 has >= class_bounds[0] entities …
@@ -72,13 +79,11 @@ class MajorCases:
         c.cap_param(),
         c.MISSING,
     )
+    conditions = (_one_points_per_class,)
 
     def score(self, inp: RuleInput) -> np.ndarray:
+        self.ensure(inp)
         p = inp.params
-        if len(p["points_by_class"]) != len(p["class_bounds"]) + 1:
-            raise c.scheme_error(inp, f"{len(p['class_bounds'])} class bounds make "
-                                 f"{len(p['class_bounds']) + 1} classes, and points_by_class has "
-                                 f"{len(p['points_by_class'])} entries", "give one points entry per class")
         n = len(inp.units)
         if inp.measure.events is not None:
             count = np.bincount(c.events(inp, "unit")["unit"], minlength=n).astype(np.float64)
@@ -87,7 +92,7 @@ class MajorCases:
             neg = count < 0
             if neg.any():
                 raise DataError(f"negative case counts for {c.unit_list(inp, neg)}",
-                                location=Location(node=inp.node.code), hint="a count is >= 0")
+                                location=c.where(inp), hint="a count is >= 0")
         missing = c.missing_units(inp, np.isnan(count))
         per_case = np.array([c.milli(x) for x in p["points_by_class"]], dtype=np.int64)
         each = per_case[size_class(inp.units.entities, p["class_bounds"]) - 1]
@@ -127,7 +132,7 @@ class Workload:
         no_staff = (staff <= 0) & ~np.isnan(v)
         if no_staff.any():
             raise DataError(f"workload per head needs staff, and {c.unit_list(inp, no_staff)} "
-                            "have none", location=Location(node=inp.node.code),
+                            "have none", location=c.where(inp),
                             hint="set the units' staff in units.yaml")
         missing = c.missing_units(inp, np.isnan(v))
         have = ~missing

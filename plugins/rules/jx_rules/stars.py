@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,7 +20,18 @@ def _ascending_problem(value: Any) -> str | None:
     return None
 
 
-class MysteryStars:
+def _one_points_per_rating(points: int, p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    bands = len(p["bands"])
+    return c.one_per("rating", "ratings", "points_by_star", len(p["points_by_star"]), bands + 1,
+                     f"{bands} star bands")
+
+
+def _stars_over_points(points: int, p: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [problem for stars, worth in enumerate(p["points_by_star"], 1)
+            for problem in c.over_points(points, f"points_by_star {worth} ({stars}★)", worth)]
+
+
+class MysteryStars(c.Checked):
     """Mystery-shopper stars (暗访星级).
 
     ``average = mean(score of the unit's visits)``; ``stars = 1 + #(bands <= average)``;
@@ -37,17 +49,12 @@ class MysteryStars:
         c.points_list_param("points_by_star", "points for 1, 2, 3 … stars"),
         c.MISSING,
     )
+    conditions = (_one_points_per_rating, _stars_over_points)
 
     def score(self, inp: RuleInput) -> np.ndarray:
+        self.ensure(inp)
         p = inp.params
-        if len(p["points_by_star"]) != len(p["bands"]) + 1:
-            raise c.scheme_error(inp, f"{len(p['bands'])} star bands make {len(p['bands']) + 1} "
-                                 f"ratings, and points_by_star has {len(p['points_by_star'])} entries",
-                                 "give one points entry per star rating")
         by_star = np.array([c.milli(x) for x in p["points_by_star"]], dtype=np.int64)
-        if by_star.max() > inp.points:
-            raise c.scheme_error(inp, "points_by_star gives more points than the indicator has "
-                                 f"({inp.points / 1000:g})", "lower points_by_star")
         ev = c.events(inp, "unit", "score")
         n = len(inp.units)
         visits = np.bincount(ev["unit"], minlength=n)

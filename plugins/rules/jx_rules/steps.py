@@ -33,7 +33,7 @@ def step_score(inp: RuleInput, *, base: int, per_above: float, cap: int) -> np.n
     return np.where(missing, excluded, score).astype(np.int64)
 
 
-class BaseScore:
+class BaseScore(c.Checked):
     """Base score with steps (加减分).
 
     ``score = clip(base + s × per_step_above if s > 0 else base + s × per_step_below, 0, base + cap)``
@@ -52,13 +52,12 @@ class BaseScore:
         c.points_param("base", "points at the target; omit for the indicator's points", default=None),
         c.STEPS, c.MISSING,
     )
+    conditions = (c.param_over_points("base"),)
 
     def score(self, inp: RuleInput) -> np.ndarray:
+        self.ensure(inp)
         p = inp.params
         base = inp.points if p["base"] is None else c.milli(p["base"])
-        if base > inp.points:
-            raise c.scheme_error(inp, f"base {p['base']} is above the indicator's points "
-                                 f"{inp.points / 1000:g}", "lower base, or raise the indicator's points")
         return step_score(inp, base=base, per_above=p["per_step_above"], cap=c.milli(p["cap"]))
 
 
