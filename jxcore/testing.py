@@ -3,6 +3,7 @@
 - :func:`make_units`, :func:`score_rule`: score one rule on a few hand-made units.
 - :func:`build_scheme`, :func:`run_scheme`: build a scheme from a plan dict, score it on given
   measures, and assert on scores (:class:`SchemeOutcome`).
+- :func:`write_pack`: a pack directory on disk, for tests that go through ``jx validate`` / ``jx run``.
 - :func:`run_rule_cases`: run a table-driven YAML case file. Any file named ``*.rulecases.yaml``
   under pytest's test paths is collected on its own: one test item per case.
 
@@ -362,3 +363,22 @@ def _given_measure(code: str, spec: Any, units: UnitTable) -> Measure:
     events = spec.get("events")
     return Measure(code, values, {k: np.asarray(v) for k, v in (spec.get("columns") or {}).items()},
                    None if events is None else _events(events, units))
+
+
+def write_pack(root: Path, plan: str, *, scheme: str = "name: test\n", period: int = 2010,
+               units: str | Sequence[Mapping[str, Any]] = 3) -> Path:
+    """Write a scheme pack directory (scheme.yaml, units.yaml, plans/<period>.yaml) for tests that
+    go through ``jx validate`` / ``jx run``, where problems carry file:line. ``plan`` and ``scheme``
+    are YAML text (dedented); ``units`` a count (u1, u2, … with 10 staff, 10,000 entities), unit
+    dicts, or YAML text."""
+    import textwrap
+
+    if isinstance(units, int):
+        units = [{"code": f"u{i}", "name": f"u{i}", "staff": 10, "entities": 10_000} for i in range(1, units + 1)]
+    if not isinstance(units, str):
+        units = yaml.safe_dump({"units": list(units)}, allow_unicode=True)
+    (root / "plans").mkdir(parents=True, exist_ok=True)
+    (root / "scheme.yaml").write_text(textwrap.dedent(scheme), encoding="utf-8")
+    (root / "units.yaml").write_text(textwrap.dedent(units), encoding="utf-8")
+    (root / "plans" / f"{period}.yaml").write_text(textwrap.dedent(plan), encoding="utf-8")
+    return root

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from jxcore.cli import main
+from jxcore.testing import write_pack
 
 GUANGDONG = Path(__file__).parent.parent / "schemes" / "guangdong" / "jx_scheme_guangdong" / "scheme"
 
@@ -28,13 +28,9 @@ def jx(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def toy_pack(tmp_path: Path, plan: str, outputs: str = "[]") -> Path:
-    pack = tmp_path / "pack"
-    (pack / "plans").mkdir(parents=True)
-    (pack / "scheme.yaml").write_text(f"name: toy\ntitle: Toy\nunits: units.yaml\noutputs: {outputs}\n")
-    (pack / "units.yaml").write_text("units:\n  - {code: a, name: A, staff: 1, entities: 1}\n"
-                                     "  - {code: b, name: B, staff: 2, entities: 2}\n")
-    (pack / "plans" / "2010.yaml").write_text(textwrap.dedent(plan))
-    return pack
+    return write_pack(tmp_path / "pack", plan, scheme=f"name: toy\ntitle: Toy\nunits: units.yaml\noutputs: {outputs}\n",
+                      units=[{"code": "a", "name": "A", "staff": 1, "entities": 1},
+                             {"code": "b", "name": "B", "staff": 2, "entities": 2}])
 
 
 PLAN = """\

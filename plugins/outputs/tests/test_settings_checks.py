@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from jxcore.cli import main
+from jxcore.testing import write_pack
 
 PLAN = """\
 period: 2010
@@ -30,12 +31,8 @@ def pack(tmp_path, monkeypatch):
     monkeypatch.setenv("JX_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("JX_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.setenv("JX_PLUGINS", "jx_collectors.plugin,jx_rules.plugin,jx_outputs.plugin")
-    root = tmp_path / "p"
-    (root / "plans").mkdir(parents=True)
-    (root / "scheme.yaml").write_text("name: p\nlanguage: zh\nsettings:\n  ranking: {ties: random}\n", encoding="utf-8")
-    (root / "units.yaml").write_text("units:\n  - {code: u1, name: 一}\n", encoding="utf-8")
-    (root / "plans" / "2010.yaml").write_text(PLAN, encoding="utf-8")
-    return root
+    return write_pack(tmp_path / "p", PLAN, scheme="name: p\nlanguage: zh\nsettings:\n  ranking: {ties: random}\n",
+                      units=[{"code": "u1", "name": "一"}])
 
 
 def test_validate_reports_every_bad_output_setting_with_file_and_line(pack, capsys):

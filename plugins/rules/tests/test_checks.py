@@ -12,7 +12,7 @@ import pytest
 from jxcore.cli import main
 from jxcore.errors import DataError, SchemeError
 from jxcore.scheme import load_scheme
-from jxcore.testing import build_scheme, installed_registry, run_scheme, score_rule
+from jxcore.testing import build_scheme, installed_registry, run_scheme, score_rule, write_pack
 
 COLLECTOR = "collector: {name: system_feed, params: {table: t}}"
 PLAN = f"""\
@@ -71,12 +71,7 @@ def pack(tmp_path, monkeypatch):
     monkeypatch.setenv("JX_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("JX_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.setenv("JX_PLUGINS", "jx_collectors.plugin,jx_rules.plugin,jx_outputs.plugin")
-    root = tmp_path / "p"
-    (root / "plans").mkdir(parents=True)
-    (root / "scheme.yaml").write_text("name: p\n", encoding="utf-8")
-    (root / "units.yaml").write_text("units:\n  - {code: u1, name: 一}\n", encoding="utf-8")
-    (root / "plans" / "2010.yaml").write_text(PLAN, encoding="utf-8")
-    return root
+    return write_pack(tmp_path / "p", PLAN, scheme="name: p\n", units=[{"code": "u1", "name": "一"}])
 
 
 def test_validate_lists_every_rule_parameter_mistake_with_file_line_and_node(pack, capsys):
