@@ -7,6 +7,7 @@ the transaction's own, uncommitted writes: outputs compare a run with the previo
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import random
 import re
@@ -67,7 +68,12 @@ def _sqlite_begin(connection: sa.Connection) -> None:
 
 def create_engine(url: str) -> sa.Engine:
     """An engine for the store URL: SQLite gets foreign keys, WAL and real transactions."""
-    engine = sa.create_engine(url)
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # One in-memory database for every thread (collectors run side by side), not one per thread.
+        engine = sa.create_engine(url, poolclass=sa.pool.StaticPool, connect_args={"check_same_thread": False})
+    else:
+        engine = sa.create_engine(url)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
@@ -203,11 +209,12 @@ class StoredRun:
                              hint=f"the run has {len(codes)} {what}s, e.g. {', '.join(codes[:5])}") from None
 
 
-class _Reader:
+class _Reader(abc.ABC):
     """The read methods, over whatever ``connect()`` hands out (a fresh or the open connection)."""
 
+    @abc.abstractmethod
     def _connect(self) -> AbstractContextManager[sa.Connection]:
-        raise NotImplementedError
+        """A connection to read with: the store's own, or the open transaction's."""
 
     def runs(self, scheme: str, period: int | None = None) -> list[StoredRun]:
         """The scheme's stored runs (of one period, if given), newest first."""

@@ -151,9 +151,9 @@ def _entries_query(columns: Sequence[Any], scheme: str, period: int, kinds: Coll
         query = query.where(entries.c.kind.in_(list(kinds)))
     if as_of is not None:
         query = query.where(entries.c.entry_date <= as_of)
-    if not include_superseded:
+    if not include_superseded:  # one set of superseded ids, not a correlated lookup per entry
         newer = entries.alias("newer")
-        query = query.where(~sa.exists().where(newer.c.supersedes == entries.c.id))
+        query = query.where(entries.c.id.not_in(sa.select(newer.c.supersedes).where(newer.c.supersedes.is_not(None))))
     return query.order_by(entries.c.entry_date, entries.c.id)
 
 
@@ -180,7 +180,7 @@ def read_entry_columns(connection: sa.Connection, scheme: str, period: int, *,
     c = entries.c
     query = _entries_query([c.id, c.kind, c.unit_code, sa.type_coerce(c.entry_date, sa.String), c.payload,
                             c.source_file, c.source_sha256], scheme, period, kinds, as_of, False)
-    rows = connection.execute(query).all()
+    rows = connection.execute(query).cursor.fetchall()  # the driver's tuples: no Row object per entry
     ids, kind, unit, day, payload, file, sha = zip(*rows) if rows else ([],) * 7
     return EntryColumns(np.array(ids, dtype=np.int64), np.array(kind, dtype=str), np.array(unit, dtype=str),
                         np.array(day, dtype="datetime64[D]"),

@@ -132,11 +132,29 @@ def _value_if(conds: list[Any], col: Any) -> Any:
     return sa.case((sa.and_(*conds), col)) if conds else col
 
 
-def _floats(values: Sequence[Any]) -> np.ndarray:
-    """A result column (ints, Decimals, None) as float64 with NaN for NULL."""
+def _floats(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """A result column (numbers, a masked array, or ints, Decimals and None) as float64, NaN for NULL."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iufb":
+        return np.ma.filled(np.ma.asarray(values).astype(np.float64), np.nan)
     arr = np.array(values, dtype=object)
     arr[np.equal(arr, None)] = np.nan
     return arr.astype(np.float64)
+
+
+def _fetch_columns(conn: sa.Connection, stmt: Any) -> dict[str, Any]:
+    """Run ``stmt`` and return its result as one column per name, with no Python row object per
+    row: DuckDB hands its result over as numpy arrays (``fetchnumpy``), other drivers' raw tuples
+    are transposed once. The columns are results of aggregates, so SQLAlchemy's result
+    processing (none for numbers and text) is not needed."""
+    result = conn.execute(stmt)
+    names, cursor = list(result.keys()), result.cursor
+    if hasattr(cursor, "fetchnumpy"):  # duckdb_engine's cursor: a DuckDB connection
+        arrays = list(cursor.fetchnumpy().values())  # positional: DuckDB renames duplicate names
+    else:
+        rows = cursor.fetchall()
+        arrays = list(zip(*rows)) if rows else [() for _ in names]
+    result.close()
+    return dict(zip(names, arrays))
 
 
 @attrs.frozen
@@ -330,13 +348,11 @@ class SystemFeed:
         results: dict[str, Measure] = {}
         for stmt, labelled in _fused(table, group, window):
             with engine.connect() as conn:
-                rows = conn.execute(stmt).all()
+                columns = _fetch_columns(conn, stmt)
             sql = _sql_text(stmt, engine.dialect)
-            at, unknown = _align(ctx, [r[0] for r in rows])
-            columns = {key: list(col) for key, col in zip(rows[0]._fields, zip(*rows))} if rows else {}
+            at, unknown = _align(ctx, columns["unit"])
             for spec, names in labelled:
-                got = {part: _spread(at, len(ctx.units), _floats(columns.get(label, [])))
-                for part, label in names.items()}
+                got = {part: _spread(at, len(ctx.units), _floats(columns[label])) for part, label in names.items()}
                 source = _source_text(sql, names, unknown)
                 if "numerator" in got:
                     num, den = np.nan_to_num(got["numerator"]), np.nan_to_num(got["denominator"])
@@ -359,17 +375,15 @@ class SystemFeed:
         stmt = stmt.bindparams(**binds)
         try:
             with engine.connect() as conn:
-                result = conn.execute(stmt)
-                fields, rows = list(result.keys()), result.all()
+                columns = _fetch_columns(conn, stmt)
         except sa.exc.DBAPIError as exc:
             raise DataError(f"the SQL of {spec.node} failed: {exc.orig}", location=spec.location,
                             hint="run the query by hand against the source to fix it") from None
-        missing = [c for c in ("unit", "value") if c not in fields]
+        missing = [c for c in ("unit", "value") if c not in columns]
         if missing:
             raise DataError(f"the SQL of {spec.node} returns no column {' or '.join(missing)} "
-                            f"(it returns {', '.join(fields)})", location=spec.location,
+                            f"(it returns {', '.join(columns)})", location=spec.location,
                             hint="name the result columns: SELECT unit_code AS unit, count(*) AS value …")
-        columns = {name: list(col) for name, col in zip(fields, zip(*rows))} if rows else {f: [] for f in fields}
         at, unknown = _align(ctx, columns["unit"])
         arrays = {name: _spread(at, len(ctx.units), _floats(values))
                   for name, values in columns.items() if name != "unit"}

@@ -8,7 +8,7 @@ events and per-unit value are then built with numpy over all entries at once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 import numpy as np
