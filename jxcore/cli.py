@@ -83,15 +83,19 @@ def app() -> App:
 
 
 class JxGroup(click.Group):
-    """Adds plugin commands on first use; a plugin failing here is reported, not fatal."""
+    """Adds plugin commands on first use; a plugin failing here is reported, not fatal.
 
-    _plugins_loaded = False
+    Commands are (re)added whenever a different plugin manager asks, so an embedding process (a
+    test suite) that changes JX_PLUGINS between calls sees the commands of the plugins it has now.
+    """
+
+    _commands_of: JxPluginManager | None = None  # the plugin manager whose commands are added
 
     def _load_plugin_commands(self, ctx: click.Context) -> None:
-        if self._plugins_loaded:
-            return
-        self._plugins_loaded = True
         pm = ctx.find_root().meta.setdefault("jx.app", App()).pm
+        if self._commands_of is pm:
+            return
+        self._commands_of = pm
         for impl in pm.hook.jx_register_commands.get_hookimpls():
             try:
                 impl.function(cli=self)
