@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,22 @@ class UnitTable:
     def index(self) -> dict[str, int]:
         """Unit code → position in the arrays."""
         return {code: i for i, code in enumerate(self.codes)}
+
+    def positions(self, codes: Sequence[Any] | np.ndarray) -> np.ndarray:
+        """Position of each of ``codes`` among the units (-1 for a code that is not a unit)."""
+        return positions(self.codes, codes)
+
+
+def positions(known: Sequence[Any] | np.ndarray, codes: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """For each of ``codes``, its position in ``known`` or -1: vectorized (sort + binary search),
+    so aligning 30,000 result rows with 30,000 units costs milliseconds, not a dict per row."""
+    known = np.asarray(known).astype(str)
+    got = np.asarray(codes, dtype=object).astype(str)
+    if known.size == 0:
+        return np.full(got.shape, -1, dtype=np.int64)
+    order = np.argsort(known, kind="stable")
+    pos = np.minimum(np.searchsorted(known[order], got), len(known) - 1)
+    return np.where(known[order][pos] == got, order[pos], -1).astype(np.int64)
 
 
 @attrs.frozen

@@ -347,10 +347,12 @@ class SystemFeed:
         """Run the fused GROUP BY query (queries, if grouped by several unit columns) of ``table``."""
         results: dict[str, Measure] = {}
         for stmt, labelled in _fused(table, group, window):
-            with engine.connect() as conn:
-                columns = _fetch_columns(conn, stmt)
+            nodes = ", ".join(spec.node for spec, _ in labelled)
+            columns = _fetch(engine, stmt, f"the query of table {table.name} (indicators {nodes})",
+                             labelled[0][0].location)
             sql = _sql_text(stmt, engine.dialect)
-            at, unknown = _align(ctx, columns["unit"])
+            at, unknown = _align(ctx, columns["unit"], f"table {table.name} (indicators {nodes})",
+                                 labelled[0][0].location)
             for spec, names in labelled:
                 got = {part: _spread(at, len(ctx.units), _floats(columns[label])) for part, label in names.items()}
                 source = _source_text(sql, names, unknown)
@@ -373,18 +375,13 @@ class SystemFeed:
         binds = {k: v for k, v in {"start": window.start, "end": window.end, "as_of": window.as_of}.items()
                  if k in wanted}
         stmt = stmt.bindparams(**binds)
-        try:
-            with engine.connect() as conn:
-                columns = _fetch_columns(conn, stmt)
-        except sa.exc.DBAPIError as exc:
-            raise DataError(f"the SQL of {spec.node} failed: {exc.orig}", location=spec.location,
-                            hint="run the query by hand against the source to fix it") from None
+        columns = _fetch(engine, stmt, f"the SQL of {spec.node}", spec.location)
         missing = [c for c in ("unit", "value") if c not in columns]
         if missing:
             raise DataError(f"the SQL of {spec.node} returns no column {' or '.join(missing)} "
                             f"(it returns {', '.join(columns)})", location=spec.location,
                             hint="name the result columns: SELECT unit_code AS unit, count(*) AS value …")
-        at, unknown = _align(ctx, columns["unit"])
+        at, unknown = _align(ctx, columns["unit"], f"the SQL of {spec.node}", spec.location)
         arrays = {name: _spread(at, len(ctx.units), _floats(values))
                   for name, values in columns.items() if name != "unit"}
         value = arrays.pop("value")
@@ -478,15 +475,31 @@ def _fused(table: sa.TableClause, group: Sequence[_Spec], window: _Window
     return fused
 
 
-def _align(ctx: CollectContext, codes: Sequence[Any]) -> tuple[np.ndarray, list[str]]:
-    """Position in ctx.units of each result row (-1 for unknown units) and the unknown codes."""
-    known = np.asarray(ctx.units.codes, dtype=str)
-    got = np.array(codes, dtype=object).astype(str)
-    order = np.argsort(known)
-    pos = np.searchsorted(known[order], got).clip(0, max(len(known) - 1, 0))
-    hit = known[order][pos] == got if len(known) else np.zeros(len(got), dtype=bool)
-    at = np.where(hit, order[pos], -1)
-    unknown = sorted(got[~hit].tolist())
+def _fetch(engine: Any, stmt: Any, what: str, location: Location) -> dict[str, np.ndarray]:
+    """Run ``stmt``; a database error becomes a DataError naming the query and its indicators."""
+    try:
+        with engine.connect() as conn:
+            return _fetch_columns(conn, stmt)
+    except sa.exc.DBAPIError as exc:
+        raise DataError(f"{what} failed: {exc.orig}", location=location,
+                        hint="check the indicators' filters against the column types, or run the SQL "
+                             "(jx explain --sql) by hand against the source") from None
+
+
+def _align(ctx: CollectContext, codes: Sequence[Any], where: str, location: Location) -> tuple[np.ndarray, list[str]]:
+    """Position in ctx.units of each result row (-1 for unknown units) and the unknown codes.
+
+    A few unknown codes (a unit closed since) are ignored and listed in the measure's source; when
+    no returned code is a unit at all, the source speaks of its units differently (names instead of
+    codes, another unit column) and every unit would silently score zero: that is a DataError.
+    """
+    at = ctx.units.positions(codes)
+    unknown = sorted(np.asarray(codes, dtype=object).astype(str)[at < 0].tolist())
+    if unknown and len(unknown) == len(at):
+        raise DataError(f"{where}: none of the {len(unknown)} unit codes the source returned is a unit of the "
+                        f"scheme (e.g. {', '.join(unknown[:5])})", location=location,
+                        hint="the unit column must hold the codes of units.yaml; set unit_column to the right "
+                             "column, or map the source's units to the scheme's codes")
     if unknown:
         log.warning("system_feed ignored %d result rows for unit codes the scheme does not know: %s",
                     len(unknown), ", ".join(unknown[:10]))

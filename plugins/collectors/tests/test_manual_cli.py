@@ -70,8 +70,8 @@ def test_collect_lists_each_indicator_with_units_and_events(pack, tmp_path, caps
 
 def test_collect_shows_a_collectors_data_error_without_failing(pack, tmp_path, capsys):
     plan = json.loads((pack / "plans" / "2010.yaml").read_text(encoding="utf-8"))
-    plan["nodes"][0]["children"][0]["collector"]["params"]["where"] = {"colour": "red"}
+    plan["nodes"][0]["children"][0]["collector"]["params"]["where"] = {"archive": "nosuch"}
     (pack / "plans" / "2010.yaml").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
     assert main(["collect", "--scheme", str(pack), "--as-of", "2010-06-30"]) == 0
     out = capsys.readouterr().out
-    assert "problem: manual: " in out and "spot_check entries have no field 'colour'" in out
+    assert "problem: manual: " in out and "where archive: 'nosuch' is not a code of checklist 'archive'" in out

@@ -76,3 +76,36 @@ def test_without_a_store_the_collector_says_it_needs_one(registry):
     scheme = small_scheme()
     with pytest.raises(DataError, match="reads the entries in the store, and this run has no store"):
         collect(scheme, registry, scheme.unit_table(), dt.date(2010, 6, 30), given={}, store=None)
+
+
+def test_validate_reports_unknown_where_fields_and_non_numeric_columns(registry):
+    from jxcore.errors import SchemeError
+    from jxcore.scheme import scheme_from_dict
+    from manual_helpers import CHECKLISTS, UNITS, indicator
+
+    plan = {"scale": 20, "nodes": [{"code": "YW", "name": "业务", "points": 20, "children": [
+        indicator("YW.CC", {"name": "per_event", "params": {"deductions": {"beyond_authority": 2}}},
+                  "spot_check", where={"archiv": "registration"}),
+        indicator("YW.AF", {"name": "mystery_stars", "params": {"points_by_star": [2, 4, 6, 8, 10]}},
+                  "mystery_shopper", value="mean", column="round_name"),
+    ]}]}
+    with pytest.raises(SchemeError) as info:
+        scheme_from_dict(plan, units=UNITS, name="mini", settings={"checklists": CHECKLISTS}, registry=registry)
+    text = str(info.value)
+    assert "YW.CC: manual collector: spot_check entries have no field 'archiv'" in text
+    assert "YW.AF: manual collector: value mean needs a numeric field, and 'round_name' is not one" in text
+
+
+def test_a_misspelt_checklist_code_stops_the_run_instead_of_giving_full_points(loaded, registry):
+    from jxcore.errors import SchemeError
+    from jxcore.scheme import scheme_from_dict
+    from manual_helpers import CHECKLISTS, PLAN, UNITS
+
+    scheme, store = loaded
+    bad = {**PLAN, "nodes": [{**PLAN["nodes"][0], "children": [
+        {**PLAN["nodes"][0]["children"][0],
+         "collector": {"name": "manual", "params": {"kind": "spot_check", "where": {"archive": "registraton"}}}},
+        *PLAN["nodes"][0]["children"][1:]]}]}
+    scheme = scheme_from_dict(bad, units=UNITS, name="mini", settings={"checklists": CHECKLISTS}, registry=registry)
+    with pytest.raises(SchemeError, match="where archive: 'registraton' is not a code of checklist 'archive'"):
+        collect(scheme, registry, scheme.unit_table(), dt.date(2010, 6, 30), given={}, store=store)

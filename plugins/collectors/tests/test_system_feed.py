@@ -235,3 +235,30 @@ def test_registered_through_the_entry_point():
 
     registry = Registry.from_plugin_manager(get_plugin_manager(block=["rules", "outputs"]))
     assert isinstance(registry.collector("system_feed"), SystemFeed)
+
+
+def test_a_source_whose_units_are_all_unknown_is_a_data_error_not_zeros(tmp_path):
+    """A source that names units differently (names, not codes) must not score every unit zero."""
+    import sqlalchemy as sa
+
+    from jxcore.errors import DataError
+    from jxcore.interfaces import CollectContext, CollectRequest
+    from jxcore.models import Period
+    from jxcore.testing import build_scheme
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'src.sqlite'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE cases (unit_code TEXT, opened_on DATE)"))
+        conn.execute(sa.text("INSERT INTO cases VALUES ('虎门', '2010-03-01'), ('洪梅', '2010-04-01')"))
+    scheme = build_scheme({"scale": 10, "nodes": [{"code": "A", "name": "cases", "points": 10,
+                                                   "rule": {"name": "base_score", "params": {"target": 1, "per_step_below": 1}},
+                                                   "collector": {"name": "system_feed", "params": {"table": "cases"}}}]})
+    node = scheme.nodes["A"]
+    ctx = CollectContext(scheme=scheme, units=scheme.unit_table(), period=Period.for_year(2010),
+                         as_of=Period.for_year(2010).end, open_source=lambda name: engine)
+    from jx_collectors.system_feed import SystemFeed
+
+    feed = SystemFeed()
+    params = {p.name: p.default for p in feed.params if not p.required} | {"table": "cases", "source": "business"}
+    with pytest.raises(DataError, match="none of the 2 unit codes the source returned is a unit of the scheme"):
+        feed.collect(ctx, [CollectRequest(node, params)])

@@ -15,7 +15,8 @@ import attrs
 import numpy as np
 
 from jx_outputs import services
-from jx_outputs.view import RunView, align
+from jx_outputs.view import RunView
+from jxcore.models import positions
 
 HISTORY_RUNS = 60  #: runs shown in a unit's rank-history chart (one per as-of date, newest kept)
 
@@ -51,7 +52,7 @@ def rank_history(store: Any, view: RunView, limit: int = HISTORY_RUNS) -> Histor
     ranks = np.zeros((len(dates), len(view)), dtype=np.int64)
     for i, day in enumerate(dates):
         run = by_date[day]
-        where = align(run.unit_codes, view.codes)
+        where = positions(run.unit_codes, view.codes)
         ranks[i] = np.where(where >= 0, run.ranks[np.maximum(where, 0)], 0)
     return History(tuple(dates), ranks)
 

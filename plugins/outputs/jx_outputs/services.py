@@ -18,7 +18,8 @@ from jx_rules.stages import STAGE_PARAMS, due_stage, warning_levels
 from jxcore.models import Stage
 from jxcore.params import Param
 from jxcore.points import to_milli
-from jx_outputs.view import RunView, align
+from jx_outputs.view import RunView
+from jxcore.models import positions
 from jxcore.ranking import rank_values, ranking_settings
 from jxcore.settings import checked_settings
 
@@ -68,7 +69,7 @@ def ranking(view: RunView, previous: RunView | None = None) -> Ranking:
     gaps[order[1:]] = totals[order[:-1]] - totals[order[1:]]
     prev = np.zeros(len(view), dtype=np.int64)
     if previous is not None:
-        where = align(previous.codes, view.codes)
+        where = positions(previous.codes, view.codes)
         prev = np.where(where >= 0, previous.ranks[np.maximum(where, 0)], 0)
     moves = np.where(prev > 0, prev - ranks, 0)
     item_ranks = {item.code: rank_values(view.node_scores(item.code), ties=opts["ties"], tie_keys=[totals])
@@ -178,7 +179,7 @@ def leadership_review(view: RunView, earlier: Mapping[int, YearTotals | None]) -
             continue
         is_bottom = rank_values(res.totals, higher_first=False) <= k
         bottom[y] = res.codes[is_bottom]
-        where = align(res.codes, view.codes)
+        where = positions(res.codes, view.codes)
         in_bottom[y] = np.where(where >= 0, is_bottom[np.maximum(where, 0)], False)
     needed = [year - i for i in range(max(m_adm, m_res))]
     missing = tuple(y for y in needed if y not in in_bottom)
@@ -189,13 +190,14 @@ def leadership_review(view: RunView, earlier: Mapping[int, YearTotals | None]) -
             return np.zeros(len(view), dtype=bool)
         return np.logical_and.reduce([in_bottom[y] for y in span])
 
-    def positions(mask: np.ndarray) -> np.ndarray:
-        chosen = np.flatnonzero(mask)
-        return chosen[np.argsort(view.totals[chosen], kind="stable")]
+    def chosen(mask: np.ndarray) -> np.ndarray:
+        """Positions where ``mask`` holds, lowest total first."""
+        picked = np.flatnonzero(mask)
+        return picked[np.argsort(view.totals[picked], kind="stable")]
 
     return Review(bottom_k=k, admonition_years=m_adm, reshuffle_years=m_res, pass_line=pass_line,
-                  admonition=positions(running(m_adm)),
-                  reshuffle=positions(running(m_res) & (view.totals < pass_line)),
+                  admonition=chosen(running(m_adm)),
+                  reshuffle=chosen(running(m_res) & (view.totals < pass_line)),
                   bottom=bottom, missing=missing)
 
 
@@ -253,7 +255,7 @@ def warnings(view: RunView, previous: RunView | None = None, **options: Any) -> 
     before = None
     if previous is not None:
         old = levels_of(previous)
-        where = align(previous.codes, view.codes)
+        where = positions(previous.codes, view.codes)
         before = np.where(where >= 0, old[:, np.maximum(where, 0)] if len(previous) else 0, 0).astype(np.int8)
     return Warnings(indicators=tuple(n.code for n in nodes),
                     stages=tuple(due_stage(n.stages, view.as_of) for n in nodes), levels=levels, before=before)

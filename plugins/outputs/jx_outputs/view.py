@@ -8,7 +8,7 @@ every service function works the same on both.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -88,15 +88,4 @@ class RunView:
             shown = ", ".join(map(str, self.codes[:8]))
             raise UsageError(f"unit {code!r} is not in run {self.run_id} of scheme {self.scheme.name}",
                              hint=f"give a unit code such as {shown}") from None
-
-
-def align(source_codes: Sequence[str] | np.ndarray, target_codes: Sequence[str] | np.ndarray) -> np.ndarray:
-    """For each target code, its position among ``source_codes`` or -1: vectorized (sort + search)."""
-    target = np.asarray(target_codes, dtype=str)
-    source = np.asarray(source_codes, dtype=str)
-    if source.size == 0:
-        return np.full(target.shape, -1, dtype=np.int64)
-    order = np.argsort(source, kind="stable")
-    pos = np.minimum(np.searchsorted(source[order], target), len(source) - 1)
-    return np.where(source[order][pos] == target, order[pos], -1).astype(np.int64)
 

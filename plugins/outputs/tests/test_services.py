@@ -11,7 +11,8 @@ import pytest
 from outputs_kit import make_result, make_scheme, save
 from jx_outputs import services, tables
 from jx_outputs.report import Report
-from jx_outputs.view import RunView, align
+from jx_outputs.view import RunView
+from jxcore.models import positions
 from jxcore.ranking import rank_values
 from jxcore.errors import SchemeError
 
@@ -45,8 +46,8 @@ def test_ranking_by_tie_break_order():
 def test_rank_values_and_align_are_vectorized_and_exact():
     assert rank_values(np.array([3, 5, 5, 1])).tolist() == [3, 1, 1, 4]
     assert rank_values(np.array([3, 5, 5, 1]), higher_first=False).tolist() == [2, 3, 3, 1]
-    assert align(["b", "a", "c"], ["a", "x", "c"]).tolist() == [1, -1, 2]
-    assert align([], ["a"]).tolist() == [-1]
+    assert positions(["b", "a", "c"], ["a", "x", "c"]).tolist() == [1, -1, 2]
+    assert positions([], ["a"]).tolist() == [-1]
 
 
 COMMEND = {"commendation": {"top": 1, "items": ["B"], "exclude_if_deducted": ["WJKF"]}}

@@ -13,10 +13,10 @@ from typing import ClassVar
 import attrs
 import numpy as np
 
-from jx_collectors.manual.kinds import KINDS, Kind
-from jxcore.errors import DataError, Location, SchemeError
+from jx_collectors.manual.kinds import KINDS, Kind, checklist
+from jxcore.errors import DataError, Location, Problem, SchemeError
 from jxcore.interfaces import CollectContext, CollectRequest, RowSample
-from jxcore.models import Measure, UnitTable
+from jxcore.models import Measure, Scheme, UnitTable
 from jxcore.params import Param
 from jxcore.store.entries import EntryColumns
 
@@ -40,7 +40,18 @@ class ManualCollector:
         Param("column", "string", "the field averaged or summed by value: mean / sum", default="score"),
     )
 
+    def check(self, requests: Sequence[CollectRequest]) -> list[Problem]:
+        """For `jx validate`: fields named in ``where`` and the ``column`` of mean / sum must be
+        fields of the kind (a typo would otherwise select nothing, or fail at run time)."""
+        return [Problem(text, _location(req), hint) for req in requests
+                for text, hint in _field_problems(KINDS[req.params["kind"]], req.params)]
+
     def collect(self, ctx: CollectContext, requests: Sequence[CollectRequest]) -> Mapping[str, Measure]:
+        problems = self.check(requests) + [
+            Problem(text, _location(req), hint) for req in requests
+            for text, hint in _checklist_problems(ctx.scheme, KINDS[req.params["kind"]], req.params)]
+        if problems:
+            raise SchemeError.from_problems("manual collector: bad parameters", problems)
         self._need_store(ctx, requests)
         kinds = {req.params["kind"] for req in requests}
         every = ctx.store.entry_columns(ctx.scheme.name, ctx.period.year, kinds=kinds, as_of=ctx.as_of)
@@ -93,10 +104,8 @@ class _EntryTable:
     @classmethod
     def build(cls, spec: Kind, entries: EntryColumns, units: UnitTable) -> "_EntryTable":
         codes = entries.unit_code
-        order = np.argsort(units.codes.astype(str))
-        sorted_codes = units.codes.astype(str)[order]
-        pos = np.minimum(np.searchsorted(sorted_codes, codes), max(len(sorted_codes) - 1, 0))
-        known = sorted_codes[pos] == codes if len(sorted_codes) else np.zeros(len(codes), bool)
+        at = units.positions(codes)
+        known = at >= 0
         if not known.all():
             strays = sorted(set(codes[~known].tolist()))
             raise DataError(f"{int((~known).sum())} {spec.name} entries name units that are not in the scheme: "
@@ -112,8 +121,7 @@ class _EntryTable:
                                                                        entries.source_sha256.tolist()))})
         source = f"manual {spec.name}: {len(entries)} entries" + (
             " from " + ", ".join(f"{f} (sha256 {s}…)" for f, s in files) if files else "")
-        return cls(spec, order[pos].astype(np.int64) if len(codes) else np.empty(0, np.int64),
-                   entries.entry_date, entries.id, fields, source)
+        return cls(spec, at, entries.entry_date, entries.id, fields, source)
 
     def measure(self, req: CollectRequest, n_units: int) -> Measure:
         keep = self._where(req)
@@ -139,32 +147,57 @@ class _EntryTable:
 
     def _where(self, req: CollectRequest) -> np.ndarray:
         keep = np.ones(len(self.unit), dtype=bool)
-        for field, wanted in (req.params["where"] or {}).items():
-            if field not in self.fields:
-                raise SchemeError(f"manual collector: {self.spec.name} entries have no field {field!r}",
-                                  location=_location(req), hint=f"the fields are: {', '.join(self.fields)}")
+        for field, wanted in (req.params["where"] or {}).items():  # fields checked by check()
             allowed = list(wanted) if isinstance(wanted, (list, tuple)) else [wanted]
             keep &= np.isin(self.fields[field], np.array(allowed, dtype=self.fields[field].dtype))
         return keep
 
     def _value(self, req: CollectRequest, events: Mapping[str, np.ndarray], unit: np.ndarray,
                fields: Mapping[str, np.ndarray], entries: np.ndarray, n_units: int) -> np.ndarray:
-        how = req.params["value"] or ("mean" if self.spec.value.startswith("mean") else self.spec.value)
+        how = _value_of(self.spec, req.params)
         if how == "count":
             return np.bincount(events["unit"], minlength=n_units).astype(np.float64)
         if how == "entries":
             return entries
-        column = req.params["column"]
-        if column not in fields or fields[column].dtype.kind not in "if":
-            numeric = [c.name for c in self.spec.columns if c.type in ("integer", "number")]
-            raise SchemeError(f"manual collector: value {how} needs a numeric field, and {column!r} is not one "
-                              f"of {self.spec.name}", location=_location(req),
-                              hint=f"numeric fields: {', '.join(numeric) or 'none'}; or use value: count")
+        column = req.params["column"]  # numeric: checked by check()
         total = np.bincount(unit, weights=fields[column].astype(np.float64), minlength=n_units)
         if how == "sum":
             return total
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(entries > 0, total / entries, np.nan)
+
+
+def _value_of(spec: Kind, params: Mapping) -> str:
+    return params["value"] or ("mean" if spec.value.startswith("mean") else spec.value)
+
+
+def _field_problems(spec: Kind, params: Mapping) -> list[tuple[str, str]]:
+    """(what, how to fix) for ``where`` fields and a mean/sum ``column`` the kind does not have."""
+    fields = [c.name for c in spec.columns if c.name not in ("unit", "date")]
+    problems = [(f"manual collector: {spec.name} entries have no field {field!r}", f"the fields are: {', '.join(fields)}")
+                for field in (params["where"] or {}) if field not in fields]
+    numeric = [c.name for c in spec.columns if c.type in ("integer", "number")]
+    how = _value_of(spec, params)
+    if how in ("mean", "sum") and params["column"] not in numeric:
+        problems.append((f"manual collector: value {how} needs a numeric field, and {params['column']!r} is not "
+                         f"one of {spec.name}", f"numeric fields: {', '.join(numeric) or 'none'}; or use value: count"))
+    return problems
+
+
+def _checklist_problems(scheme: Scheme, spec: Kind, params: Mapping) -> list[tuple[str, str]]:
+    """``where`` values of code fields must be codes of their checklist: a misspelt code would
+    select no entry and quietly give every unit full points."""
+    problems = []
+    for field, wanted in (params["where"] or {}).items():
+        column = next((c for c in spec.columns if c.name == field), None)
+        if column is None or column.type not in ("code", "codes"):
+            continue
+        codes = set(checklist(scheme, column.checklist).values())
+        for value in wanted if isinstance(wanted, (list, tuple)) else [wanted]:
+            if str(value) not in codes:
+                problems.append((f"manual collector: where {field}: {value!r} is not a code of checklist "
+                                 f"{column.checklist!r}", f"the codes are: {', '.join(sorted(codes))}"))
+    return problems
 
 
 def _location(req: CollectRequest) -> Location:
