@@ -405,7 +405,11 @@ def collect_command(scheme: str, period: int | None, as_of: dt.date | None, db: 
         click.echo(f"problem: {problem}")
 
 
-from jxcore.cli_records import add_record_commands; add_record_commands(cli)  # noqa: E402,E702
+# The records commands (user, lock, unlock, verify) live in their own module, which imports the
+# options above: hence the import here, after them.
+from jxcore.cli_records import add_record_commands  # noqa: E402
+
+add_record_commands(cli)
 
 
 def main(argv: list[str] | None = None) -> int:
