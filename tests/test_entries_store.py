@@ -62,6 +62,22 @@ def test_a_correction_supersedes_the_old_entry_which_stays_stored(store):
     assert len(store.entries("gd", 2010, include_superseded=True)) == 3
 
 
+def test_entry_columns_give_the_asked_fields_as_stored_and_each_file_once(store):
+    add(store, [NewEntry("humen", dt.date(2010, 2, 1), {"codes": ["d1", "d2"], "ok": True, "n": 2, "x": 1.5}),
+                NewEntry("humen", dt.date(2010, 4, 1), {"codes": [], "ok": False, "n": 7, "x": 0.25})], kind="spot")
+    add(store, [NewEntry("hongmei", dt.date(2010, 1, 9), {"codes": ["d3"], "n": 1})], kind="spot", sha="b" * 64)
+    old = store.entries("gd", 2010, kinds=["spot"])[1]
+    add(store, [NewEntry("humen", dt.date(2010, 2, 1), {"codes": ["d1"], "ok": True, "n": 3, "x": 1.5},
+                         supersedes=old.id)], kind="spot", sha="c" * 64)
+    add(store, ROWS)  # another kind: not read
+    cols = store.entry_columns("gd", 2010, {"spot": ["codes", "ok", "n"]}, as_of=dt.date(2010, 3, 31))["spot"]
+    assert cols.unit_code.tolist() == ["hongmei", "humen"]  # April is after the as-of date; the fixed one left out
+    assert cols.entry_date.tolist() == [dt.date(2010, 1, 9), dt.date(2010, 2, 1)]
+    assert cols.fields == {"codes": [["d3"], ["d1"]], "ok": [None, True], "n": [1, 3]}
+    assert [type(v) for v in cols.fields["ok"]] == [type(None), bool]  # JSON true stays a boolean
+    assert cols.sources == (("f.xlsx", "b" * 64), ("f.xlsx", "c" * 64))  # the superseded entry's file is not one
+
+
 def test_the_same_file_twice_is_refused_by_the_store(store):
     add(store, ROWS)
     with pytest.raises(DataError, match="already imported as inspection for gd 2010: 2 rows from f.xlsx by 张三"):

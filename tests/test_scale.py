@@ -215,12 +215,12 @@ def test_entry_columns_are_the_entries_without_the_superseded(tmp_path):
             tx.add_entries(scheme="s", period=2010, kind="honour", source_file="fix.csv", source_sha256="2" * 64,
                            entered_by="me", rows=[NewEntry("b", dt.date(2010, 5, 1), {"level": "province",
                                                   "title": "x"}, supersedes=first[1].id, reason="wrong level")])
-        cols = store.entry_columns("s", 2010, as_of=dt.date(2010, 8, 31))
+        cols = store.entry_columns("s", 2010, {"honour": ["level", "rank"]}, as_of=dt.date(2010, 8, 31))["honour"]
     assert batch.row_count == 3
     assert cols.unit_code.tolist() == ["a", "b"]  # by date; the September one is after the as-of date
     assert cols.entry_date.tolist() == [dt.date(2010, 3, 1), dt.date(2010, 5, 1)]
-    assert [p["level"] for p in cols.payload] == ["town", "province"]  # the correction, not what it fixed
-    assert cols.source_file.tolist() == ["h.csv", "fix.csv"]
+    assert cols.fields == {"level": ["town", "province"], "rank": [None, None]}  # the correction, not what it fixed
+    assert cols.sources == (("fix.csv", "2" * 64), ("h.csv", "1" * 64))
 
 
 def test_appending_to_the_chain_resumes_from_the_last_head_and_verifies(tmp_path):

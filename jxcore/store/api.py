@@ -13,7 +13,7 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -56,6 +56,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers (the leaderboard) never block a run's write
+    cursor.execute("PRAGMA mmap_size=1073741824")  # reads map pages instead of copying them: entries ~1.5× faster
     cursor.close()
 
 
@@ -258,11 +259,13 @@ class _Reader(abc.ABC):
             return read_entries(connection, scheme, period, kinds=kinds, as_of=as_of,
                                 include_superseded=include_superseded)
 
-    def entry_columns(self, scheme: str, period: int, *, kinds: Collection[str] | None = None,
-                      as_of: dt.date | None = None) -> EntryColumns:
-        """The entries :meth:`entries` returns, as columns, see :func:`jxcore.store.entries.read_entry_columns`."""
+    def entry_columns(self, scheme: str, period: int, fields: Mapping[str, Collection[str]], *,
+                      as_of: dt.date | None = None) -> dict[str, EntryColumns]:
+        """For each kind in ``fields``, its entries (as :meth:`entries` returns them) as columns with
+        those payload fields, read on one connection; see :func:`jxcore.store.entries.read_entry_columns`."""
         with self._connect() as connection:
-            return read_entry_columns(connection, scheme, period, kinds=kinds, as_of=as_of)
+            return {kind: read_entry_columns(connection, scheme, period, kind, names, as_of=as_of)
+                    for kind, names in fields.items()}
 
     def _select(self, query: sa.Select) -> list[StoredRun]:
         query = query.order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())

@@ -53,9 +53,11 @@ class ManualCollector:
         if problems:
             raise SchemeError.from_problems("manual collector: bad parameters", problems)
         self._need_store(ctx, requests)
-        kinds = {req.params["kind"] for req in requests}
-        every = ctx.store.entry_columns(ctx.scheme.name, ctx.period.year, kinds=kinds, as_of=ctx.as_of)
-        tables = {kind: _EntryTable.build(KINDS[kind], every.take(every.kind == kind), ctx.units) for kind in kinds}
+        needed: dict[str, set[str]] = {}
+        for req in requests:
+            needed.setdefault(req.params["kind"], set()).update(_fields_used(KINDS[req.params["kind"]], req.params))
+        read = ctx.store.entry_columns(ctx.scheme.name, ctx.period.year, needed, as_of=ctx.as_of)
+        tables = {kind: _EntryTable.build(KINDS[kind], columns, ctx.units) for kind, columns in read.items()}
         return {req.node.code: tables[req.params["kind"]].measure(req, len(ctx.units)) for req in requests}
 
     def source_rows(self, ctx: CollectContext, request: CollectRequest, unit_code: str, limit: int) -> RowSample:
@@ -68,9 +70,9 @@ class ManualCollector:
                                   include_superseded=True)
         superseded_by = {e.supersedes: e.id for e in every if e.supersedes is not None}
         mine = [e for e in every if e.unit_code == unit_code]
-        keep = _EntryTable.build(spec, EntryColumns.of(mine), ctx.units)._where(request)
-        mine = [e for e, kept in zip(mine, keep.tolist()) if kept]
         fields = [c.name for c in spec.columns if c.name not in ("unit", "date")]
+        keep = _EntryTable.build(spec, EntryColumns.of(mine, fields), ctx.units)._where(request)
+        mine = [e for e, kept in zip(mine, keep.tolist()) if kept]
         rows = tuple((e.id, e.entry_date, *(e.payload.get(f) for f in fields), e.source_file, e.source_sha256,
                       e.source_row, e.entered_by, e.entered_at, e.supersedes, superseded_by.get(e.id),
                       e.id not in superseded_by) for e in mine)
@@ -111,14 +113,9 @@ class _EntryTable:
             raise DataError(f"{int((~known).sum())} {spec.name} entries name units that are not in the scheme: "
                             f"{', '.join(strays)}", hint="the units changed after the import; "
                             "enter corrections that supersede those entries, or restore the units")
-        fields = {}
-        for col in spec.columns:
-            if col.name in ("unit", "date"):
-                continue
-            fields[col.name] = np.array([p.get(col.name) for p in entries.payload],
-                                        dtype=_EVENT_DTYPES.get(col.type, object))
-        files = sorted({(f or "?", (s or "")[:12]) for f, s in set(zip(entries.source_file.tolist(),
-                                                                       entries.source_sha256.tolist()))})
+        fields = {name: _array(values, _EVENT_DTYPES.get(spec.column(name).type, object))
+                  for name, values in entries.fields.items()}
+        files = sorted({(f or "?", (s or "")[:12]) for f, s in entries.sources})
         source = f"manual {spec.name}: {len(entries)} entries" + (
             " from " + ", ".join(f"{f} (sha256 {s}…)" for f, s in files) if files else "")
         return cls(spec, at, entries.entry_date, entries.id, fields, source)
@@ -165,6 +162,23 @@ class _EntryTable:
             return total
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(entries > 0, total / entries, np.nan)
+
+
+def _array(values: list, dtype: type) -> np.ndarray:
+    """A 1-D array of ``values``; lists (codes) stay one object per entry, never a second axis."""
+    if dtype is object:
+        return np.fromiter(values, dtype=object, count=len(values))
+    return np.array(values, dtype=dtype)
+
+
+def _fields_used(spec: Kind, params: Mapping) -> set[str]:
+    """The payload fields a request reads: its ``where``, the events' kind and columns, its value's column."""
+    used = {*(params["where"] or {}), *spec.event_columns}
+    if spec.event_kind is not None:
+        used.add(spec.event_kind)
+    if _value_of(spec, params) in ("mean", "sum"):
+        used.add(params["column"])
+    return used
 
 
 def _value_of(spec: Kind, params: Mapping) -> str:
