@@ -60,6 +60,13 @@ class _Window:
             return sa.literal(getattr(self, value[1:-1]), _Date())
         return value
 
+    def bound(self, sql: str) -> Any:
+        """A raw-SQL measure's statement with :start, :end and :as_of bound (those it uses)."""
+        stmt = sa.text(sql)
+        wanted = stmt.compile().params
+        dates = {"start": self.start, "end": self.end, "as_of": self.as_of}
+        return stmt.bindparams(**{k: v for k, v in dates.items() if k in wanted})
+
 
 def _location(req: CollectRequest) -> Location:
     loc = req.node.collector.location if req.node.collector else req.node.location
@@ -370,11 +377,7 @@ class SystemFeed:
         return results
 
     def _collect_sql(self, ctx: CollectContext, engine: Any, spec: _Spec, window: _Window) -> Measure:
-        stmt = sa.text(spec.p["sql"])
-        wanted = set(stmt.compile().params)
-        binds = {k: v for k, v in {"start": window.start, "end": window.end, "as_of": window.as_of}.items()
-                 if k in wanted}
-        stmt = stmt.bindparams(**binds)
+        stmt = window.bound(spec.p["sql"])
         columns = _fetch(engine, stmt, f"the SQL of {spec.node}", spec.location)
         missing = [c for c in ("unit", "value") if c not in columns]
         if missing:
@@ -401,10 +404,7 @@ class SystemFeed:
         window = _Window(ctx.period.start, ctx.period.end, ctx.period.clamp(ctx.as_of))
         engine = ctx.source(spec.p["source"])
         if spec.p["sql"] is not None:
-            stmt = sa.text(spec.p["sql"])
-            binds = {k: v for k, v in {"start": window.start, "end": window.end, "as_of": window.as_of}.items()
-                     if k in stmt.compile().params}
-            return RowSample(source=_sql_text(stmt.bindparams(**binds), engine.dialect),
+            return RowSample(source=_sql_text(window.bound(spec.p["sql"]), engine.dialect),
                              note="a raw-SQL measure: its rows cannot be listed, only its query")
         table = self._reflect({spec.p["source"]: engine}, {spec.table_key: [spec]})[spec.table_key]
         rows, numerator = spec.row_conditions(table, window)

@@ -79,10 +79,6 @@ UNKNOWN_KIND = Param("unknown_kind", "string",
                      default="error", choices=("error", "ignore"))
 
 
-def milli(value: Any) -> int:
-    return to_milli(value)
-
-
 def unit_list(inp: RuleInput, mask: np.ndarray, detail: np.ndarray | None = None) -> str:
     """``u1, u7 (and 3 more)``: the codes of the units in ``mask``, for an error message."""
     where = np.flatnonzero(mask)
@@ -128,7 +124,7 @@ class Checked:
 
 def over_points(points: int, what: str, value: Any) -> list[tuple[str, str]]:
     """The problem of a points-valued ``value`` above the indicator's ``points`` (milli), if any."""
-    if value is None or milli(value) <= points:
+    if value is None or to_milli(value) <= points:
         return []
     most = format_points(points)
     return [(f"{what} gives more points than the indicator has ({most})",
@@ -209,7 +205,7 @@ def kind_points(inp: RuleInput, kinds: np.ndarray, unit: np.ndarray, table: Mapp
     A kind not in ``table`` is a DataError naming it and the unit, unless ``unknown_kind: ignore``
     (then the row counts 0).
     """
-    by_name = {str(kind): milli(value) for kind, value in table.items()}
+    by_name = {str(kind): to_milli(value) for kind, value in table.items()}
     index = kind_index(kinds, list(by_name))
     pts = np.array([*by_name.values(), 0], dtype=np.int64).take(index)  # -1 takes the 0
     unknown = index < 0

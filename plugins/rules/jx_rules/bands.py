@@ -9,6 +9,7 @@ import numpy as np
 
 from jx_rules import _common as c
 from jxcore.interfaces import RuleInput
+from jxcore.points import to_milli
 from jxcore.params import Param
 
 
@@ -73,8 +74,8 @@ class Bands(c.Checked):
         self.ensure(inp)
         table = inp.params["bands"]
         return band_score(inp, np.array([b for b, _ in table], dtype=np.float64),
-                          np.array([c.milli(x) for _, x in table], dtype=np.int64),
-                          c.milli(inp.params["otherwise"]))
+                          np.array([to_milli(x) for _, x in table], dtype=np.int64),
+                          to_milli(inp.params["otherwise"]))
 
 
 class PassFail(c.Checked):
@@ -97,6 +98,6 @@ class PassFail(c.Checked):
     def score(self, inp: RuleInput) -> np.ndarray:
         self.ensure(inp)
         p = inp.params
-        passed = inp.points if p["pass_points"] is None else c.milli(p["pass_points"])
+        passed = inp.points if p["pass_points"] is None else to_milli(p["pass_points"])
         return band_score(inp, np.array([p["target"]], dtype=np.float64),
-                          np.array([passed], dtype=np.int64), c.milli(p["fail_points"]))
+                          np.array([passed], dtype=np.int64), to_milli(p["fail_points"]))

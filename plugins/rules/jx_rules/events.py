@@ -12,6 +12,7 @@ from jx_rules import _common as c
 from jxcore.errors import DataError
 from jxcore.interfaces import RuleInput
 from jxcore.models import Scoring
+from jxcore.points import to_milli
 from jxcore.params import Param
 
 
@@ -67,7 +68,7 @@ class Discipline:
         pts = c.kind_points(inp, ev["kind"], ev["unit"], inp.params["deductions"], "severity")
         lost = c.per_unit_sum(ev["unit"], pts * fault, len(inp.units))
         if inp.params["cap"] is not None:
-            lost = np.minimum(lost, c.milli(inp.params["cap"]))
+            lost = np.minimum(lost, to_milli(inp.params["cap"]))
         return -lost
 
 
@@ -140,4 +141,4 @@ class PerWindow:
             inside = (dates >= np.datetime64(start)) & (dates <= np.datetime64(end))
             count = np.bincount(ev["unit"][inside], minlength=n)
             missed += count < inp.params["min_per_window"]
-        return np.maximum(inp.points - missed * c.milli(inp.params["deduction"]), 0)
+        return np.maximum(inp.points - missed * to_milli(inp.params["deduction"]), 0)

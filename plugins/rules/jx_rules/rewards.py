@@ -14,7 +14,7 @@ from jx_rules import _common as c
 from jxcore.errors import DataError
 from jxcore.interfaces import RuleInput
 from jxcore.params import Param
-from jxcore.points import round_milli
+from jxcore.points import round_milli, to_milli
 
 DEFAULT_LEVELS = {"town": 1, "city": 2, "province": 3, "national": 5}
 
@@ -94,7 +94,7 @@ class MajorCases(c.Checked):
                 raise DataError(f"negative case counts for {c.unit_list(inp, neg)}",
                                 location=c.where(inp), hint="a count is >= 0")
         missing = c.missing_units(inp, np.isnan(count))
-        per_case = np.array([c.milli(x) for x in p["points_by_class"]], dtype=np.int64)
+        per_case = np.array([to_milli(x) for x in p["points_by_class"]], dtype=np.int64)
         each = per_case[size_class(inp.units.entities, p["class_bounds"]) - 1]
         return capped(np.where(missing, 0.0, count) * each / 1000, p["cap"])
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from jx_rules import _common as c
 from jxcore.interfaces import RuleInput
+from jxcore.points import to_milli
 from jxcore.params import Param
 
 
@@ -54,7 +55,7 @@ class MysteryStars(c.Checked):
     def score(self, inp: RuleInput) -> np.ndarray:
         self.ensure(inp)
         p = inp.params
-        by_star = np.array([c.milli(x) for x in p["points_by_star"]], dtype=np.int64)
+        by_star = np.array([to_milli(x) for x in p["points_by_star"]], dtype=np.int64)
         ev = c.events(inp, "unit", "score")
         n = len(inp.units)
         visits = np.bincount(ev["unit"], minlength=n)

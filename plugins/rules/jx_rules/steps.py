@@ -9,7 +9,7 @@ import numpy as np
 from jx_rules import _common as c
 from jxcore.interfaces import RuleInput
 from jxcore.params import Param
-from jxcore.points import round_milli
+from jxcore.points import round_milli, to_milli
 
 _TARGET = Param("target", "number", "the required value (基本要求), e.g. 0.9 for a 90 % rate")
 _STEP = Param("step", "number",
@@ -57,8 +57,8 @@ class BaseScore(c.Checked):
     def score(self, inp: RuleInput) -> np.ndarray:
         self.ensure(inp)
         p = inp.params
-        base = inp.points if p["base"] is None else c.milli(p["base"])
-        return step_score(inp, base=base, per_above=p["per_step_above"], cap=c.milli(p["cap"]))
+        base = inp.points if p["base"] is None else to_milli(p["base"])
+        return step_score(inp, base=base, per_above=p["per_step_above"], cap=to_milli(p["cap"]))
 
 
 class DeductOnly:
