@@ -20,7 +20,6 @@ import attrs
 import numpy as np
 import sqlalchemy as sa
 
-from jxcore.config import expand
 from jxcore.errors import JxError, PluginError, RunFailed, UsageError
 from jxcore.interfaces import CollectContext, CollectRequest, OutputContext, RuleInput
 from jxcore.models import Measure, NodeKind, Run, RunResult, RunStatus, Scheme, Scoring, UnitTable
@@ -281,7 +280,7 @@ class SourceOpener:
             _call_plugin(f"jx_prepare_source for source {name!r}",
                          lambda: self.registry.pm.hook.jx_prepare_source(scheme=self.scheme, source=source))
         try:
-            engine = sa.create_engine(expand(source.url), **dict(source.options))
+            engine = sa.create_engine(source.url, **dict(source.options))
         except Exception as exc:
             raise UsageError(f"source {name!r}: cannot open {source.url!r}: {exc}",
                              hint="check the URL in the scheme's sources (a SQLAlchemy URL) and that its driver is installed") from exc

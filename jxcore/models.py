@@ -149,7 +149,9 @@ class Period:
 
 @attrs.frozen
 class Source:
-    """A source database named in a scheme (``sources:``), reached through SQLAlchemy."""
+    """A source database named in a scheme (``sources:``), reached through SQLAlchemy.
+
+    ``url`` is final: the loader has applied ``url_env`` and expanded ``{data_dir}`` and ``${ENV}``."""
 
     name: str
     url: str

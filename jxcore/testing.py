@@ -365,20 +365,26 @@ def _given_measure(code: str, spec: Any, units: UnitTable) -> Measure:
                    None if events is None else _events(events, units))
 
 
-def write_pack(root: Path, plan: str, *, scheme: str = "name: test\n", period: int = 2010,
-               units: str | Sequence[Mapping[str, Any]] = 3) -> Path:
+def write_pack(root: Path, plan: str | Mapping[str, Any], *, scheme: str | Mapping[str, Any] = "name: test\n",
+               period: int = 2010, units: str | Sequence[Mapping[str, Any]] = 3) -> Path:
     """Write a scheme pack directory (scheme.yaml, units.yaml, plans/<period>.yaml) for tests that
     go through ``jx validate`` / ``jx run``, where problems carry file:line. ``plan`` and ``scheme``
-    are YAML text (dedented); ``units`` a count (u1, u2, … with 10 staff, 10,000 entities), unit
-    dicts, or YAML text."""
+    are YAML text (dedented) or dicts (a plan dict gets ``period`` if it has none); ``units`` a count
+    (u1, u2, … with 10 staff, 10,000 entities), unit dicts, or YAML text."""
     import textwrap
+
+    def text(data: str | Mapping[str, Any]) -> str:
+        if isinstance(data, str):
+            return textwrap.dedent(data)
+        return yaml.safe_dump(dict(data), allow_unicode=True, sort_keys=False)
 
     if isinstance(units, int):
         units = [{"code": f"u{i}", "name": f"u{i}", "staff": 10, "entities": 10_000} for i in range(1, units + 1)]
-    if not isinstance(units, str):
-        units = yaml.safe_dump({"units": list(units)}, allow_unicode=True)
+    if not isinstance(plan, str):
+        plan = {"period": period, **plan}
     (root / "plans").mkdir(parents=True, exist_ok=True)
-    (root / "scheme.yaml").write_text(textwrap.dedent(scheme), encoding="utf-8")
-    (root / "units.yaml").write_text(textwrap.dedent(units), encoding="utf-8")
-    (root / "plans" / f"{period}.yaml").write_text(textwrap.dedent(plan), encoding="utf-8")
+    (root / "scheme.yaml").write_text(text(scheme), encoding="utf-8")
+    (root / "units.yaml").write_text(text(units if isinstance(units, str) else {"units": list(units)}),
+                                     encoding="utf-8")
+    (root / "plans" / f"{period}.yaml").write_text(text(plan), encoding="utf-8")
     return root

@@ -53,6 +53,13 @@ def test_reading_filters_by_kind_period_and_as_of_date(store):
     assert [e.entry_date.year for e in store.entries("gd", 2009)] == [2009]
 
 
+def test_has_entries_per_scheme_and_period(store):
+    assert not store.has_entries("gd", 2010)
+    add(store, ROWS)
+    assert store.has_entries("gd", 2010)
+    assert not store.has_entries("gd", 2009) and not store.has_entries("other", 2010)
+
+
 def test_a_correction_supersedes_the_old_entry_which_stays_stored(store):
     add(store, ROWS)
     old = store.entries("gd", 2010)[0]

@@ -28,6 +28,7 @@ from jxcore.models import RunResult, RunStatus
 from jxcore.store import ledger
 from jxcore.store.entries import Batch, Entry, EntryColumns, NewEntry, add_batch, read_entries, read_entry_columns
 from jxcore.store.tables import run_nodes, run_units
+from jxcore.store.tables import entries as entries_table
 from jxcore.store.tables import runs as runs_table
 
 if TYPE_CHECKING:
@@ -258,6 +259,13 @@ class _Reader(abc.ABC):
         with self._connect() as connection:
             return read_entries(connection, scheme, period, kinds=kinds, as_of=as_of,
                                 include_superseded=include_superseded)
+
+    def has_entries(self, scheme: str, period: int) -> bool:
+        """Whether any manual entry of scheme/period is stored (one indexed probe, no rows read)."""
+        query = sa.select(entries_table.c.id).where(entries_table.c.scheme == scheme,
+                                                    entries_table.c.period == period).limit(1)
+        with self._connect() as connection:
+            return connection.execute(query).first() is not None
 
     def entry_columns(self, scheme: str, period: int, fields: Mapping[str, Collection[str]], *,
                       as_of: dt.date | None = None) -> dict[str, EntryColumns]:

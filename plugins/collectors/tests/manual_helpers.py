@@ -7,6 +7,7 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from jxcore.scheme import scheme_from_dict
+from jxcore.testing import write_pack
 
 UNITS = [
     {"code": "humen", "name": "虎门", "staff": 50, "entities": 50000},
@@ -33,6 +34,12 @@ PLAN = {"scale": 40, "nodes": [{"code": "YW", "name": "业务", "points": 40, "c
 
 def small_scheme():
     return scheme_from_dict(PLAN, units=UNITS, name="mini", settings={"checklists": CHECKLISTS})
+
+
+def mini_pack(root: Path, plan: dict, **scheme) -> Path:
+    """The small scheme as a pack directory, for tests through the command line."""
+    return write_pack(root, {"name": "2010", **plan}, units=UNITS,
+                      scheme={"name": "mini", "title": "迷你", **scheme, "settings": {"checklists": CHECKLISTS}})
 
 
 def write_csv(path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from manual_helpers import CHECKLISTS, PLAN, UNITS, write_csv
+import yaml
+from manual_helpers import PLAN, mini_pack, write_csv
 
 from jxcore.cli import main
 
@@ -16,18 +15,7 @@ def pack(tmp_path, monkeypatch):
     monkeypatch.delenv("JX_DATABASE_URL", raising=False)
     monkeypatch.setenv("JX_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.setenv("JX_PLUGINS", "jx_collectors.plugin,jx_rules.plugin")
-    root = tmp_path / "mini"
-    (root / "plans").mkdir(parents=True)
-    (root / "scheme.yaml").write_text(dump({"name": "mini", "title": "迷你", "units": "units.yaml",
-                                            "plans": "plans", "settings": {"checklists": CHECKLISTS}}),
-                                      encoding="utf-8")
-    (root / "units.yaml").write_text(dump({"units": UNITS}), encoding="utf-8")
-    (root / "plans" / "2010.yaml").write_text(dump({"period": 2010, "name": "2010", **PLAN}), encoding="utf-8")
-    return root
-
-
-def dump(data) -> str:
-    return json.dumps(data, ensure_ascii=False)  # JSON is YAML
+    return mini_pack(tmp_path / "mini", PLAN)
 
 
 def test_import_prints_what_it_stored_and_refuses_the_same_file_again(pack, tmp_path, capsys):
@@ -69,9 +57,9 @@ def test_collect_lists_each_indicator_with_units_and_events(pack, tmp_path, caps
 
 
 def test_collect_shows_a_collectors_data_error_without_failing(pack, tmp_path, capsys):
-    plan = json.loads((pack / "plans" / "2010.yaml").read_text(encoding="utf-8"))
+    plan = yaml.safe_load((pack / "plans" / "2010.yaml").read_text(encoding="utf-8"))
     plan["nodes"][0]["children"][0]["collector"]["params"]["where"] = {"archive": "nosuch"}
-    (pack / "plans" / "2010.yaml").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
+    (pack / "plans" / "2010.yaml").write_text(yaml.safe_dump(plan, allow_unicode=True), encoding="utf-8")
     assert main(["collect", "--scheme", str(pack), "--as-of", "2010-06-30"]) == 0
     out = capsys.readouterr().out
     assert "problem: manual: " in out and "where archive: 'nosuch' is not a code of checklist 'archive'" in out

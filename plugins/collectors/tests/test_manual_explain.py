@@ -8,7 +8,7 @@ import hashlib
 import json
 
 import pytest
-from manual_helpers import CHECKLISTS, UNITS, indicator, write_csv
+from manual_helpers import indicator, mini_pack, write_csv
 
 from jxcore.cli import main
 from jxcore.store import Store
@@ -21,15 +21,9 @@ def pack(tmp_path, monkeypatch):
     monkeypatch.delenv("JX_DATABASE_URL", raising=False)
     monkeypatch.setenv("JX_DISABLE_PLUGIN_AUTOLOAD", "1")
     monkeypatch.setenv("JX_PLUGINS", "jx_collectors.plugin,jx_rules.plugin,jx_outputs.plugin")
-    root = tmp_path / "mini"
-    (root / "plans").mkdir(parents=True)
-    files = {"scheme.yaml": {"name": "mini", "title": "迷你", "language": "zh", "settings": {"checklists": CHECKLISTS}},
-             "units.yaml": {"units": UNITS}, "plans/2010.yaml": {"period": 2010, "name": "2010", "scale": 10, "nodes": [
-                 {"code": "YW", "name": "业务", "points": 10, "children": [
-                     indicator("YW.DC", {"name": "per_event", "params": {"deductions": {"absent": 1}}}, "inspection")]}]}}
-    for name, data in files.items():
-        (root / name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")  # JSON is YAML
-    return root
+    plan = {"scale": 10, "nodes": [{"code": "YW", "name": "业务", "points": 10, "children": [
+        indicator("YW.DC", {"name": "per_event", "params": {"deductions": {"absent": 1}}}, "inspection")]}]}
+    return mini_pack(tmp_path / "mini", plan, language="zh")
 
 
 def test_explain_shows_each_entry_with_its_file_row_and_correction(pack, tmp_path, capsys):

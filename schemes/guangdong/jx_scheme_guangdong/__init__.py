@@ -19,7 +19,7 @@ MANUAL_DIR = "guangdong-demo"  # under JX_HOME/data: the demo manual files, one 
 
 
 def _on_demo(scheme, source) -> bool:
-    return scheme.name == "guangdong" and source is not None and expand(source.url) == expand(DEMO_URL)
+    return scheme.name == "guangdong" and source is not None and source.url == expand(DEMO_URL)
 
 
 @hookimpl
@@ -34,7 +34,7 @@ def jx_prepare_source(scheme, source):
         return
     from jx_scheme_guangdong import demo
 
-    demo.ensure(Path(expand(source.url).removeprefix("duckdb:///")), scheme.units)
+    demo.ensure(Path(source.url.removeprefix("duckdb:///")), scheme.units)
 
 
 @hookimpl
@@ -42,7 +42,7 @@ def jx_run_started(run, scheme, store):
     """On the demo source, import the period's demo manual files if the store has no entries for it yet."""
     if store is None or not _on_demo(scheme, scheme.sources.get("business")):
         return
-    if store.entries(scheme.name, run.period):
+    if store.has_entries(scheme.name, run.period):
         return
     from jx_scheme_guangdong import manual
     from jxcore.config import data_dir
