@@ -15,11 +15,14 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any
 
 import attrs
+import numpy as np
 
 from jx_collectors.manual.kinds import KINDS, Column, Kind, checklist
 from jx_collectors.manual.reading import RawTable, read_table
@@ -108,79 +111,178 @@ def enter_one(store: Any, scheme: Scheme, kind: str, fields: dict[str, Any], *, 
 def check_file(scheme: Scheme, spec: Kind, name: str, data: bytes,
                sheet: str | None = None) -> tuple[list[NewEntry], str | None]:
     """The entries of a file, or a DataError with every problem; also how a CSV was decoded."""
-    table, problems = read_table(name, data, sheet)
-    rows: list[NewEntry] = []
-    if table is not None:
-        rows, more = check_table(scheme, spec, table)
-        problems += more
-    if problems:
-        raise DataError.from_problems(f"{name}: nothing imported", problems)
-    return rows, table.encoding
+    check = FileCheck(scheme, spec, name, data, sheet)
+    return [entry for chunk in check.chunks() for entry in chunk], check.encoding
+
+
+class FileCheck:
+    """A file checked as a stream: :meth:`chunks` yields its entries a chunk at a time and raises
+    one DataError with every problem after the last chunk, so a caller writing the chunks inside one
+    transaction rolls back on it and memory does not grow with the file. An unreadable file or a
+    bad header raises at once."""
+
+    def __init__(self, scheme: Scheme, spec: Kind, name: str, data: bytes, sheet: str | None = None):
+        table, problems = read_table(name, data, sheet)
+        if table is None:
+            raise DataError.from_problems(f"{name}: nothing imported", problems)
+        self.name, self.table, self.encoding = name, table, table.encoding
+        self._rows = _checked_rows(scheme, spec, table)
+        self.rows = 0  #: entries yielded so far
+
+    def chunks(self, size: int = 10_000) -> Iterator[list[NewEntry]]:
+        chunk: list[NewEntry] = []
+        for entry in self._rows:
+            chunk.append(entry)
+            if len(chunk) >= size:
+                self.rows += len(chunk)
+                yield chunk
+                chunk = []
+        problems = self.table.problems
+        if problems:
+            more = f" ({len(problems)} problems in all)" if problems.more else ""
+            raise DataError.from_problems(f"{self.name}: nothing imported{more}", problems.listing())
+        if chunk:
+            self.rows += len(chunk)
+            yield chunk
 
 
 def check_table(scheme: Scheme, spec: Kind, table: RawTable) -> tuple[list[NewEntry], list[Problem]]:
     """Map the headers to the kind's columns and check every cell; (entries, problems)."""
-    columns, problems = _map_headers(spec, table)
-    if not table.rows and not problems:
-        problems.append(Problem("the file has a header row and no data rows", table.location(),
-                                "add the rows below the header"))
-    parsers = {}
-    for col in columns.values():
+    entries = list(_checked_rows(scheme, spec, table))
+    return entries, table.problems.listing()
+
+
+#: Optional columns of every kind: a row that corrects (supersedes) an earlier entry, and why.
+CORRECTION = (Column("supersedes", "integer", ("更正条目", "被更正条目", "替代条目"), required=False, minimum=1),
+              Column("reason", "text", ("更正原因", "原因"), required=False))
+_CACHED = ("unit", "code", "codes", "date", "boolean")  #: column types whose cells repeat: parse each text once
+_CACHE_SIZE = 100_000
+
+
+def _checked_rows(scheme: Scheme, spec: Kind, table: RawTable) -> Iterator[NewEntry]:
+    """The entries of ``table``'s rows that have no problem; every problem goes to ``table.problems``.
+
+    Duplicate rows (equal keys) are found at the end from 128-bit digests of the keys, so memory
+    is 24 bytes a row rather than the keys themselves.
+    """
+    problems = table.problems
+    columns, header_problems = _map_headers(spec, table)
+    problems.extend(header_problems)
+    width = len(table.header)
+    # what to do with each column: None (no header: it must stay empty), _SKIP (an unknown header or
+    # a column that cannot be checked: reported once already), or (column, parser)
+    plan: list[Any] = [None if not h else _SKIP for h in table.header]
+    for index, col in sorted(columns.items()):
         try:
-            parsers[col.name] = _parser(col, scheme)
+            parse = _parser(col, scheme)
         except DataError as exc:
-            problems += exc.problems
-    entries: list[NewEntry] = []
-    seen: dict[tuple, int] = {}
-    for row_no, cells in table.rows:
-        if all(_blank(v) for v in cells):
+            problems.extend(exc.problems)
             continue
+        plan[index] = (col, _cached(parse) if col.type in _CACHED else parse)
+    iso = [c.name for c in columns.values() if c.type == "date" and c.name != "date"]
+    where = {c.name: i for i, c in columns.items()}
+    digests, key_rows = bytearray(), array("q")
+    data_rows = 0
+    for row_no, cells in table.rows:
+        if all(map(_blank, cells)):
+            continue
+        data_rows += 1
+        if len(cells) < width:
+            cells = (*cells, *(None,) * (width - len(cells)))
         values: dict[str, Any] = {}
         row_ok = True
-        for index in range(max(len(cells), len(table.header))):
-            cell = cells[index] if index < len(cells) else None
-            col = columns.get(index)
-            if col is None:
+        for index, cell in enumerate(cells):
+            how = plan[index] if index < width else None
+            if how is _SKIP:
+                continue
+            if how is None:
                 if not _blank(cell):
-                    problems.append(Problem(f"a value ({cell!r}) in a column without a header",
-                                            table.location(row_no, index), "give the column a header or clear it"))
+                    problems.add(Problem(f"a value ({cell!r}) in a column without a header",
+                                         table.location(row_no, index), "give the column a header or clear it"))
                     row_ok = False
                 continue
-            if col.name not in parsers:
-                continue
+            col, parse = how
             if _blank(cell):
                 if col.required:
-                    problems.append(Problem(f"{col.name} is missing", table.location(row_no, index),
-                                            "fill in the cell"))
+                    problems.add(Problem(f"{col.name} is missing", table.location(row_no, index), "fill in the cell"))
                     row_ok = False
                 values[col.name] = [] if col.type == "codes" else None
                 continue
-            value, problem = parsers[col.name](cell)
+            value, problem = parse(cell)
             if problem:
-                problems.append(Problem(problem[0], table.location(row_no, index), problem[1]))
+                problems.add(Problem(problem[0], table.location(row_no, index), problem[1]))
                 row_ok = False
             values[col.name] = value
-        if not row_ok or "unit" not in values or "date" not in values:
+        supersedes, reason = values.pop("supersedes", None), values.pop("reason", None)
+        if row_ok and (supersedes is None) != (reason is None):
+            problems.add(Problem(
+                "a correction needs a reason" if reason is None else "a reason without an entry it supersedes",
+                table.location(row_no, where["supersedes" if reason is None else "reason"]),
+                "give both the id of the entry corrected (supersedes/更正条目) and why (reason/更正原因), or neither"))
+            row_ok = False
+        if not row_ok or values.get("unit") is None or values.get("date") is None:
             continue  # the row's problems (or the header's) are reported already
-        key = tuple(_hashable(values.get(name)) for name in spec.key)
-        if key in seen:
-            problems.append(Problem(f"duplicates row {seen[key]} ({', '.join(spec.key)} are the same)",
-                                    table.location(row_no), "delete one of the two rows"))
-            continue
-        seen[key] = row_no
+        digests += blake2b(repr(tuple(values.get(name) for name in spec.key)).encode(), digest_size=16).digest()
+        key_rows.append(row_no)
         day = values.pop("date")
         unit = values.pop("unit")
-        payload = {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in values.items()}
-        entries.append(NewEntry(unit_code=unit, entry_date=day, payload=payload, source_row=row_no))
-    return entries, problems
+        for name in iso:
+            if values[name] is not None:
+                values[name] = values[name].isoformat()
+        yield NewEntry(unit_code=unit, entry_date=day, payload=values, source_row=row_no,
+                       supersedes=supersedes, reason=reason)
+    if not data_rows and not problems:
+        problems.add(Problem("the file has a header row and no data rows", table.location(),
+                             "add the rows below the header"))
+    _duplicates(table, spec, digests, key_rows)
+
+
+_SKIP = object()
+
+
+def _duplicates(table: RawTable, spec: Kind, digests: bytearray, rows: array) -> None:
+    """Report each row whose key equals an earlier row's (digests sorted with numpy)."""
+    if len(rows) < 2:
+        return
+    keys = np.frombuffer(bytes(digests), dtype=np.uint64).reshape(-1, 2)
+    numbers = np.frombuffer(rows, dtype=np.int64)
+    order = np.lexsort((numbers, keys[:, 1], keys[:, 0]))
+    keys, numbers = keys[order], numbers[order]
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = (keys[1:] != keys[:-1]).any(axis=1)
+    if starts.all():
+        return
+    first = numbers[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+    for row, earlier in sorted(zip(numbers[~starts].tolist(), first[~starts].tolist())):
+        table.problems.add(Problem(f"duplicates row {earlier} ({', '.join(spec.key)} are the same)",
+                                   table.location(row), "delete one of the two rows"))
+
+
+def _cached(parse: Callable[[Any], Parsed]) -> Callable[[Any], Parsed]:
+    """``parse`` remembering up to 100,000 results: unit names, codes, dates and yes/no repeat down a column."""
+    memo: dict[Any, Parsed] = {}
+
+    def cached(cell: Any) -> Parsed:
+        try:
+            return memo[cell]
+        except KeyError:
+            result = memo[cell] = parse(cell)
+            if len(memo) > _CACHE_SIZE:
+                memo.clear()
+            return result
+        except TypeError:  # an unhashable cell value
+            return parse(cell)
+
+    return cached
 
 
 def _map_headers(spec: Kind, table: RawTable) -> tuple[dict[int, Column], list[Problem]]:
-    by_header = {h.casefold(): col for col in spec.columns for h in col.headers}
+    all_columns = (*spec.columns, *CORRECTION)
+    by_header = {h.casefold(): col for col in all_columns for h in col.headers}
     columns: dict[int, Column] = {}
     where: dict[str, int] = {}
     problems = []
-    known = ", ".join(f"{c.name} ({'/'.join(c.aliases)})" if c.aliases else c.name for c in spec.columns)
+    known = ", ".join(f"{c.name} ({'/'.join(c.aliases)})" if c.aliases else c.name for c in all_columns)
     for index, header in enumerate(table.header):
         if not header:
             continue
@@ -199,6 +301,9 @@ def _map_headers(spec: Kind, table: RawTable) -> tuple[dict[int, Column], list[P
         if col.name not in where and (col.required or col.name in ("unit", "date")):
             problems.append(Problem(f"missing column {col.name} ({'/'.join(col.headers)})", table.location(1),
                                     f"the columns of {spec.name} are: {known}"))
+    if not columns and any(table.header):
+        problems.append(Problem("no header is a column of this kind", table.location(1),
+                                f"is this a {spec.name} file, and is the first row its headers?"))
     return columns, problems
 
 

@@ -1,7 +1,15 @@
-"""Read a CSV or XLSX file into a raw table (header + rows of cells), reporting what cannot be read.
+"""Read a CSV or XLSX file into a raw table (header + a stream of rows), refusing what cannot be read.
+
+Files are read within :data:`LIMITS` (bytes, rows, columns, cell length, an XLSX's unpacked size and
+compression ratio) and streamed row by row, so a huge or hostile file costs bounded time and
+memory and is answered with what was exceeded. :func:`read_bounded` reads a path that way: only
+regular files, never a FIFO, a device (a symlink to /dev/zero) or a directory.
 
 CSV: UTF-8 (with or without BOM) first, then GB18030 (a superset of GBK, which Excel on a Chinese
-Windows writes); a file neither decodes is refused with the byte offsets where each failed.
+Windows writes). UTF-16 (Excel's "Unicode Text", with or without BOM) and Big5 are named and
+refused rather than misread; a file that decodes as nothing is refused with the byte offsets where
+each decoding failed. Control characters in a cell (NUL, …; tab and line breaks are allowed) are
+refused with row, column and byte offset.
 XLSX: the first sheet (or the one named); formula cells and merged cells are refused with their
 sheet, row and column, since what a formula shows is not what the file holds, and a merged cell
 leaves the rows under it without a value.
@@ -9,15 +17,21 @@ leaves the rows under it without a value.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import os
+import re
+import stat
 import warnings
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from jxcore.errors import Location, Problem
+from jxcore.errors import DataError, Location, Problem, UsageError
 
 
 def get_column_letter(index: int) -> str:
@@ -29,17 +43,112 @@ def get_column_letter(index: int) -> str:
 
 CSV_SUFFIXES = (".csv", ".txt")
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+MiB = 1 << 20
+
+
+@attrs.frozen
+class Limits:
+    """What one import file may hold; beyond it the file is refused with the limit named."""
+
+    file_bytes: int = 128 * MiB  #: size of the file as stored
+    rows: int = 2_000_000  #: data rows
+    columns: int = 64  #: cells in one row (a kind has at most ten columns)
+    cells: int = 20_000_000  #: cells in the whole file
+    cell_chars: int = 32_767  #: characters in one cell (Excel's own limit)
+    xlsx_unpacked: int = 1024 * MiB  #: declared uncompressed size of all members of an XLSX
+    xlsx_ratio: int = 200  #: uncompressed/compressed size of one XLSX member over 1 MiB (a zip bomb)
+    problems: int = 200  #: problems listed; the rest are counted
+
+
+LIMITS = Limits()
+#: Control characters refused in cells: C0 but tab, line feed and carriage return; DEL.
+CONTROL = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL_TEXT = re.compile(f"[{CONTROL}]")
+_CONTROL_BYTES = re.compile(f"[{CONTROL}]".encode())
+_NAMES = {0: "NUL", 0x1b: "ESC", 0x7f: "DEL"}
+
+
+def control_name(char: str) -> str:
+    code = ord(char)
+    return f"0x{code:02X}" + (f" ({_NAMES[code]})" if code in _NAMES else "")
+
+
+def read_bounded(path: Path | str, limit: int = LIMITS.file_bytes) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them.
+
+    A directory, FIFO, socket or device (also behind a symlink, such as one to /dev/zero) is
+    refused without reading it (UsageError); so is a file larger than ``limit`` (DataError).
+    The file is opened non-blocking and checked on the open descriptor, so a path swapped for a
+    FIFO between the check and the read cannot hang the import.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}", location=Location(file=str(path)),
+                         hint="check the file name") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+            raise UsageError(f"cannot import {path}: it is {what}", location=Location(file=str(path)),
+                             hint="give the path of a .csv or .xlsx file")
+        size = os.fstat(fd).st_size
+        data = handle.read(limit + 1) if size <= limit else b""
+    if size > limit or len(data) > limit:
+        raise DataError(f"the file is {max(size, len(data)) / MiB:.1f} MiB, more than the {limit / MiB:.0f} MiB "
+                        "an import may be", location=Location(file=path.name),
+                        hint="split it into several files (by month or by unit) and import each")
+    return data
+
+
+class Problems:
+    """Problems of one file: the first ``cap`` kept, the rest counted, so a file bad in every row
+    costs bounded memory and a readable report."""
+
+    def __init__(self, cap: int = LIMITS.problems):
+        self.cap = cap
+        self.kept: list[Problem] = []
+        self.more = 0
+
+    def add(self, problem: Problem) -> None:
+        if len(self.kept) < self.cap:
+            self.kept.append(problem)
+        else:
+            self.more += 1
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    def __len__(self) -> int:
+        return len(self.kept) + self.more
+
+    def listing(self) -> list[Problem]:
+        """The kept problems by row (file-wide ones first), then how many more there are."""
+        shown = sorted(self.kept, key=lambda p: -1 if p.location.row is None else p.location.row)
+        if self.more:
+            shown.append(Problem(f"and {self.more} more problems (only the first {self.cap} are listed)",
+                                 Location(file=shown[0].location.file if shown else None),
+                                 "fix these and import the file again to see the rest"))
+        return shown
 
 
 @attrs.frozen
 class RawTable:
-    """The cells of a file: the header row and the data rows with their row numbers in the file."""
+    """The cells of a file: the header row and the data rows with their row numbers in the file.
+
+    ``rows`` may be a one-shot stream: problems met while it is read (a broken quote, a control
+    character, a limit) go to ``problems``, complete once the stream is exhausted.
+    """
 
     file: str
     sheet: str | None
     header: tuple[str, ...]
-    rows: tuple[tuple[int, tuple[Any, ...]], ...]
+    rows: Iterable[tuple[int, Sequence[Any]]]
     encoding: str | None = None  #: how a CSV was decoded: "UTF-8", "UTF-8 with BOM", "GBK"
+    problems: Problems = attrs.field(factory=Problems)
 
     def location(self, row: int | None = None, column: int | None = None) -> Location:
         """Where a cell is; ``column`` is a 0-based index, shown as its letter and header."""
@@ -50,65 +159,218 @@ class RawTable:
         return Location(file=self.file, sheet=self.sheet, row=row, column=col)
 
 
-def read_table(name: str, data: bytes, sheet: str | None = None) -> tuple[RawTable | None, list[Problem]]:
-    """Parse ``data`` (the bytes of file ``name``) by its suffix; (None, problems) if it cannot be read."""
+def read_table(name: str, data: bytes, sheet: str | None = None,
+               limits: Limits = LIMITS) -> tuple[RawTable | None, list[Problem]]:
+    """Parse ``data`` (the bytes of file ``name``) by its suffix; (None, problems) if it cannot be read.
+
+    The table's rows are a stream: problems inside them are in ``table.problems`` once it is read.
+    """
     suffix = Path(name).suffix.lower()
+    where = Location(file=name)
+    if len(data) > limits.file_bytes:
+        return None, [Problem(f"the file is {len(data) / MiB:.1f} MiB, more than the "
+                              f"{limits.file_bytes / MiB:.0f} MiB an import may be", where,
+                              "split it into several files (by month or by unit) and import each")]
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
-        return None, [Problem("the file is empty", Location(file=name),
+        return None, [Problem("the file is empty", where,
                               "export the sheet again; the first row must be the column headers")]
     if suffix in CSV_SUFFIXES:
-        return _read_csv(name, data)
+        if data.startswith(b"PK\x03\x04"):
+            return None, [Problem("the file is an .xlsx workbook, not CSV text", where, "name it .xlsx")]
+        if data.startswith(b"\xd0\xcf\x11\xe0"):
+            return None, [Problem("the file is an old Excel .xls workbook, not CSV text", where,
+                                  "open it in Excel and save it as .xlsx or CSV UTF-8")]
+        return _read_csv(name, data, limits)
     if suffix in XLSX_SUFFIXES:
-        return _read_xlsx(name, data, sheet)
-    return None, [Problem(f"cannot read files of type {suffix or '(no suffix)'!r}", Location(file=name),
+        return _read_xlsx(name, data, sheet, limits)
+    return None, [Problem(f"cannot read files of type {suffix or '(no suffix)'!r}", where,
                           "save the sheet as .csv or .xlsx")]
 
 
-def _decode(name: str, data: bytes) -> tuple[str | None, str | None, list[Problem]]:
-    if data.startswith(b"\xef\xbb\xbf"):
+# --- CSV -------------------------------------------------------------------------------------
+
+_SAVE_AS = "save it as CSV UTF-8 (Excel: Save As → CSV UTF-8) or GBK, or as .xlsx"
+
+
+def _bad_byte(data: bytes, codec: str, start: int = 0) -> int | None:
+    """Offset of the first byte of ``data[start:]`` that is not ``codec``, or None; decoded in
+    chunks so a large file is not copied into one string."""
+    decoder = codecs.getincrementaldecoder(codec)()
+    view = memoryview(data)
+    step = 4 * MiB
+    for at in range(start, len(data), step):
+        pending = len(decoder.getstate()[0])
         try:
-            return data[3:].decode("utf-8"), "UTF-8 with BOM", []
+            decoder.decode(view[at:at + step], final=at + step >= len(data))
         except UnicodeDecodeError as exc:
-            return None, None, [Problem(f"the file starts as UTF-8 but byte {exc.start + 3} is not UTF-8",
-                                        Location(file=name), "save it again as UTF-8")]
-    try:
-        return data.decode("utf-8"), "UTF-8", []
-    except UnicodeDecodeError as utf8:
-        try:
-            return data.decode("gb18030"), "GBK", []
-        except UnicodeDecodeError as gbk:
-            return None, None, [Problem(
-                f"the file is neither UTF-8 (bad byte at offset {utf8.start}) nor GBK/GB18030 "
-                f"(bad byte at offset {gbk.start})", Location(file=name),
-                "save it as CSV UTF-8 (Excel: Save As → CSV UTF-8) or as .xlsx")]
+            return at - pending + exc.start
+    return None
 
 
-def _read_csv(name: str, data: bytes) -> tuple[RawTable | None, list[Problem]]:
-    text, encoding, problems = _decode(name, data)
-    if text is None:
+def _utf16(sample: bytes) -> str | None:
+    """"UTF-16LE"/"UTF-16BE" if ``sample`` looks like UTF-16 without a BOM: text files written as
+    UTF-16 have a zero byte in every ASCII character (digits, commas, line breaks), all at odd
+    (little-endian) or all at even (big-endian) offsets."""
+    sample = sample[: len(sample) // 2 * 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    half = len(sample) // 2
+    for zeros, other, name in ((odd, even, "UTF-16LE"), (even, odd, "UTF-16BE")):
+        if zeros >= 0.2 * half and other <= 0.02 * half:
+            try:
+                sample.decode(name.lower().replace("utf-16", "utf-16-"))
+            except UnicodeDecodeError:
+                return None
+            return name
+    return None
+
+
+def _is_big5(data: bytes) -> bool:
+    """Whether a file that is not UTF-8 reads best as Big5 (traditional Chinese), judged by
+    charset-normalizer on the first 64 KiB: Big5 bytes mostly decode as GB18030 too, but to
+    nonsense, which the detector's coherence check sees."""
+    from charset_normalizer import from_bytes
+
+    sample = data[:65536]
+    if len(data) > len(sample):
+        sample = sample[: sample.rfind(b"\n") + 1] or sample
+    found = {m.encoding for m in from_bytes(sample)}
+    return bool(found & {"big5", "cp950", "big5hkscs"}) and "gb18030" not in found
+
+
+def _decode(name: str, data: bytes) -> tuple[str | None, str | None, list[Problem]]:
+    """(codec, how it is named, problems) for a CSV file."""
+    where = Location(file=name)
+    if data.startswith(b"\xef\xbb\xbf"):
+        bad = _bad_byte(data, "utf-8", 3)
+        if bad is not None:
+            return None, None, [Problem(f"the file starts as UTF-8 but byte {bad} is not UTF-8", where,
+                                        "save it again as UTF-8")]
+        return "utf-8-sig", "UTF-8 with BOM", []
+    utf16 = "UTF-16" if data[:2] in (b"\xff\xfe", b"\xfe\xff") else _utf16(data[:4096])
+    if utf16:
+        return None, None, [Problem(f"the file is {utf16} (Excel's \"Unicode Text\"), which jx does not read",
+                                    where, _SAVE_AS)]
+    utf8 = _bad_byte(data, "utf-8")
+    if utf8 is None:
+        return "utf-8", "UTF-8", []
+    if _is_big5(data):
+        return None, None, [Problem("the file is Big5 (traditional Chinese), which jx does not read", where,
+                                    _SAVE_AS)]
+    gbk = _bad_byte(data, "gb18030")
+    if gbk is None:
+        return "gb18030", "GBK", []
+    return None, None, [Problem(f"the file is neither UTF-8 (bad byte at offset {utf8}) nor GBK/GB18030 "
+                                f"(bad byte at offset {gbk})", where,
+                                "save it as CSV UTF-8 (Excel: Save As → CSV UTF-8) or as .xlsx")]
+
+
+def _read_csv(name: str, data: bytes, limits: Limits) -> tuple[RawTable | None, list[Problem]]:
+    codec, encoding, problems = _decode(name, data)
+    if codec is None:
         return None, problems
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: tuple[str, ...] | None = None
-    rows = []
+    reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline=""))
+    # Control bytes are never part of a UTF-8 or GB18030 multi-byte character: their offsets are
+    # found in the bytes, in the order the cells that hold them are met.
+    offsets = iter(m.start() for m in _CONTROL_BYTES.finditer(data))
+    controls = _CONTROL_BYTES.search(data) is not None
     try:
-        for record in reader:
-            if header is None:
-                header = tuple(cell.strip() for cell in record)
-            else:
-                rows.append((reader.line_num, tuple(record)))
+        first = next(reader, None)
     except csv.Error as exc:
         return None, [Problem(f"broken CSV: {exc}", Location(file=name, row=reader.line_num),
                               "check the quotes on that line")]
-    return RawTable(name, None, header or (), tuple(rows), encoding), []
+    header = tuple(cell.strip() for cell in first or ())
+    table = RawTable(name, None, header, (), encoding)
+    bad = [i for i, h in enumerate(header) if _CONTROL_TEXT.search(h)]
+    if bad:  # a header with control characters: the file is binary or corrupt, its rows are noise
+        return None, [_control_problem(table, 1, bad[0], header[bad[0]], next(offsets, None))]
+    table = attrs.evolve(table, rows=_csv_rows(table, reader, limits, offsets if controls else None))
+    return table, []
 
 
-def _read_xlsx(name: str, data: bytes, sheet: str | None) -> tuple[RawTable | None, list[Problem]]:
+def _csv_rows(table: RawTable, reader, limits: Limits, offsets: Iterator[int] | None):
+    rows = cells = 0
+    problems = table.problems
+    try:
+        for record in reader:
+            row = reader.line_num
+            rows += 1
+            cells += len(record)
+            if rows > limits.rows or cells > limits.cells:
+                problems.add(_limit_problem(table, row, rows > limits.rows, limits))
+                return
+            if len(record) > limits.columns:
+                problems.add(Problem(f"the row has {len(record)} cells, more than the {limits.columns} "
+                                     "an import reads", table.location(row),
+                                     "check the delimiters: cells are separated by commas"))
+                continue
+            if offsets is not None:
+                for index, cell in enumerate(record):
+                    count = len(_CONTROL_TEXT.findall(cell))
+                    if count:
+                        problems.add(_control_problem(table, row, index, cell, next(offsets, None)))
+                        for _ in range(count - 1):
+                            next(offsets, None)
+            for index, cell in enumerate(record):
+                if len(cell) > limits.cell_chars:
+                    problems.add(Problem(f"the cell has {len(cell)} characters, more than {limits.cell_chars}",
+                                         table.location(row, index), "check the quotes before this cell"))
+            yield row, record
+    except csv.Error as exc:
+        problems.add(Problem(f"broken CSV: {exc}", table.location(reader.line_num), "check the quotes on that line"))
+    except UnicodeDecodeError as exc:  # checked before reading, so only a file changed meanwhile
+        problems.add(Problem(f"undecodable byte: {exc.reason}", table.location(reader.line_num), _SAVE_AS))
+
+
+def _limit_problem(table: RawTable, row: int, rows: bool, limits: Limits) -> Problem:
+    what = f"more than {limits.rows:,} data rows" if rows else f"more than {limits.cells:,} cells"
+    return Problem(f"the file has {what}; nothing after row {row - 1} was read", table.location(row),
+                   "split it into several files (by month or by unit) and import each")
+
+
+def _control_problem(table: RawTable, row: int, index: int, cell: Any, offset: int | None) -> Problem:
+    char = _CONTROL_TEXT.search(cell).group()
+    at = f" at byte offset {offset}" if offset is not None else ""
+    return Problem(f"control character {control_name(char)}{at} in the cell", table.location(row, index),
+                   "delete it: the file may be damaged or exported from another program; re-type the cell")
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+
+def _zip_problem(name: str, data: bytes, limits: Limits) -> Problem | None:
+    """Why the XLSX container must not be unpacked (a zip bomb, too big), from its declared sizes."""
+    where = Location(file=name)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        return Problem(f"not a readable .xlsx workbook: {exc}", where, "open it in Excel and save it again as .xlsx")
+    total = sum(m.file_size for m in members)
+    if total > limits.xlsx_unpacked:
+        return Problem(f"the workbook unpacks to {total / MiB:,.0f} MiB, more than the "
+                       f"{limits.xlsx_unpacked / MiB:,.0f} MiB an import may be", where,
+                       "split it into several files (by month or by unit) and import each")
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > MiB and ratio > limits.xlsx_ratio:
+            return Problem(f"the workbook's part {member.filename} unpacks {ratio:,.0f} times its size "
+                           f"(more than {limits.xlsx_ratio}): it is not a spreadsheet Excel wrote", where,
+                           "open it in Excel and save it again as .xlsx, or export it as CSV")
+    return None
+
+
+def _read_xlsx(name: str, data: bytes, sheet: str | None, limits: Limits) -> tuple[RawTable | None, list[Problem]]:
     from openpyxl import load_workbook
 
+    refused = _zip_problem(name, data, limits)
+    if refused is not None:
+        return None, [refused]
     try:
         with warnings.catch_warnings():  # openpyxl warns about styles and extensions it ignores
             warnings.simplefilter("ignore")
-            book = load_workbook(io.BytesIO(data), data_only=False)
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises zipfile, KeyError, ValueError … for broken files
         return None, [Problem(f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}",
                               Location(file=name), "open it in Excel and save it again as .xlsx")]
@@ -116,22 +378,91 @@ def _read_xlsx(name: str, data: bytes, sheet: str | None) -> tuple[RawTable | No
         return None, [Problem(f"the workbook has no sheet {sheet!r}", Location(file=name),
                               f"its sheets are: {', '.join(book.sheetnames)}")]
     ws = book[sheet] if sheet is not None else book.worksheets[0]
-    problems = [Problem(f"merged cells {rng.coord}", Location(file=name, sheet=ws.title, row=rng.min_row,
-                                                             column=get_column_letter(rng.min_col)),
-                        "unmerge them and fill every cell")
-                for rng in sorted(ws.merged_cells.ranges, key=lambda r: (r.min_row, r.min_col))]
-    header: tuple[str, ...] | None = None
-    rows = []
-    for cells in ws.iter_rows():
-        for cell in cells:
-            if cell.data_type == "f":
-                problems.append(Problem(f"cell {cell.coordinate} holds a formula ({cell.value})",
-                                        Location(file=name, sheet=ws.title, row=cell.row,
-                                                 column=get_column_letter(cell.column)),
-                                        "replace formulas by their values (Paste Special → Values)"))
-        values = tuple(cell.value for cell in cells)
-        if header is None:
-            header = tuple("" if v is None else str(v).strip() for v in values)
-        else:
-            rows.append((cells[0].row, values))
-    return RawTable(name, ws.title, header or (), tuple(rows)), problems
+    if not hasattr(ws, "_get_source"):  # a chartsheet
+        return None, [Problem(f"sheet {ws.title!r} holds no cells", Location(file=name),
+                              "give the sheet with the data (--sheet NAME)")]
+    rows = _xlsx_rows(name, book, ws, limits)
+    table = RawTable(name, ws.title, (), ())
+    try:
+        first = next(rows, None)
+    except Exception as exc:  # broken XML in the sheet
+        return None, [Problem(f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}",
+                              Location(file=name, sheet=ws.title), "open it in Excel and save it again as .xlsx")]
+    if first is None:
+        return None, [Problem("the sheet is empty", Location(file=name, sheet=ws.title),
+                              "the first row must be the column headers")]
+    header = tuple("" if v is None else str(v).strip() for v in first[1])
+    table = RawTable(name, ws.title, header, ())
+    rows = _xlsx_rows(name, book, ws, limits, table, skip=first[0])
+    return attrs.evolve(table, rows=_guarded(rows, table)), []
+
+
+def _guarded(rows: Iterator, table: RawTable) -> Iterator:
+    """The rows, stopping with a problem where the sheet's XML turns out broken."""
+    try:
+        yield from rows
+    except Exception as exc:
+        table.problems.add(Problem(f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}",
+                                   Location(file=table.file, sheet=table.sheet),
+                                   "open it in Excel and save it again as .xlsx"))
+
+
+def _xlsx_rows(name: str, book, ws, limits: Limits, table: RawTable | None = None, skip: int = 0):
+    """(row number, values) of the sheet's non-empty rows, parsed as a stream of sparse cells.
+
+    openpyxl's own read-only rows are padded to the sheet's declared width, which a hostile file
+    can declare as 16,384 columns; the sheet's parser gives only the cells the file holds. With
+    ``table``, problems (formulas, control characters, limits, merged cells) are added to it.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser
+    from openpyxl.worksheet.cell_range import CellRange
+
+    problems = table.problems if table is not None else Problems()
+    rows = cells = 0
+    with ws._get_source() as source:
+        parser = WorkSheetParser(source, ws._shared_strings, data_only=False, epoch=book.epoch,
+                                 date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        for number, found in parser.parse():
+            if number <= skip or not found:
+                continue
+            if table is None:  # the header row only
+                yield number, _dense(found, limits.columns)
+                return
+            rows += 1
+            cells += len(found)
+            if rows > limits.rows or cells > limits.cells:
+                problems.add(_limit_problem(table, number, rows > limits.rows, limits))
+                return
+            for cell in found:
+                value = cell["value"]
+                if cell["data_type"] == "f":
+                    problems.add(Problem(f"cell {get_column_letter(cell['column'])}{number} holds a formula "
+                                         f"({value})", Location(file=name, sheet=ws.title, row=number,
+                                                                column=get_column_letter(cell["column"])),
+                                         "replace formulas by their values (Paste Special → Values)"))
+                elif isinstance(value, str):
+                    if _CONTROL_TEXT.search(value):
+                        problems.add(_control_problem(table, number, cell["column"] - 1, value, None))
+                    if len(value) > limits.cell_chars:
+                        problems.add(Problem(f"the cell has {len(value)} characters, more than {limits.cell_chars}",
+                                             table.location(number, cell["column"] - 1), "shorten it"))
+            if found[-1]["column"] > limits.columns:
+                problems.add(Problem(f"a value in column {get_column_letter(found[-1]['column'])}, beyond the "
+                                     f"{limits.columns} columns an import reads", table.location(number),
+                                     "delete what is right of the table"))
+                continue
+            yield number, _dense(found, limits.columns)
+        merged = getattr(parser, "merged_cells", None)  # read after the rows, at the end of the sheet
+        ranges = [CellRange(m.ref) for m in getattr(merged, "mergeCell", None) or ()]
+        for rng in sorted(ranges, key=lambda r: (r.min_row, r.min_col)):
+            problems.add(Problem(f"merged cells {rng.coord}", Location(file=name, sheet=ws.title, row=rng.min_row,
+                                                                       column=get_column_letter(rng.min_col)),
+                                 "unmerge them and fill every cell"))
+
+
+def _dense(found: list[dict], width: int) -> tuple[Any, ...]:
+    values: list[Any] = [None] * min(found[-1]["column"], width)
+    for cell in found:
+        if cell["column"] <= width:
+            values[cell["column"] - 1] = cell["value"]
+    return tuple(values)
