@@ -126,9 +126,10 @@ def test_two_thousand_random_tampers_are_all_detected_and_nothing_else_is(tmp_pa
     shutil.copy(tmp_path / "s.sqlite", snapshot)
     engine = sa.create_engine(f"sqlite:///{snapshot}")  # no foreign keys: an attacker's raw access
     rng = random.Random(2010)
-    tables = [*ledger.CHAINED, "audit_chain"]
     cases, missed, kinds, by_what = 2_000, [], {}, {}
     with engine.connect() as connection:
+        tables = [t for t in (*ledger.CHAINED, "audit_chain")  # those with rows to tamper with
+                  if connection.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar()]
         for (name,) in connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").all():
             connection.exec_driver_sql(f"DROP TRIGGER {name}")  # a DBA can; the chain still tells
         connection.commit()

@@ -27,7 +27,7 @@ from jxcore.errors import DataError, Location, LockedError, StoreError, UsageErr
 from jxcore.models import RunResult, RunStatus
 from jxcore.store import ledger
 from jxcore.store.entries import Batch, Entry, EntryColumns, NewEntry, add_batch, read_entries, read_entry_columns
-from jxcore.store.tables import run_nodes, run_units
+from jxcore.store.tables import run_nodes, run_plans, run_units
 from jxcore.store.tables import entries as entries_table
 from jxcore.store.tables import runs as runs_table
 
@@ -172,6 +172,7 @@ class StoredRun:
     scheme_digest: str
     unit_count: int
     node_count: int
+    actor: str | None = attrs.field(default=None, kw_only=True)  #: who ran it (None before 0004)
     _load: Callable[[str], RunData] = attrs.field(repr=False, alias="load")
     _cache: dict[str, RunData] = attrs.field(factory=dict, init=False, repr=False)
 
@@ -227,22 +228,26 @@ class _Reader(abc.ABC):
 
     def latest_run(self, scheme: str, period: int, *, final_only: bool = False,
                    before: str | None = None) -> StoredRun | None:
-        """The newest finished run of ``scheme``/``period``, or None.
+        """The current run of ``scheme``/``period``: the finished run with the latest as-of date
+        (of those, the newest), or None.
 
-        ``final_only`` keeps runs marked final; ``before`` (a run id) returns the newest run
-        started before that one, for "change since the previous run".
+        ``final_only`` keeps runs marked final; ``before`` (a run id) returns the run the movement
+        of that one is measured against: the latest with an earlier as-of date (the previous day's).
         """
-        query = sa.select(runs_table).where(runs_table.c.scheme == scheme, runs_table.c.period == period,
-                                      runs_table.c.status == RunStatus.FINISHED.value)
+        c = runs_table.c
+        query = sa.select(runs_table).where(c.scheme == scheme, c.period == period,
+                                            c.status == RunStatus.FINISHED.value)
         if final_only:
-            query = query.where(runs_table.c.final == sa.true())
+            query = query.where(c.final == sa.true())
         if before is not None:
-            ref = self.load_run(before)
-            query = query.where(sa.or_(
-                runs_table.c.started_at < ref.started_at,
-                sa.and_(runs_table.c.started_at == ref.started_at, runs_table.c.id < ref.id)))
-        found = self._select(query.limit(1))
+            query = query.where(c.as_of < self.load_run(before).as_of)
+        found = self._select(query.order_by(c.as_of.desc()).limit(1))
         return found[0] if found else None
+
+    def plan_document(self, digest: str) -> str | None:
+        """The JSON plan document a run with this ``scheme_digest`` was scored with (None before 0004)."""
+        with self._connect() as connection:
+            return connection.execute(sa.select(run_plans.c.document).where(run_plans.c.digest == digest)).scalar()
 
     def load_run(self, run_id: str) -> StoredRun:
         """One run by id; UsageError naming the id if the store has no such run."""
@@ -276,7 +281,7 @@ class _Reader(abc.ABC):
                     for kind, names in fields.items()}
 
     def _select(self, query: sa.Select) -> list[StoredRun]:
-        query = query.order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())
+        query = query.order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())  # after any given order
         with self._connect() as connection:
             rows = connection.execute(query).mappings().all()
         return [StoredRun(**{**row, "status": RunStatus(row["status"])}, load=self._load_data)
@@ -432,10 +437,12 @@ class StoreTransaction(_Reader):
         self.store = store
         self.connection = connection
 
-    def save_run(self, result: RunResult, *, scheme_digest: str = "", final: bool = False) -> str:
+    def save_run(self, result: RunResult, *, scheme_digest: str = "", final: bool = False,
+                 plan_document: str | None = None, actor: str | None = None) -> str:
         """Write ``result`` (runs + run_units + run_nodes rows, bulk inserts); return the run id.
 
-        The id is ``result.run.id`` if the engine set one, else a new uuid4 hex.
+        The id is ``result.run.id`` if the engine set one, else a new uuid4 hex. ``plan_document``
+        (the plan as JSON, whose sha256 is ``scheme_digest``) is stored once per digest.
         """
         run, scores = result.run, np.asarray(result.scores)
         n_nodes, n_units = len(result.node_codes), len(result.units)
@@ -449,8 +456,12 @@ class StoreTransaction(_Reader):
             "id": run_id, "scheme": run.scheme, "period": run.period, "as_of": run.as_of,
             "started_at": run.started_at, "finished_at": dt.datetime.now(dt.timezone.utc),
             "status": RunStatus.FINISHED.value, "final": final, "jx_version": jxcore.__version__,
-            "scheme_digest": scheme_digest, "unit_count": n_units, "node_count": n_nodes,
+            "scheme_digest": scheme_digest, "unit_count": n_units, "node_count": n_nodes, "actor": actor,
         })
+        if plan_document is not None and self.plan_document(scheme_digest) is None:
+            self.connection.execute(run_plans.insert(), {
+                "digest": scheme_digest, "scheme": run.scheme, "period": run.period, "document": plan_document,
+                "stored_at": dt.datetime.now(dt.timezone.utc)})
         self.connection.execute(run_units.insert(), [
             {"run_id": run_id, "position": i, "code": code, "name": name, "total_milli": total,
              "rank": rank}
@@ -477,6 +488,15 @@ class StoreTransaction(_Reader):
         if final:  # final results join the audit chain (docs/records.md)
             ledger.append_final_run(self.connection, run_id)
         return run_id
+
+    def discard_run(self, run_id: str) -> None:
+        """Delete a non-final run and its rows (final runs are kept: StoreError)."""
+        if self.load_run(run_id).final:
+            raise StoreError(f"run {run_id} is final and cannot be discarded",
+                             hint="final results stay in the record; run again with --final to supersede them")
+        for table in (run_nodes, run_units):
+            self.connection.execute(table.delete().where(table.c.run_id == run_id))
+        self.connection.execute(runs_table.delete().where(runs_table.c.id == run_id))
 
     def add_entries(self, *, scheme: str, period: int, kind: str, source_file: str, source_sha256: str,
                     entered_by: str, rows: Sequence[NewEntry], entered_at: dt.datetime | None = None) -> Batch:

@@ -3,7 +3,8 @@
 An entry is one fact entered by a person (a spot-check sheet row, an inspection finding, a
 mystery-shopper visit …): its unit, its date, a JSON payload with the other fields, and where it
 came from (file, sha256, row, who, when). Entries are never updated or deleted: a correction is a
-new entry whose ``supersedes`` names the old one, and readers see only entries nobody superseded.
+new entry whose ``supersedes`` names the old one, a mistake is withdrawn (``entry_withdrawals``), and
+readers see only live entries: nobody superseded or withdrew them.
 Every batch and entry joins the audit chain in the transaction that writes it (jxcore.store.ledger);
 locks and access checks are in jxcore.records.
 """
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 
 from jxcore.errors import DataError, Location
 from jxcore.store import ledger
-from jxcore.store.tables import entries, entry_batches
+from jxcore.store.tables import entries, entry_batches, entry_withdrawals
 
 
 @attrs.frozen
@@ -36,6 +37,7 @@ class NewEntry:
     source_row: int | None = None
     supersedes: int | None = None
     reason: str | None = None  #: why a correction supersedes an entry
+    natural_key: str | None = None  #: sha256 hex of the kind's key (set by jxcore.services.entries)
 
 
 @attrs.frozen
@@ -72,6 +74,25 @@ class Entry:
     batch_id: str
     supersedes: int | None
     reason: str | None = None
+    natural_key: str | None = None
+
+    def as_new(self) -> NewEntry:
+        """The entry's fields as a :class:`NewEntry` (to ask a collector what it feeds)."""
+        return NewEntry(unit_code=self.unit_code, entry_date=self.entry_date, payload=self.payload,
+                        source_row=self.source_row, supersedes=self.supersedes, reason=self.reason,
+                        natural_key=self.natural_key)
+
+
+@attrs.frozen
+class Withdrawal:
+    """An entry taken back (with a whole batch, ``batch_id`` is set): it no longer counts."""
+
+    id: int
+    entry_id: int
+    batch_id: str | None
+    reason: str
+    by_user: str
+    at: dt.datetime
 
 
 def find_batch(connection: sa.Connection, scheme: str, period: int, kind: str, sha256: str) -> Batch | None:
@@ -96,7 +117,8 @@ def add_batch(connection: sa.Connection, *, scheme: str, period: int, kind: str,
             f"this file was already imported as {kind} for {scheme} {period}: {earlier.row_count} rows "
             f"from {earlier.source_file} by {earlier.entered_by} at {earlier.entered_at:%Y-%m-%d %H:%M} UTC",
             location=Location(file=source_file),
-            hint="nothing was imported; to correct entries, import a file of corrections instead")
+            hint="nothing was imported; to correct entries, import a file with supersedes and reason "
+                 "columns, or withdraw the batch (jx entry withdraw --batch ID)")
     batch = Batch(id=uuid.uuid4().hex, scheme=scheme, period=period, kind=kind, source_file=source_file,
                   source_sha256=source_sha256, row_count=len(rows), entered_by=entered_by,
                   entered_at=entered_at or dt.datetime.now(dt.timezone.utc))
@@ -108,7 +130,8 @@ def add_batch(connection: sa.Connection, *, scheme: str, period: int, kind: str,
         connection.execute(entries.insert(), [
             {**common, "unit_code": r.unit_code, "entry_date": r.entry_date,
              "payload": json.dumps(dict(r.payload), ensure_ascii=False, sort_keys=True),
-             "source_row": r.source_row, "supersedes": r.supersedes, "reason": r.reason}
+             "source_row": r.source_row, "supersedes": r.supersedes, "reason": r.reason,
+             "natural_key": r.natural_key}
             for r in rows])
     ledger.append_where(connection, "entry_batches", sa.column("id") == batch.id)
     ledger.append_where(connection, "entries", sa.column("batch_id") == batch.id)
@@ -148,9 +171,64 @@ def _entries_query(columns: Sequence[Any], scheme: str, period: int, kinds: Coll
     if as_of is not None:
         query = query.where(entries.c.entry_date <= as_of)
     if not include_superseded:  # one set of superseded ids, not a correlated lookup per entry
-        newer = entries.alias("newer")
-        query = query.where(entries.c.id.not_in(sa.select(newer.c.supersedes).where(newer.c.supersedes.is_not(None))))
+        query = query.where(live())
     return query.order_by(entries.c.entry_date, entries.c.id)
+
+
+def live() -> sa.ColumnElement[bool]:
+    """Entries that count: nobody superseded them and nobody withdrew them."""
+    newer = entries.alias("newer")
+    return sa.and_(entries.c.id.not_in(sa.select(newer.c.supersedes).where(newer.c.supersedes.is_not(None))),
+                   entries.c.id.not_in(sa.select(entry_withdrawals.c.entry_id)))
+
+
+def live_with_keys(connection: sa.Connection, scheme: str, period: int, kind: str,
+                   keys: Collection[str]) -> list[Entry]:
+    """The live entries of scheme/period/kind whose natural key is one of ``keys``."""
+    found: list[Entry] = []
+    keys = sorted(set(keys))
+    for start in range(0, len(keys), 500):  # bounded IN lists
+        rows = connection.execute(sa.select(entries).where(
+            entries.c.scheme == scheme, entries.c.period == period, entries.c.kind == kind,
+            entries.c.natural_key.in_(keys[start:start + 500]), live())).mappings().all()
+        found += [Entry(**{**row, "payload": json.loads(row["payload"])}) for row in rows]
+    return found
+
+
+def entries_by_id(connection: sa.Connection, ids: Collection[int]) -> dict[int, Entry]:
+    """Stored entries by id (live or not)."""
+    found: dict[int, Entry] = {}
+    ids = sorted(set(ids))
+    for start in range(0, len(ids), 500):
+        for row in connection.execute(sa.select(entries).where(entries.c.id.in_(ids[start:start + 500]))).mappings():
+            found[row["id"]] = Entry(**{**row, "payload": json.loads(row["payload"])})
+    return found
+
+
+def dead_ids(connection: sa.Connection, ids: Collection[int]) -> dict[int, str]:
+    """Of ``ids``, those no longer live, each with why ("superseded by #12", "withdrawn by 王五")."""
+    ids = sorted(set(ids))
+    why: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        for old, new in connection.execute(sa.select(entries.c.supersedes, entries.c.id)
+                                           .where(entries.c.supersedes.in_(chunk))):
+            why[old] = f"superseded by #{new}"
+        for entry_id, by in connection.execute(sa.select(entry_withdrawals.c.entry_id, entry_withdrawals.c.by_user)
+                                               .where(entry_withdrawals.c.entry_id.in_(chunk))):
+            why[entry_id] = f"withdrawn by {by}"
+    return why
+
+
+def add_withdrawals(connection: sa.Connection, entry_ids: Sequence[int], *, reason: str, by_user: str,
+                    batch_id: str | None = None, at: dt.datetime | None = None) -> list[Withdrawal]:
+    """Withdraw entries (inside the caller's transaction) and chain the withdrawals."""
+    at = at or dt.datetime.now(dt.timezone.utc)
+    connection.execute(entry_withdrawals.insert(), [
+        {"entry_id": i, "batch_id": batch_id, "reason": reason, "by_user": by_user, "at": at} for i in entry_ids])
+    where = entry_withdrawals.c.entry_id.in_(list(entry_ids))
+    ledger.append_where(connection, "entry_withdrawals", sa.column("entry_id").in_(list(entry_ids)))
+    return [Withdrawal(**row) for row in connection.execute(sa.select(entry_withdrawals).where(where)).mappings()]
 
 
 def read_entries(connection: sa.Connection, scheme: str, period: int, *, kinds: Collection[str] | None = None,

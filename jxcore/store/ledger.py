@@ -28,11 +28,15 @@ EMPTY_HEAD = hashlib.sha256(b"").hexdigest()
 CHAINED: dict[str, tuple[str, ...]] = {
     "entry_batches": ("id",),
     "entries": ("id",),
+    "entry_withdrawals": ("id",),
     "record_locks": ("id",),
     "runs": ("id",),
     "run_units": ("run_id", "position"),
     "run_nodes": ("run_id", "position"),
 }
+# Columns added after a table was first chained, hashed only when not NULL: rows chained before
+# the column existed keep their leaves (a store upgraded from 0003 still verifies).
+LATE_COLUMNS: dict[str, tuple[str, ...]] = {"entries": ("natural_key",), "runs": ("actor",)}
 _PG_LEDGER_LOCK = 7368052  # pg_advisory_xact_lock key: one appender at a time
 
 
@@ -63,8 +67,10 @@ def row_key(tbl: str, row: Mapping[str, Any]) -> str:
 
 def leaf_hash(tbl: str, row: Mapping[str, Any]) -> str:
     """sha256(0x00 || canonical bytes) of one row, hex; the bytes name the table and every column."""
-    canon = json.dumps([tbl, [[c, normal(row[c])] for c in columns(tbl)]], ensure_ascii=False,
-                       separators=(",", ":"))
+    late = LATE_COLUMNS.get(tbl, ())
+    canon = json.dumps([tbl, [[c, normal(row.get(c))] for c in columns(tbl)
+                              if c not in late or row.get(c) is not None]],
+                       ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(b"\x00" + canon.encode("utf-8")).hexdigest()
 
 
@@ -123,7 +129,11 @@ def merkle_root(leaves: Sequence[str]) -> str:
 
 def raw_rows(connection: sa.Connection, tbl: str, where: sa.ColumnElement | None = None) -> Iterator[dict]:
     """The rows of a chained table as the database holds them (untyped), in key order."""
-    query = sa.select(*[sa.column(c) for c in columns(tbl)]).select_from(sa.table(tbl))
+    names = columns(tbl)
+    if tbl in LATE_COLUMNS:  # a migration chaining rows before a later migration added the column
+        present = {c["name"] for c in sa.inspect(connection).get_columns(tbl)}
+        names = [c for c in names if c in present]
+    query = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl))
     if where is not None:
         query = query.where(where)
     query = query.order_by(*[sa.column(c) for c in CHAINED[tbl]])
@@ -138,6 +148,14 @@ def chain_rows(connection: sa.Connection) -> list[dict]:
         sa.select(c.seq, c.tbl, c.row_key, c.leaf, c.head).order_by(c.seq)).mappings()]
 
 
+def lock_writers(connection: sa.Connection) -> None:
+    """Make concurrent chained writers wait for this transaction (PostgreSQL's advisory lock; a
+    SQLite write transaction is exclusive already): checks made after it (a natural key still
+    free, an entry still live) hold until commit."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_LEDGER_LOCK})"))
+
+
 def append(connection: sa.Connection, tbl: str, rows: Iterable[Mapping[str, Any]]) -> str:
     """Append the leaves of ``rows`` of ``tbl`` to the chain, in the given order; return the new head.
 
@@ -146,8 +164,7 @@ def append(connection: sa.Connection, tbl: str, rows: Iterable[Mapping[str, Any]
     duplicate sequence number); a SQLite write transaction is exclusive already.
     """
     rows = list(rows)
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_LEDGER_LOCK})"))
+    lock_writers(connection)
     heads = _current_heads(connection)
     new = []
     for row in rows:

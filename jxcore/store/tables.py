@@ -69,7 +69,19 @@ runs = sa.Table(
     sa.Column("scheme_digest", sa.String(64), nullable=False),  # sha256 hex of the plan's content
     sa.Column("unit_count", sa.Integer, nullable=False),
     sa.Column("node_count", sa.Integer, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=True),  # who ran it (0004)
     sa.Index(None, "scheme", "period", "as_of"),
+)
+
+# The plan each run was scored with, content-addressed by ``runs.scheme_digest`` (0004): a JSON
+# document (jxcore.scheme.document), so a stored run is read with its own plan, not today's.
+run_plans = sa.Table(
+    "run_plans", metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("scheme", sa.String(200), nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("document", sa.Text, nullable=False),
+    sa.Column("stored_at", UTCDateTime, nullable=False),
 )
 
 run_units = sa.Table(
@@ -132,8 +144,23 @@ entries = sa.Table(
     sa.Column("batch_id", sa.String(32), sa.ForeignKey("entry_batches.id"), nullable=False),
     sa.Column("supersedes", sa.Integer, sa.ForeignKey("entries.id"), nullable=True),
     sa.Column("reason", sa.Text, nullable=True),  # why a correction supersedes (0003)
+    # sha256 hex of the kind's natural key (0004): a live entry's key is unique per scheme/period/kind
+    sa.Column("natural_key", sa.String(64), nullable=True),
     sa.Index(None, "scheme", "period", "kind", "entry_date"),
     sa.Index(None, "supersedes"),
+    sa.Index(None, "scheme", "period", "kind", "natural_key"),
+)
+
+# Withdrawn entries (0004), append-only and chained: a withdrawn entry no longer counts. A whole
+# batch withdrawn is one row per entry with the batch's id.
+entry_withdrawals = sa.Table(
+    "entry_withdrawals", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("entry_id", sa.Integer, sa.ForeignKey("entries.id"), nullable=False, unique=True),
+    sa.Column("batch_id", sa.String(32), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("by_user", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
 )
 
 # Records (migration 0003, issue 7): who may enter what, locks, and the audit chain. See
