@@ -8,6 +8,7 @@ and reports all problems at once.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,9 @@ class _Required:
 
 #: The value of ``Param.default`` for a parameter the scheme must give.
 REQUIRED: Any = _Required()
+
+#: The largest magnitude of a number parameter: beyond it a factor or threshold only overflows.
+NUMBER_LIMIT = 1e12
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "number": (int, float),
@@ -77,6 +81,10 @@ class Param:
         if (self.type in ("number", "integer") and is_bool) or not isinstance(value, allowed):
             return f"parameter {self.name!r} must be {_article(self.type)}, not {value!r}"
         if self.type in ("number", "integer"):
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"parameter {self.name!r} must be a finite number, not {value!r}"
+            if abs(value) > NUMBER_LIMIT:
+                return f"parameter {self.name!r} = {value!r} is out of range (±{NUMBER_LIMIT:,.0f} at most)"
             if self.minimum is not None and value < self.minimum:
                 return f"parameter {self.name!r} = {value!r} is below its minimum {self.minimum:g}"
             if self.maximum is not None and value > self.maximum:

@@ -12,12 +12,16 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 
 MILLI = 1000
+#: The largest points value a scheme may write: far above any scale (100 or 1000), and small
+#: enough that milli-points times millions of events, summed over a tree, stay inside int64.
+MAX_POINTS = 1_000_000
 
 
 def to_milli(value: object) -> int:
     """Convert a points value written in a scheme (int, str, Decimal, float) to milli-points.
 
-    Raises ValueError with a readable message for non-numbers and for more than 3 decimals.
+    Raises ValueError with a readable message for non-numbers, more than 3 decimals and values
+    beyond ±MAX_POINTS.
     """
     if isinstance(value, bool):
         raise ValueError(f"points must be a number, not {value!r}")
@@ -27,6 +31,8 @@ def to_milli(value: object) -> int:
         raise ValueError(f"points must be a number, not {value!r}") from None
     if not d.is_finite():
         raise ValueError(f"points must be a finite number, not {value!r}")
+    if abs(d) > MAX_POINTS:
+        raise ValueError(f"points must lie within ±{MAX_POINTS:,}, not {value!r}")
     scaled = d * MILLI
     if scaled != scaled.to_integral_value():
         raise ValueError(f"points {value!r} have more than 3 decimals; the finest unit is 0.001")

@@ -51,13 +51,21 @@ def settings_problems(scheme: Scheme, key: str, declared: Sequence[Param], *,
             continue
         param = by_name[name]
         issues = check_params([param], {name: value})[1]
-        unknown = [c for c in value if c not in scheme.nodes] \
-            if not issues and name in node_lists and isinstance(value, list) else []
-        if unknown:
-            issues.append(f"{name} names {', '.join(map(str, unknown))}, which the {scheme.period.year} "
-                          f"plan does not have")
+        if not issues and name in node_lists and isinstance(value, list):
+            issues += _node_list_issues(scheme, name, value)
         problems += [Problem(issue, where, f"{name}: {param.help} ({param.describe()})") for issue in issues]
     problems += [Problem(f"missing required setting {p.name!r}", Location(node=path),
                          f"add {p.name}: … ({p.help}; {p.describe()})")
                  for p in declared if p.required and p.name not in given]
     return problems
+
+
+def _node_list_issues(scheme: Scheme, name: str, codes: list) -> list[str]:
+    """What is wrong with a list setting whose items must be node codes of the plan."""
+    odd = [c for c in codes if not isinstance(c, str)]
+    if odd:
+        return [f"{name} must list node codes, not {odd[0]!r}"]
+    unknown = [c for c in codes if c not in scheme.nodes]
+    if unknown:
+        return [f"{name} names {', '.join(unknown)}, which the {scheme.period.year} plan does not have"]
+    return []

@@ -171,7 +171,7 @@ def test_unit_problems(tmp_path):
     found = messages(write_pack(tmp_path, units=units))
     assert "units.yaml:3: unit a: duplicate unit code a: also at units.yaml:2" in " | ".join(found)
     assert any(m.startswith("units.yaml:4: unit b: missing field 'name'") for m in found)
-    assert any(m.startswith("units.yaml:5: unit c: 'staff' must not be negative") for m in found)
+    assert any(m.startswith("units.yaml:5: unit c: 'staff' must be between 0 and 1,000,000,000,000, not -1") for m in found)
     assert any(m.startswith("units.yaml:5: unit c: 'entities' must be an integer, not 'many'") for m in found)
 
 
@@ -181,9 +181,15 @@ def test_plan_period_must_match_its_file_name(tmp_path):
 
 
 def test_plan_files_must_be_named_after_a_year(tmp_path):
-    pack = write_pack(tmp_path, plans={"2010.yaml": PLAN, "draft.yaml": PLAN})
-    assert any(m.startswith("plans/draft.yaml: a plan file is named after its year")
-                                      for m in messages(pack))
+    pack = write_pack(tmp_path, plans={"2010.yaml": PLAN, "draft.yaml": PLAN, "2011.YAML": PLAN,
+                                       "2012.yaml.bak": PLAN, "README.md": "notes", ".2013.yaml.swp": ""})
+    found = messages(pack)
+    assert "plans/draft.yaml: plan file 'draft.yaml' is not named after its year, e.g. 2010.yaml " \
+           "(rename the file or move it elsewhere)" in found
+    assert "plans/2011.YAML: plan file '2011.YAML' is not named after its year, e.g. 2010.yaml " \
+           "(rename it to 2011.yaml)" in found
+    assert any(m.startswith("plans/2012.yaml.bak: plan file") for m in found)
+    assert len(found) == 3  # README.md and hidden editor files are not plans
 
 
 def test_check_pack_checks_every_plan(tmp_path):

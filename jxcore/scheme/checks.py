@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-import networkx as nx
 
-from jxcore.errors import Location, Problem
+from jxcore.errors import JxError, Location, Problem
 from jxcore.interfaces import CollectRequest
 from jxcore.models import Node, NodeKind, Period, PluginRef, Scheme, Scoring, Stage
-from jxcore.params import check_params
+from jxcore.params import NUMBER_LIMIT, check_params
 from jxcore.plugins import Registry
 from jxcore.ranking import ranking_problems
 from jxcore.points import format_points
-from jxcore.scheme.fields import LIST, NUMBER, Reader, line_of, plain, short
+from jxcore.scheme.fields import LIST, NUMBER, Reader, is_type, line_of, plain, short
 
 if TYPE_CHECKING:
     from jxcore.scheme.loader import PackInfo
@@ -31,7 +31,7 @@ NODE_FIELDS = ("code", "name", "points", "parent", "children", "scoring", "cap",
                "rule", "collector", "stages")
 DEFAULT_FIELDS = ("rule", "collector", "department")
 STAGE_FIELDS = ("date", "target")
-MAX_NODES = 100_000  # YAML aliases can multiply a tree; refuse rather than walk forever
+MAX_NODES = 20_000  # far above any real plan (guangdong: ~200 nodes); refuse rather than walk forever
 _SCORINGS = tuple(s.value for s in Scoring)
 
 
@@ -105,6 +105,9 @@ class _PlanCheck:
             r.add(f"period {written} does not match the plan's file name ({self.period.year})", plan, "period",
                   hint=f"write period: {self.period.year}, or rename the file to plans/{written}.yaml")
         self.root = r.text(plan, "code", default="TOTAL")
+        if any(c.isspace() for c in self.root):
+            r.add(f"code {self.root!r} contains spaces", plan, "code", node=self.root,
+                  hint="use letters, digits, dots or underscores, e.g. TOTAL")
         name = r.text(plan, "name", default=pack.title or pack.name)
         scale, scale_ok = r.points(plan, "scale", node=self.root)
         if scale == 0:
@@ -256,6 +259,10 @@ class _PlanCheck:
             r.known(stage, STAGE_FIELDS, "a stage", node=code)
             day = r.get(stage, "date", dt.date, node=code, required=True)
             target = r.get(stage, "target", NUMBER, node=code, required=True)
+            if target is not None and not (math.isfinite(target) and abs(target) <= NUMBER_LIMIT):
+                r.add(f"stage target {target!r} is not a finite number within ±{NUMBER_LIMIT:,.0f}", stage, "target",
+                      node=code, hint="write the value the indicator should reach by the date, e.g. 0.9")
+                target = None
             if day is not None:
                 if not period.start <= day <= period.end:
                     r.add(f"stage date {day} is outside the period {period.year} ({period.start} to {period.end})",
@@ -269,26 +276,60 @@ class _PlanCheck:
                     last = day
             if day is not None and target is not None:
                 stages.append(Stage(day, float(target)))
+        self._plausible_targets(entry, code, written, stages)
         return tuple(stages)
 
+    def _plausible_targets(self, entry: Mapping, code: str, written: Sequence, stages: list[Stage]) -> None:
+        """A warning for targets on two scales in one indicator (0.9 beside 97): a rate written as a
+        percentage. The rule's ``target`` parameter, when it has one, counts among them."""
+        rule = entry.get("rule")
+        params = rule.get("params") if isinstance(rule, Mapping) else None
+        targets = [s.target for s in stages]
+        if isinstance(params, Mapping) and is_type(params.get("target"), NUMBER):
+            targets.append(params["target"])
+        if not any(0 < t <= 1 for t in targets):
+            return
+        for i, stage in enumerate(written):
+            target = stage.get("target") if isinstance(stage, Mapping) else None
+            if is_type(target, NUMBER) and 1 < target <= 100:
+                self.r.warn(f"stage target {target:g} looks like a percentage; the indicator's other targets "
+                            "are rates between 0 and 1", stage, "target", node=code,
+                            hint=f"did you mean {target / 100:g}?")
+
     # -- the tree -------------------------------------------------------------------------------
-    def _graph(self) -> nx.DiGraph:
-        """Parent → child edges; reports orphans, cycles and nodes cut off from the root."""
+    def _graph(self) -> dict[str, list[str]]:
+        """Parent → children of the nodes reachable from the root; reports orphans, cycles and
+        nodes cut off from the root. Every node has one parent, so when all are reachable there is
+        no cycle, and networkx is imported only to name the cycles of a broken plan."""
         r, root = self.r, self.root
-        graph = nx.DiGraph()
-        graph.add_node(root)
-        graph.add_nodes_from(self.raws)
+        children: dict[str, list[str]] = {root: [], **{code: [] for code in self.raws}}
         for raw in self.raws.values():
             if raw.parent is None:
                 continue
-            if raw.parent in graph:
-                graph.add_edge(raw.parent, raw.code)
+            if raw.parent in children:
+                children[raw.parent].append(raw.code)
                 continue
             self.cut.add(raw.code)
             if raw.parent not in self.detached:
-                close = difflib.get_close_matches(raw.parent, [c for c in graph if c != raw.code], n=3)
+                close = difflib.get_close_matches(raw.parent, [c for c in children if c != raw.code], n=3)
                 hint = ("did you mean " + " or ".join(close) + "?") if close else "name an existing node's code"
                 r.add(f"parent {raw.parent} does not exist", raw.data, "parent", node=raw.code, hint=hint)
+        reachable, stack = {root}, [root]
+        while stack:
+            for child in children[stack.pop()]:
+                reachable.add(child)
+                stack.append(child)
+        if len(reachable) < len(children):
+            self._unreachable(children, reachable)
+        return {code: kids for code, kids in children.items() if code in reachable}
+
+    def _unreachable(self, children: dict[str, list[str]], reachable: set[str]) -> None:
+        """Report the cycles among the nodes not reachable from the root, then the nodes below them."""
+        import networkx as nx  # only for broken plans: its import costs ~0.1 s
+
+        r = self.r
+        graph = nx.DiGraph([(parent, kid) for parent, kids in children.items() if parent not in reachable
+                            for kid in kids])
         for cycle in sorted(nx.simple_cycles(graph), key=lambda c: min(self.raws[n].order for n in c)):
             start = min(range(len(cycle)), key=lambda i: self.raws[cycle[i]].order)
             cycle = cycle[start:] + cycle[:start]
@@ -297,23 +338,21 @@ class _PlanCheck:
                   first.data, "parent" if "parent" in first.data else "code", node=first.code,
                   hint="a node cannot be its own ancestor; change the parent: of one of them")
             self.cut.update(cycle)
-        reachable = nx.descendants(graph, root) | {root}
         for code, raw in self.raws.items():
             if code in reachable or code in self.cut:
                 continue
             top, visited = code, set()
             while top not in self.cut and top not in visited:
                 visited.add(top)
-                top = next(iter(graph.predecessors(top)), top)
-            r.add(f"not reachable from the root {root}: its ancestor {top} is not in the tree", raw.data, "code",
+                parent = self.raws[top].parent
+                top = parent if parent in self.raws else top
+            r.add(f"not reachable from the root {self.root}: its ancestor {top} is not in the tree", raw.data, "code",
                   node=code, hint=f"fix the parent of {top}")
-        return graph.subgraph(reachable)
 
     def _tree(self, name: str, scale: int | None, pack: PackInfo, outputs: Sequence[PluginRef],
               settings: dict) -> Scheme:
         root, raws = self.root, self.raws
-        tree = self._graph()
-        children = {code: sorted(tree.successors(code), key=lambda c: raws[c].order) for code in tree}
+        children = {code: sorted(kids, key=lambda c: raws[c].order) for code, kids in self._graph().items()}
         # stable sort: weighted items first, then rewards and deductions, each as written
         children[root].sort(key=lambda c: raws[c].scoring not in (None, Scoring.WEIGHTED))
         order, stack = [], [root]
@@ -434,7 +473,8 @@ class _PlanCheck:
         values, _ = check_params(plugin.params, ref.params)
         node = Node(raw.code, raw.name, NodeKind.INDICATOR, raw.parent, raw.points or 0,
                     location=raw.location, **{kind: ref})
-        self.r.problems.extend(check([CollectRequest(node, values)]))
+        self.r.problems.extend(self._call_check(f"{kind} {ref.name}", lambda _: check([CollectRequest(node, values)]),
+                                                None, ref.location))
 
     def _check_plugin(self, ref: PluginRef, kind: str, node: str | None) -> bool:
         """Is the rule/collector/output registered, and are its params what it declares? (True: yes)"""
@@ -458,32 +498,64 @@ class _PlanCheck:
 
 
     def _check_settings(self, scheme: Scheme, outputs: Sequence[PluginRef], plan: Mapping, pack: PackInfo) -> None:
-        """The core checks ``settings.ranking`` (every run ranks); an output may check the settings it
-        reads: an optional ``check_settings(scheme) -> list[Problem]`` whose problems name the
-        setting's dotted path, located here in the file."""
+        """The core checks ``settings.ranking`` (every run ranks); an output, and a rule or collector
+        the plan uses, may check the settings it reads (and its parameters against them): an optional
+        ``check_settings(scheme) -> list[Problem]``. A problem whose ``location.node`` is a dotted
+        path (``settings.checklists.inspection``) is located here in the files; one with a file keeps it."""
+        checks: list[tuple[str, Any]] = [("ranking", ranking_problems)]
+        if self.registry is not None:
+            checks += [(f"output {ref.name}", self.registry.outputs[ref.name].obj) for ref in outputs]
+            used = {(kind, getattr(node, kind).name) for node in scheme.indicators() for kind in ("rule", "collector")
+                    if getattr(node, kind) is not None and getattr(node, kind).name in getattr(self.registry, kind + "s")}
+            checks += [(f"{kind} {name}", getattr(self.registry, kind + "s")[name].obj) for kind, name in sorted(used)]
         seen = set()
-        checks = [ranking_problems] + [getattr(self.registry.outputs[ref.name].obj, "check_settings", None)
-                                       for ref in outputs]  # outputs: the registered ones only
-        for check in checks:
-            for problem in check(scheme) if check is not None else ():
-                if (problem.message, problem.location.node) not in seen:
-                    seen.add((problem.message, problem.location.node))
-                    where = self._setting_location(problem.location.node or "settings", plan, pack)
-                    self.r.problems.append(attrs.evolve(problem, location=where))
+        for label, plugin in checks:
+            check = plugin if label == "ranking" else getattr(plugin, "check_settings", None)
+            for problem in self._call_check(label, check, scheme):
+                if (problem.message, problem.location.node) in seen:
+                    continue
+                seen.add((problem.message, problem.location.node))
+                node = problem.location.node or "settings"
+                if problem.location.file is None and (node == "settings" or node.startswith("settings.")):
+                    problem = attrs.evolve(problem, location=self._setting_location(node, plan, pack))
+                elif problem.location.file is None and node in scheme.nodes:
+                    problem = attrs.evolve(problem, location=scheme.nodes[node].location)
+                self.r.problems.append(problem)
+
+    def _call_check(self, label: str, check: Any, scheme: Scheme | None,
+                    where: Location | None = None) -> list[Problem]:
+        """A plugin's check's problems; a check that fails is itself a problem, not a crash."""
+        if check is None:
+            return []
+        try:
+            return list(check(scheme))
+        except JxError as exc:
+            return list(exc.problems)
+        except Exception as exc:  # a plugin's check must not turn a bad pack into a traceback
+            return [Problem(f"{label} failed to check what is written: {type(exc).__name__}: {exc}",
+                            where or Location(file=self.r.file, node="settings"),
+                            "check the values this plugin reads here; if they look right, report it to the "
+                            "plugin's authors")]
 
     def _setting_location(self, path: str, plan: Mapping, pack: PackInfo) -> Location:
         """Where ``settings.a.b`` is written: the plan's settings (deepest key found), else scheme.yaml."""
         keys, written = path.split(".")[1:], plan.get("settings")
         if keys and isinstance(written, Mapping) and keys[0] in written:
-            data, line = written, None
-            for key in keys:
-                if not isinstance(data, Mapping) or key not in data:
-                    break
-                line, data = line_of(data, key), data[key]
-            return Location(file=self.r.file, line=line, node=path)
+            return Location(file=self.r.file, line=_deepest_line(written, keys), node=path)
         if keys and keys[0] in pack.settings:
-            return Location(file=pack.files.shown(pack.files.scheme) if pack.files else "<scheme>", node=path)
+            file = pack.files.shown(pack.files.scheme) if pack.files else "<scheme>"
+            return Location(file=file, line=_deepest_line(pack.settings_lines, keys), node=path)
         return Location(file=self.r.file, line=line_of(plan, "settings" if "settings" in plan else None), node=path)
+
+
+def _deepest_line(data: Any, keys: Sequence[str]) -> int | None:
+    """The line of the deepest of ``keys`` (a path into nested mappings) written in ``data``."""
+    line = line_of(data)
+    for key in keys:
+        if not isinstance(data, Mapping) or key not in data:
+            break
+        line, data = line_of(data, key), data[key]
+    return line
 
 
 def read_outputs(r: Reader, data: Mapping, key: str) -> list[PluginRef]:

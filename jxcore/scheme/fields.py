@@ -60,10 +60,12 @@ def is_type(value: Any, types: Any) -> bool:
 
 @attrs.define
 class Reader:
-    """Reads the fields of one file; ``problems`` collects what is wrong, with file:line and node."""
+    """Reads the fields of one file; ``problems`` collects what is wrong, with file:line and node;
+    ``warnings`` what is valid but probably not meant (``jx validate`` prints them, exit 0)."""
 
     file: str
     problems: list[Problem] = attrs.field(factory=list)
+    warnings: list[Problem] = attrs.field(factory=list)
 
     def where(self, data: Any = None, key: Any = None, node: str | None = None) -> Location:
         return Location(file=self.file, line=line_of(data, key), node=node)
@@ -71,6 +73,10 @@ class Reader:
     def add(self, message: str, data: Any = None, key: Any = None, *, node: str | None = None,
             hint: str | None = None) -> None:
         self.problems.append(Problem(message, self.where(data, key, node), hint))
+
+    def warn(self, message: str, data: Any = None, key: Any = None, *, node: str | None = None,
+             hint: str | None = None) -> None:
+        self.warnings.append(Problem(message, self.where(data, key, node), hint))
 
     def mapping(self, value: Any, what: str, data: Any, key: Any = None, *, node: str | None = None) -> bool:
         """Is ``value`` a mapping? If not, record it."""

@@ -1,24 +1,54 @@
-"""A small YAML reader whose mappings and lists remember their lines, so every problem gets one.
+"""Reading scheme files safely: bounded, UTF-8 only, and YAML whose mappings and lists remember lines.
 
-Only the safe subset of YAML is read (PyYAML's SafeLoader, in C when available). A mapping comes
-back as :class:`LineDict` (``line``: where it starts; ``lines``: key → line of the key), a list as
-:class:`LineList` (``lines``: the line of each item). Lines are 1-based. Keys written twice in one
-mapping are reported, since YAML would otherwise keep the last one silently.
+A file is checked before it is read (a regular file, at most :data:`MAX_BYTES`), so a FIFO, a
+device or a directory in its place is refused instead of read forever. Its bytes must be UTF-8:
+bad bytes are reported with line and column, and a file in another encoding is named ("it looks
+like GBK"). Control characters are refused with their line and column.
+
+YAML is read from PyYAML's event stream (libyaml in C when available) straight into
+:class:`LineDict` (``line``: where it starts; ``lines``: key → line of the key) and
+:class:`LineList` (``lines``: the line of each item). Only plain data is built: aliases
+(``*name``) and merge keys (``<<``) are refused, because one alias can multiply a file into
+gigabytes; nesting and the number of nodes are limited. Keys written twice in one mapping, keys
+holding a full-width colon or an ideographic space (a mistyped ``key: value``), impossible dates,
+non-finite numbers (``.nan``, ``.inf``) and integers beyond 64 bits are all reported at their line.
 """
 
 from __future__ import annotations
 
+import codecs
+import math
+import os
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.constructor import ConstructorError
+from yaml.events import (AliasEvent, DocumentEndEvent, MappingEndEvent, MappingStartEvent, ScalarEvent,
+                         SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 from yaml.nodes import ScalarNode
 
 from jxcore.errors import Location, Problem
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MERGE = "tag:yaml.org,2002:merge"
+_STR, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
+_MAP_TAGS = (None, "!", "tag:yaml.org,2002:map")
+_SEQ_TAGS = (None, "!", "tag:yaml.org,2002:seq")
+
+#: The largest scheme file read, in bytes (a 30,000-unit units.csv is about 1.5 MB).
+MAX_BYTES = 16 * 1024 * 1024
+#: The most YAML nodes (scalars, lists, mappings) in one plan or scheme.yaml (guangdong's largest
+#: plan has about 6,000); units.yaml may hold ten times as many.
+MAX_NODES = 100_000
+#: The deepest nesting of lists and mappings in one YAML file.
+MAX_DEPTH = 100
+_INT64 = 2**63
+#: Characters that look like YAML syntax but are not: typed on a Chinese keyboard they silently
+#: turn ``staff：50`` into one unknown key.
+LOOKALIKES = {"\uff1a": "a full-width colon '：' (U+FF1A)", "\u3000": "an ideographic space (U+3000)",
+              "\uff0c": "a full-width comma '，' (U+FF0C)"}
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
 
 
 class LineDict(dict):
@@ -43,82 +73,270 @@ class LineList(list):
         self.lines: list[int] = []
 
 
-class _LineLoader(_Base):  # type: ignore[misc, valid-type]
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self.duplicates: list[tuple[Any, int, int]] = []  # (key, line, line of first)
+class _Stop(Exception):
+    """A problem after which the rest of the file is not read (alias, too big, too deep)."""
 
-    def construct_line_mapping(self, node: yaml.MappingNode) -> LineDict:
-        first: dict[tuple[str, str], int] = {}
-        for key_node, _ in node.value:
-            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE:
-                ident, line = (key_node.tag, key_node.value), key_node.start_mark.line + 1
-                if ident in first:
-                    self.duplicates.append((key_node.value, line, first[ident]))
-                first.setdefault(ident, line)
-        self.flatten_mapping(node)
-        result = LineDict(line=node.start_mark.line + 1)
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                hash(key)
-            except TypeError:
-                raise ConstructorError("while constructing a mapping", node.start_mark,
-                                       "found a key that is a list or mapping", key_node.start_mark) from None
-            result[key] = self.construct_object(value_node, deep=True)
-            result.lines[key] = key_node.start_mark.line + 1
+    def __init__(self, problem: Problem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+class _Builder:
+    """Plain data from YAML events: one pass, no node graph, no alias expansion."""
+
+    def __init__(self, text: str, shown: str, max_nodes: int):
+        self.loader = _Base(text)
+        self.shown = shown
+        self.max_nodes = max_nodes
+        self.count = 0
+        self.problems: list[Problem] = []
+
+    def problem(self, message: str, mark: Any, hint: str | None = None) -> Problem:
+        problem = Problem(message, Location(file=self.shown, line=mark.line + 1 if mark else None), hint)
+        self.problems.append(problem)
+        return problem
+
+    def document(self) -> Any:
+        ld = self.loader
+        ld.get_event()  # stream start
+        if ld.check_event(StreamEndEvent):
+            return None
+        ld.get_event()  # document start
+        data = self.node(0)
+        ld.get_event()  # document end
+        if not ld.check_event(StreamEndEvent):
+            self.problem("more than one YAML document in the file (a line '---' starts another)",
+                         ld.peek_event().start_mark, "keep one document: remove the '---' line and what follows")
+        return data
+
+    def node(self, depth: int) -> Any:
+        event = self.loader.get_event()
+        self.count += 1
+        if self.count > self.max_nodes:
+            raise _Stop(self.problem(f"the file holds more than {self.max_nodes:,} YAML values", event.start_mark,
+                                     "a scheme file this big is a mistake: is something repeated?"))
+        if depth > MAX_DEPTH:
+            raise _Stop(self.problem(f"nested more than {MAX_DEPTH} levels deep", event.start_mark,
+                                     "flatten the structure (use parent: for deep trees)"))
+        if isinstance(event, ScalarEvent):
+            return self.scalar(event)
+        if isinstance(event, AliasEvent):
+            raise _Stop(self.problem(f"YAML alias *{event.anchor} is not allowed in scheme files", event.start_mark,
+                                     f"write the value out in full instead of *{event.anchor} (aliases can "
+                                     "multiply a file beyond any size)"))
+        if isinstance(event, SequenceStartEvent):
+            return self.sequence(event, depth)
+        if isinstance(event, MappingStartEvent):
+            return self.mapping(event, depth)
+        raise _Stop(self.problem(f"unexpected YAML {type(event).__name__}", event.start_mark))  # pragma: no cover
+
+    def scalar(self, event: ScalarEvent) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
+        if tag == _STR:
+            return event.value
+        if tag == _MERGE:
+            self.problem("YAML merge keys (<<) are not allowed in scheme files", event.start_mark,
+                         "write the fields out in full")
+            return event.value
+        construct = self.loader.yaml_constructors.get(tag)
+        if construct is None or tag.startswith("tag:yaml.org,2002:") is False:
+            self.problem(f"unsupported YAML tag {tag}", event.start_mark, "remove the tag (the '!…' before the value)")
+            return None
+        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        try:
+            value = construct(self.loader, node)
+        except (ValueError, OverflowError, yaml.YAMLError) as exc:
+            what = "date" if tag.endswith(":timestamp") else tag.rsplit(":", 1)[-1]
+            self.problem(f"{event.value!r} is not a valid {what}: {exc}", event.start_mark,
+                         "write a real calendar date such as 2010-04-30" if what == "date" else None)
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(f"{event.value!r} is not a finite number", event.start_mark,
+                         "jx needs finite numbers everywhere; write the number itself")
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+            self.problem(f"the number {event.value} is too large (at most 19 digits)", event.start_mark,
+                         "write the number that is meant")
+            return None
+        return value
+
+    def sequence(self, event: SequenceStartEvent, depth: int) -> LineList:
+        if event.tag not in _SEQ_TAGS:
+            self.problem(f"unsupported YAML tag {event.tag}", event.start_mark, "remove the tag")
+        ld = self.loader
+        result = LineList(line=event.start_mark.line + 1)
+        while not ld.check_event(SequenceEndEvent):
+            result.lines.append(ld.peek_event().start_mark.line + 1)
+            result.append(self.node(depth + 1))
+        ld.get_event()
         return result
 
-    def construct_line_list(self, node: yaml.SequenceNode) -> LineList:
-        result = LineList((self.construct_object(child, deep=True) for child in node.value),
-                          line=node.start_mark.line + 1)
-        result.lines = [child.start_mark.line + 1 for child in node.value]
+    def mapping(self, event: MappingStartEvent, depth: int) -> LineDict:
+        if event.tag not in _MAP_TAGS:
+            self.problem(f"unsupported YAML tag {event.tag}", event.start_mark, "remove the tag")
+        ld = self.loader
+        result = LineDict(line=event.start_mark.line + 1)
+        while not ld.check_event(MappingEndEvent):
+            mark = ld.peek_event().start_mark
+            key = self.node(depth + 1)
+            value = self.node(depth + 1)
+            line = mark.line + 1
+            if isinstance(key, (LineDict, LineList)):
+                self.problem("a key that is a list or mapping", mark, "keys are plain words such as code or name")
+                continue
+            if isinstance(key, str):
+                self.lookalikes(key, mark)
+            if key in result.lines:
+                self.problem(f"key {key!r} written twice in one mapping; also at line {result.lines[key]}", mark,
+                             "remove one of them: YAML keeps only the last")
+                continue
+            result[key] = value
+            result.lines[key] = line
+        ld.get_event()
         return result
 
+    def lookalikes(self, key: str, mark: Any) -> None:
+        for char, name in LOOKALIKES.items():
+            if char in key:
+                self.problem(f"key {key!r} holds {name}, so YAML reads it all as one key", mark,
+                             "type an ASCII colon followed by an ASCII space, e.g. staff: 50")
+                return
 
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_line_mapping)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_line_list)
 
-
-def parse_yaml(text: str, shown: str) -> tuple[Any, list[Problem]]:
+def parse_yaml(text: str, shown: str, max_nodes: int = MAX_NODES) -> tuple[Any, list[Problem]]:
     """Parse YAML text; return (data, problems). ``shown`` is the file name used in problems."""
-    loader = _LineLoader(text)
+    builder = _Builder(text, shown, max_nodes)
     try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        context = getattr(exc, "context", None)
-        message = f"YAML syntax error: {what}" + (f" ({context})" if context else "")
-        line = mark.line + 1 if mark is not None else None
-        return None, [Problem(message, Location(file=shown, line=line),
+        data = builder.document()
+    except _Stop:
+        return None, builder.problems
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or str(exc).splitlines()[0]
+        message = f"YAML syntax error: {what}" + (f" ({exc.context})" if exc.context else "")
+        if mark is not None:
+            message += f" at column {mark.column + 1}"
+        return None, [Problem(message, Location(file=shown, line=mark.line + 1 if mark is not None else None),
                               "check indentation, colons and quotes at this line")]
-    except RecursionError:
-        return None, [Problem("YAML nested too deeply", Location(file=shown),
-                              "flatten the structure (use parent: for deep trees)")]
+    except yaml.YAMLError as exc:
+        return None, [Problem(f"YAML syntax error: {exc}", Location(file=shown), "check the file's syntax")]
     finally:
-        loader.dispose()
-    problems = [Problem(f"key {key!r} written twice in one mapping; also at line {was}",
-                        Location(file=shown, line=line), "remove one of them: YAML keeps only the last")
-                for key, line, was in loader.duplicates]
-    return data, problems
+        builder.loader.dispose()
+    if data is None and not builder.problems:
+        return None, [Problem("the file holds no data (it is empty or only comments)", Location(file=shown, line=1),
+                              "write the file's content")]
+    return data, builder.problems
 
 
 def read_text(path: Path, shown: str, missing_hint: str) -> tuple[str | None, list[Problem]]:
-    """A file's UTF-8 text; a missing or unreadable file is a problem, not an exception."""
+    """A file's UTF-8 text; anything wrong (missing, not a file, too big, not UTF-8, control
+    characters) is a problem, not an exception. The file is checked before a byte is read."""
+    where = Location(file=shown)
     try:
-        return path.read_text(encoding="utf-8"), []
+        info = os.stat(path)
     except FileNotFoundError:
-        return None, [Problem("file not found", Location(file=shown), missing_hint)]
-    except UnicodeDecodeError as exc:
-        return None, [Problem(f"not UTF-8 text: {exc.reason} at byte {exc.start}", Location(file=shown),
-                              "save the file as UTF-8")]
+        return None, [Problem("file not found", where, missing_hint)]
     except OSError as exc:
-        return None, [Problem(f"cannot read the file: {exc.strerror or exc}", Location(file=shown),
-                              "check that it is a readable file")]
+        return None, [Problem(f"cannot read the file: {exc.strerror or exc}", where, "check that it is a readable file")]
+    if stat.S_ISDIR(info.st_mode):
+        return None, [Problem("a directory where a file should be", where, missing_hint)]
+    if not stat.S_ISREG(info.st_mode):
+        return None, [Problem("not a regular file (a pipe, device or socket)", where,
+                              "replace it with the file itself")]
+    if info.st_size > MAX_BYTES:
+        return None, [Problem(f"the file is {info.st_size:,} bytes, more than the {MAX_BYTES:,} a scheme file may have",
+                              where, "is it the right file?")]
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError as exc:
+        return None, [Problem(f"cannot read the file: {exc.strerror or exc}", where, "check that it is a readable file")]
+    if len(data) > MAX_BYTES:  # grew since stat
+        return None, [Problem(f"the file is more than {MAX_BYTES:,} bytes", where, "is it the right file?")]
+    return decode(data, shown)
 
 
-def read_yaml(path: Path, shown: str, missing_hint: str) -> tuple[Any, list[Problem]]:
+def decode(data: bytes, shown: str) -> tuple[str | None, list[Problem]]:
+    """UTF-8 text of a file's bytes (a BOM is dropped), or the problems: bad bytes at line:column,
+    another encoding named, control characters, a file of NUL bytes."""
+    where = Location(file=shown)
+    for bom, name in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                      (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if data.startswith(bom):
+            return None, [Problem(f"the file is not UTF-8; it is {name} (it starts with a {name} byte order mark)",
+                                  Location(file=shown, line=1), "save it as UTF-8")]
+    if data and not data.strip(b"\x00"):
+        return None, [Problem("the file holds only NUL bytes", where, "the file is damaged; write it again")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [_not_utf8(data, exc, where)]
+    text = text.removeprefix("\ufeff")
+    problems = []
+    for match in _CONTROL.finditer(text):
+        if len(problems) == 5:
+            break
+        line = text.count("\n", 0, match.start()) + 1
+        column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+        problems.append(Problem(f"control character U+{ord(match.group()):04X} at column {column}",
+                                Location(file=shown, line=line), "delete it; scheme files hold plain text"))
+    return (None, problems) if problems else (text, [])
+
+
+def _not_utf8(data: bytes, exc: UnicodeDecodeError, where: Location) -> Problem:
+    """Where the first bad byte is, and which encoding the file seems to be in."""
+    start = exc.start
+    line = data.count(b"\n", 0, start) + 1
+    column = len(data[data.rfind(b"\n", 0, start) + 1:start].decode("utf-8", "replace")) + 1
+    at = Location(file=where.file, line=line)
+    guess = guess_encoding(data)
+    if guess is None:
+        return Problem(f"not UTF-8: byte 0x{data[start]:02X} at column {column} is not valid UTF-8 ({exc.reason})",
+                       at, "the file is damaged here, or was saved in another encoding: save it as UTF-8")
+    return Problem(f"the file is not UTF-8; it looks like {guess} (byte 0x{data[start]:02X} at column {column})",
+                   at, "save it as UTF-8")
+
+
+def guess_encoding(data: bytes) -> str | None:
+    """A likely name for the encoding of bytes that are not UTF-8, or None when they look like
+    UTF-8 with a few damaged bytes. Covers what Chinese offices save: UTF-16 without a byte order
+    mark, GBK/GB18030, Big5."""
+    sample = data[:65536]
+    if len(sample) >= 4:
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if odd > len(sample) // 8 and odd > 4 * even:
+            return "UTF-16-LE (little-endian)"
+        if even > len(sample) // 8 and even > 4 * odd:
+            return "UTF-16-BE (big-endian)"
+    lenient = sample.decode("utf-8", "replace")
+    bad = lenient.count("\ufffd")
+    good = sum(1 for ch in lenient if ord(ch) > 0x7F) - bad
+    if good > 4 * bad:  # mostly valid multi-byte UTF-8: damaged, not another encoding
+        return None
+    gbk = _strict(sample, "gb18030")
+    big5 = _strict(sample, "big5")
+    if gbk is not None and big5 is not None:
+        common = [ch for ch in gbk if ord(ch) > 0x7F]
+        in_gb2312 = sum(1 for ch in common if _strict(ch.encode("gb18030"), "gb2312") is not None)
+        return "GBK (GB18030)" if in_gb2312 >= 0.9 * len(common) else "Big5"
+    if gbk is not None:
+        return "GBK (GB18030)"
+    if big5 is not None:
+        return "Big5"
+    return "a legacy 8-bit encoding such as Windows-1252"
+
+
+def _strict(data: bytes, encoding: str) -> str | None:
+    """``data`` decoded, tolerating a character cut at the end; None if it is not that encoding."""
+    try:
+        return codecs.getincrementaldecoder(encoding)().decode(data, final=False)
+    except UnicodeDecodeError:
+        return None
+
+
+def read_yaml(path: Path, shown: str, missing_hint: str, max_nodes: int = MAX_NODES) -> tuple[Any, list[Problem]]:
     """Read and parse a YAML file; a missing or unreadable file is a problem, not an exception."""
     text, problems = read_text(path, shown, missing_hint)
-    return (None, problems) if text is None else parse_yaml(text, shown)
+    return (None, problems) if text is None else parse_yaml(text, shown, max_nodes)

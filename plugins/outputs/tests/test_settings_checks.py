@@ -43,8 +43,8 @@ def test_validate_reports_every_bad_output_setting_with_file_and_line(pack, caps
     assert "plans/2010.yaml:8: settings.leadership_review.pass_lin: unknown setting 'pass_lin' (did you mean " \
            "'pass_line'?" in err
     assert "plans/2010.yaml:6: settings.leadership_review: missing required setting 'pass_line'" in err
-    # from scheme.yaml, whose settings keep no lines; listed once though ranking and report both read it
-    assert err.count("scheme.yaml: settings.ranking.ties: parameter 'ties' = 'random' is not one of") == 1
+    # from scheme.yaml, with its line; listed once though ranking and report both read it
+    assert err.count("scheme.yaml:4: settings.ranking.ties: parameter 'ties' = 'random' is not one of") == 1
 
 
 def test_a_fixed_plan_validates_and_a_missing_review_section_is_named(pack, capsys):
