@@ -65,7 +65,7 @@ class _Window:
         stmt = sa.text(sql)
         wanted = stmt.compile().params
         dates = {"start": self.start, "end": self.end, "as_of": self.as_of}
-        return stmt.bindparams(**{k: v for k, v in dates.items() if k in wanted})
+        return stmt.bindparams(*(sa.bindparam(k, v, type_=_Date()) for k, v in dates.items() if k in wanted))
 
 
 def _location(req: CollectRequest) -> Location:
@@ -338,16 +338,33 @@ class SystemFeed:
 
         ``columns`` gives each table's column names (what reflection would find).
         """
+        return [sql for _, sql in self.queries(requests, period, as_of, dialect, columns=columns, raw=False)]
+
+    def queries(self, requests: Sequence[CollectRequest], period: Period, as_of: dt.date,
+                dialect: sa.engine.Dialect, *, columns: Mapping[str, Sequence[str]] | None = None,
+                raw: bool = True) -> list[tuple[str, str]]:
+        """(what, SQL) of every statement the requests send to their sources, compiled for
+        ``dialect`` with the window dates written in, without a database (``jx sql``).
+
+        Without ``columns``, each table's columns are those its requests name.
+        """
         problems = self.check(requests)
         if problems:
             raise SchemeError.from_problems("system_feed parameters are wrong", problems)
         window = _Window(period.start, period.end, period.clamp(as_of))
-        texts = []
-        for (_, name), group in _by_table(self._specs(requests)).items():
-            table = _table(name, columns[name])
-            for stmt, _ in _fused(table, group, window):
-                texts.append(_sql_text(stmt, dialect))
-        return texts
+        specs = self._specs(requests)
+        out = []
+        for (source, name), group in _by_table(specs).items():
+            used = columns[name] if columns is not None else \
+                list(dict.fromkeys(c for spec in group for c in spec.columns_used()))
+            for stmt, labelled in _fused(_table(name, used), group, window):
+                nodes = ", ".join(spec.node for spec, _ in labelled)
+                out.append((f"source {source}, table {name}: {len(labelled)} indicators ({nodes})",
+                            _sql_text(stmt, dialect)))
+        if raw:
+            out += [(f"source {spec.p['source']}, raw SQL of {spec.node}",
+                     _sql_text(window.bound(spec.p["sql"]), dialect)) for spec in specs if spec.p["sql"] is not None]
+        return out
 
     def _collect_table(self, ctx: CollectContext, engine: Any, table: sa.TableClause,
                        group: list[_Spec], window: _Window) -> dict[str, Measure]:

@@ -258,6 +258,28 @@ def copy_to_postgres(duckdb_path: Path, url: str, schema: str) -> None:
             engine.dispose()
 
 
+def export_parquet(duckdb_path: Path, out: Path, *, location: str | None = None,
+                   database: str = "jx_business") -> dict[str, int]:
+    """One Parquet file per business table under ``out/<table>/``, and ``out/register.sql``: the
+    Spark SQL that registers them as external tables of ``database`` (read from ``location``, the
+    URL where Spark sees ``out``: an hdfs:// or s3a:// copy, or by default ``out`` itself)."""
+    out = Path(out).absolute()
+    base = (location or out.as_uri()).rstrip("/")
+    sql = [f"CREATE DATABASE IF NOT EXISTS {database};"]
+    counts = {}
+    with duckdb.connect(str(duckdb_path), read_only=True) as src:
+        for table in demo.TABLES:
+            folder = out / table
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            src.execute(f"COPY {table} TO '{folder / (table + '.parquet')}' (FORMAT parquet)")
+            counts[table] = src.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            sql += [f"DROP TABLE IF EXISTS {database}.{table};",
+                    f"CREATE TABLE {database}.{table} USING parquet LOCATION '{base}/{table}';"]
+    (out / "register.sql").write_text("\n".join(sql) + "\n", encoding="utf-8")
+    return counts
+
+
 def postgres_source_url(url: str, schema: str) -> str:
     """The URL a pack uses to read the tables in ``schema`` (search_path set at connect)."""
     parsed = sa.make_url(url)
@@ -343,3 +365,29 @@ def jx_register_commands(cli):
             url = postgres_source_url(out, schema) if to_postgres else f"duckdb:///{Path(out).absolute()}"
             write_pack(pack, units, url)
             click.echo(f"wrote scheme pack {pack}: jx run --scheme {pack}")
+
+    @demo_group.command("export")
+    @click.option("--parquet", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+                  help="Directory for one Parquet file per table and register.sql.")
+    @click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  help="A DuckDB file from `jx demo generate` (default: the guangdong demo database).")
+    @click.option("--database", default="jx_business", show_default=True,
+                  help="The Spark database register.sql creates the tables in.")
+    @click.option("--location", metavar="URL",
+                  help="Where Spark reads the directory from (hdfs://…, s3a://…); default the directory itself.")
+    def export_command(out, source, database, location):
+        """Write the business tables as Parquet, with the Spark SQL that registers them."""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", database):
+            raise UsageError(f"--database {database!r} is not a plain name", hint="use letters, digits and _")
+        if source is None:
+            from jx_scheme_guangdong import DEMO_URL
+            from jxcore.cli import app
+            from jxcore.config import expand
+
+            source = Path(expand(DEMO_URL).removeprefix("duckdb:///"))
+            demo.ensure(source, app().load("guangdong", None).units)
+        started = time.perf_counter()
+        counts = export_parquet(source, out, location=location, database=database)
+        click.echo(f"wrote {sum(counts.values()):,} rows of {len(counts)} tables to {Path(out).absolute()} "
+                   f"in {time.perf_counter() - started:.1f} s; register them in Spark with "
+                   f"{Path(out).absolute() / 'register.sql'}")

@@ -1,0 +1,162 @@
+"""A Spark Connect server on this machine, from the jars pyspark ships: for tests, the benchmark and
+trying jx's Spark source without a cluster.
+
+``SparkConnect(...)`` starts ``SparkConnectServer`` with ``bin/spark-submit`` (master ``local[N]``)
+or, with ``workers=2``, a standalone master and two workers (``bin/spark-class …Master`` /
+``…Worker``) and the server on that master. Every JVM runs in its own process group and binds
+127.0.0.1 on the ports given (``base_port`` + fixed offsets); ``stop()`` (or leaving the ``with``
+block) kills the groups, so no JVM outlives its owner. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import attrs
+
+from jxcore.errors import JxError
+
+#: offsets from base_port: Connect, driver RPC, block managers (+ retries), master, master UI, workers
+CONNECT, DRIVER, BLOCKS, MASTER, MASTER_UI, WORKERS = 2, 10, 20, 77, 78, 81
+
+
+def spark_home() -> Path:
+    import pyspark
+
+    return Path(pyspark.__file__).parent
+
+
+@attrs.define
+class SparkConnect:
+    """A Spark Connect server on 127.0.0.1:``base_port + 2``; ``url`` is jx's source URL for it."""
+
+    work: Path
+    base_port: int = 15000
+    cores: int = 2
+    workers: int = 0
+    driver_memory: str = "1g"
+    executor_memory: str = "512m"
+    timeout: float = 300.0
+    _procs: list[subprocess.Popen] = attrs.field(factory=list, init=False)
+
+    @property
+    def port(self) -> int:
+        return self.base_port + CONNECT
+
+    @property
+    def master(self) -> str:
+        if not self.workers:
+            return f"local[{self.cores}]"
+        return f"spark://127.0.0.1:{self.base_port + MASTER}"
+
+    def url(self, database: str = "") -> str:
+        return f"spark+connect://127.0.0.1:{self.port}/{database}"
+
+    def __enter__(self) -> "SparkConnect":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the JVMs side by side and wait until the server answers (and the workers registered)."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.workers:
+                self._spawn("master", "spark-class", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                            "--port", str(self.base_port + MASTER), "--webui-port", str(self.base_port + MASTER_UI))
+                for i in range(self.workers):
+                    port = self.base_port + WORKERS + 2 * i
+                    self._spawn(f"worker{i + 1}", "spark-class", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+                                "--port", str(port), "--webui-port", str(port + 1), "--cores", "1",
+                                "--memory", self.executor_memory, "--work-dir", str(self.work / f"worker{i + 1}"),
+                                self.master)
+            self._spawn("connect", "spark-submit", *self._submit_args())
+            self._wait()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _submit_args(self) -> list[str]:
+        confs = {
+            "spark.connect.grpc.binding.address": "127.0.0.1",
+            "spark.connect.grpc.binding.port": self.port,
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.port": self.base_port + DRIVER,
+            "spark.blockManager.port": self.base_port + BLOCKS,
+            "spark.port.maxRetries": 8,
+            "spark.ui.enabled": "false",
+            "spark.sql.warehouse.dir": self.work / "warehouse",
+            "spark.local.dir": self.work / "local",
+            "spark.sql.shuffle.partitions": max(2 * self.cores, 4),
+            "spark.executor.memory": self.executor_memory,
+        }
+        args = ["--driver-memory", self.driver_memory, "--master", self.master]
+        for key, value in confs.items():
+            args += ["--conf", f"{key}={value}"]
+        # "spark-internal": the class is Spark's own, there is no application jar
+        return ["--class", "org.apache.spark.sql.connect.service.SparkConnectServer", *args,
+                "spark-internal"]
+
+    def _spawn(self, name: str, script: str, *args: str) -> None:
+        home = spark_home()
+        command = [str(home / "bin" / script), *args]
+        env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1",
+               "SPARK_DAEMON_MEMORY": "256m", "SPARK_LOG_DIR": str(self.work), "SPARK_NO_DAEMONIZE": "1"}
+        log = (self.work / f"{name}.log").open("wb")
+        self._procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                            cwd=self.work, start_new_session=True))
+        log.close()
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            dead = [p for p in self._procs if p.poll() is not None]
+            if dead:
+                raise JxError(f"a Spark JVM exited with status {dead[0].returncode} while starting",
+                              hint=f"see the logs in {self.work}")
+            if _listening(self.port) and self._registered() >= self.workers:
+                return
+            time.sleep(0.5)
+        raise JxError(f"Spark did not start within {self.timeout:.0f} s", hint=f"see the logs in {self.work}")
+
+    def _registered(self) -> int:
+        if not self.workers:
+            return 0
+        log = self.work / "master.log"
+        return len(re.findall(r"Registering worker", log.read_text(errors="replace"))) if log.exists() else 0
+
+    def stop(self) -> None:
+        """Kill every JVM's process group (TERM, then KILL after 10 s)."""
+        for proc in self._procs:
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+        self._procs.clear()
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
