@@ -223,3 +223,34 @@ audit_chain = sa.Table(
     sa.Column("head", sa.String(64), nullable=False),  # RFC 6962 tree head of leaves 1..seq, hex
     sa.UniqueConstraint("tbl", "row_key"),
 )
+
+# Authentication (migration 0005, issue 13): users get a password hash, a disabled flag and, for a
+# branch's accounts, their unit; sessions are server-side (revocable), login attempts are kept so
+# throttling holds across worker processes. See jxcore/services/auth.py and docs/web.md.
+users.append_column(sa.Column("password_hash", sa.Text, nullable=True))  # argon2id, PHC string
+users.append_column(sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()))
+users.append_column(sa.Column("unit_code", sa.String(100), nullable=True))  # a branch account's unit
+
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 hex of the cookie's token, never the token
+    sa.Column("user_name", sa.String(200), sa.ForeignKey("users.name"), nullable=False),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.Text, nullable=True),
+    sa.Index(None, "user_name"),
+)
+
+login_attempts = sa.Table(
+    "login_attempts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("user_name", sa.String(200), nullable=False),  # as typed: may name no user
+    sa.Column("address", sa.String(64), nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Index(None, "user_name", "at"),
+    sa.Index(None, "address", "at"),
+)
