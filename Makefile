@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-LOCAL := -e . -e plugins/rules -e 'plugins/collectors[test]' -e plugins/outputs -e schemes/guangdong
+LOCAL := -e . -e plugins/rules -e 'plugins/collectors[test]' -e plugins/outputs -e schemes/guangdong -e 'plugins/web[test]'
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test install browser bench clean
@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 $(STAMP): pyproject.toml plugins/rules/pyproject.toml plugins/collectors/pyproject.toml \
-          plugins/outputs/pyproject.toml schemes/guangdong/pyproject.toml
+          plugins/outputs/pyproject.toml schemes/guangdong/pyproject.toml plugins/web/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install --quiet --no-build-isolation $(LOCAL) -e '.[test]'

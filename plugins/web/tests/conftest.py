@@ -1,0 +1,106 @@
+"""A guangdong store with three runs and the demo accounts, shared by the web tests (one per session).
+
+``web_home`` holds 2009's final result and two 2010 runs (as of 30 June and 30 September, so the
+leaderboard has a previous day to move against); ``accounts`` maps each demo account to its
+generated password. ``make_app`` builds an app on that store (or another); ``login`` signs a
+TestClient in through the form, as a browser does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from jx_web.app import create_app
+from jx_web.commands import demo_accounts
+from jxcore.cli import main
+from jxcore.services.auth import Policy
+
+POSTGRES_URL = os.environ.get("JX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BRANCH, OTHER_UNIT = "branch-humen", "changan"
+
+
+@pytest.fixture(scope="session")
+def web_home(tmp_path_factory) -> Iterator[dict]:
+    home = tmp_path_factory.mktemp("jxhome-web")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JX_HOME", str(home))
+        mp.delenv("JX_DATABASE_URL", raising=False)
+        assert main(["run", "--scheme", "guangdong", "--period", "2009", "--final", "--json"]) == 0
+        for day in ("2010-06-30", "2010-09-30"):
+            assert main(["run", "--scheme", "guangdong", "--period", "2010", "--as-of", day, "--json"]) == 0
+        yield {"home": home, "db": f"sqlite:///{home / 'jx.sqlite'}"}
+
+
+@pytest.fixture(scope="session")
+def web_app(web_home):
+    return create_app(scheme="guangdong", period=2010, db=web_home["db"],
+                      policy=Policy(account_failures=3, address_failures=6))
+
+
+@pytest.fixture(scope="session")
+def accounts(web_app) -> dict[str, str]:
+    web = web_app.state.web
+    return {name: password for name, _, password in demo_accounts(web.store, web.catalog.scheme)}
+
+
+def login(client: TestClient, name: str, password: str, *, follow: bool = False):
+    """Sign in through the form (GET for the CSRF token, then POST); the response of the POST."""
+    form = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    return client.post("/login", data={"csrf": token, "name": name, "password": password, "next": "/"},
+                       follow_redirects=follow)
+
+
+def csrf_of(client: TestClient) -> str:
+    """The signed-in session's CSRF token, read from a page's sign-out form."""
+    return re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1)
+
+
+@pytest.fixture
+def client_for(web_app, accounts) -> Callable[[str | None], TestClient]:
+    """A TestClient signed in as the named demo account (None: anonymous)."""
+    made = []
+
+    def make(name: str | None) -> TestClient:
+        client = TestClient(web_app, base_url="http://testserver")
+        made.append(client)
+        if name is not None:
+            assert login(client, name, accounts[name]).status_code == 303
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def make_postgres_url() -> Iterator[Callable[[], str]]:
+    """New empty PostgreSQL databases (dropped at the end); skipped without a server, failed under CI."""
+    url = sa.make_url(POSTGRES_URL)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"jx_web_{uuid.uuid4().hex[:12]}"
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        except sa.exc.OperationalError as exc:
+            if os.environ.get("CI", "").lower() in ("true", "1"):
+                pytest.fail(f"PostgreSQL unreachable: {exc}", pytrace=False)
+            pytest.skip(f"PostgreSQL unreachable: {exc}")
+        made.append(name)
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with engine.connect() as connection:
+        for name in made:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    engine.dispose()
