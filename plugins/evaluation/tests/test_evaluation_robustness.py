@@ -1,0 +1,141 @@
+"""Robustness and sensitivity on hand-made plans whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evaluation_kit import measures, scheme, store_run, units
+from jx_evaluation.analysis import evaluate, load_baseline, plan_model, sobol_indices
+from jx_evaluation.settings import evaluation_settings
+from jxcore.errors import SchemeError, UsageError
+from jxcore.testing import build_scheme, installed_registry
+
+REVIEW = {"leadership_review": {"bottom": 3, "admonition_years": 2, "reshuffle_years": 3, "pass_line": 60}}
+ITEMS = {"A": 40, "B": 40, "C": 20}
+# u6 sits just below u5: 8·fA + 29.5·fB against 30·fA + 8·fB, so u6 is in the bottom 3 exactly when
+# B's weight is at most ~2.3 % above A's (relative to nominal). C is the same for everyone.
+SCORES = {"A1": [38, 35, 33, 30, 30, 8, 10, 5], "B1": [36, 35, 30, 30, 8, 29.5, 10, 5], "C1": [10] * 8}
+# The year before: u6, u7, u8 were the bottom 3 as well.
+EARLIER = {"A1": [38, 35, 33, 30, 30, 5, 10, 5], "B1": [36, 35, 30, 30, 30, 5, 10, 5], "C1": [10] * 8}
+
+
+def hinge(store, **evaluation):
+    settings = {**REVIEW, "evaluation": {"params": [], "missing": "keep", "sobol_samples": 512, **evaluation}}
+    store_run(store, scheme(ITEMS, units(8), period=2009, settings=settings), EARLIER)
+    plan = scheme(ITEMS, units(8), settings=settings)
+    store_run(store, plan, SCORES)
+    return plan
+
+
+def test_a_bottom_place_that_hinges_on_one_weight_is_not_robust(store):
+    plan = hinge(store)
+    ev = evaluate(store, installed_registry(), plan, variations=2000, seed=7, measures=measures(SCORES))
+    rb = ev.robustness
+    p_bottom = dict(zip(rb.codes, rb.p_bottom))
+    assert 0.3 < p_bottom["u6"] < 0.8 and p_bottom["u5"] == pytest.approx(1 - p_bottom["u6"])
+    assert p_bottom["u7"] == p_bottom["u8"] == 1.0 and p_bottom["u1"] == 0.0
+    low, high = dict(zip(rb.codes, rb.rank_low)), dict(zip(rb.codes, rb.rank_high))
+    assert (low["u6"], high["u6"]) == (5, 6) and low["u1"] == high["u1"] == 1
+    admonitions = {d.unit: d for d in rb.decisions if d.kind == "admonition"}
+    assert admonitions["u6"].decided and not admonitions["u6"].robust
+    assert admonitions["u6"].share == pytest.approx(p_bottom["u6"])
+    assert admonitions["u7"].robust and admonitions["u8"].robust and admonitions["u8"].share == 1.0
+    # u5 would be admonished in the variations that spare u6, but it was not in the bottom 3 the
+    # year before: no admonition for u5 in any variation.
+    assert rb.shares["admonition"][4] == 0.0
+
+
+def test_sensitivity_of_the_bottom_set_names_the_two_weights_that_matter(store):
+    plan = hinge(store)
+    s = evaluate(store, installed_registry(), plan, variations=100, measures=measures(SCORES)).sensitivity
+    st = dict(zip(s.items, s.bottom.st))
+    # C's multiplier scales A and B alike after renormalisation: it cannot swap u5 and u6.
+    assert st["A"] > 0.3 and st["B"] > 0.3 and abs(st["C"]) < 0.05
+    assert s.weights == pytest.approx([0.4, 0.4, 0.2])
+    # The totals do depend on C (everyone's C points are scaled with its weight).
+    assert dict(zip(s.items, s.totals.st))["C"] > 0.01
+
+
+def test_the_same_seed_gives_the_same_numbers_and_another_seed_does_not(store):
+    plan = hinge(store, params=["target"], param_range=0.2)
+    args = dict(variations=300, measures=measures(SCORES))
+    one = evaluate(store, installed_registry(), plan, seed=3, **args)
+    two = evaluate(store, installed_registry(), plan, seed=3, **args)
+    other = evaluate(store, installed_registry(), plan, seed=4, **args)
+    for a, b in ((one.robustness.p_bottom, two.robustness.p_bottom),
+                 (one.sensitivity.totals.s1, two.sensitivity.totals.s1),
+                 (one.robustness.rank_high, two.robustness.rank_high)):
+        np.testing.assert_array_equal(a, b)
+    assert [d.share for d in one.robustness.decisions] == [d.share for d in two.robustness.decisions]
+    assert not np.array_equal(one.robustness.p_bottom, other.robustness.p_bottom)
+
+
+def test_rule_targets_and_missing_data_vary_within_their_declared_ranges(store):
+    """Target 0.5 of a rate varies by ±50 % of its room (0.25..0.75); a unit without data is
+    scored as excluded (full points) or zero at random, whatever the plan says."""
+    feed = {"name": "system_feed", "params": {"table": "t"}}
+    plan_dict = {"scale": 100, "nodes": [
+        {"code": "A", "name": "a", "points": 100, "children": [
+            {"code": "A1", "name": "rate", "points": 100, "collector": feed,
+             "rule": {"name": "base_score", "params": {"target": 0.5, "per_step_below": 1, "missing": "exclude"}}}]}]}
+    settings = {"evaluation": {"ranges": {"A1": {"target": 0.5}}, "params": [], "levels": 64}}
+    plan = build_scheme(plan_dict, units=units(4), name="hand", settings=settings)
+    rates = {"A1": [0.6, 0.5, np.nan, 0.3]}
+    store_run(store, plan, rates)
+    registry = installed_registry()
+    baseline = load_baseline(store, registry, plan, measures=measures(rates))
+    opts = evaluation_settings(plan)
+    (levels,) = plan_model(baseline, registry, opts).levels
+    targets = np.array([p["target"] for p in levels.params])
+    assert 0.25 <= targets.min() < 0.3 and 0.7 < targets.max() <= 0.75
+    assert {p["missing"] for p in levels.params} == {"zero", "exclude"}
+    # u1 (0.6) loses points exactly when the target passes 0.6; u3 (no data) 100 or 0 points.
+    np.testing.assert_array_equal(levels.deltas[:, 0] < 0, targets > 0.6)
+    assert set(levels.deltas[:, 2]) == {0, -100_000}
+    keep = plan_model(baseline, registry, {**opts, "missing": "keep"}).levels[0]
+    assert {p["missing"] for p in keep.params} == {"exclude"} and not keep.deltas[:, 2].any()
+    ev = evaluate(store, registry, plan, variations=500, measures=measures(rates))
+    assert ev.robustness.varied_indicators == ("A1",)
+    assert ev.robustness.rank_high[2] == 4 and ev.robustness.rank_low[2] == 1
+
+
+def test_sobol_indices_of_a_linear_model_are_its_squared_coefficients():
+    a = np.array([1.0, 2.0, 3.0])
+    got = sobol_indices(lambda x: x @ a, ["x1", "x2", "x3"], [[0, 1]] * 3, n=4096, seed=1)
+    expected = a ** 2 / (a ** 2).sum()
+    np.testing.assert_allclose(got.s1, expected, atol=0.03)
+    np.testing.assert_allclose(got.st, expected, atol=0.03)
+    assert got.evaluations == 4096 * (3 + 2)
+
+
+def test_sobol_indices_of_several_outputs_are_weighted_by_their_variance():
+    got = sobol_indices(lambda x: np.column_stack([x[:, 0], 10 * x[:, 1], np.ones(len(x))]), ["x1", "x2"],
+                        [[0, 1]] * 2, n=2048, seed=2)
+    np.testing.assert_allclose(got.s1, [1 / 101, 100 / 101], atol=0.02)
+    assert np.isnan(got.s1_each[2]).all()  # a constant output has no indices
+    np.testing.assert_allclose(got.s1_each[0], [1, 0], atol=0.05)
+
+
+def test_without_a_stored_run_the_store_is_asked_for_one(store):
+    plan = scheme(ITEMS, units(8), settings=REVIEW)
+    with pytest.raises(UsageError, match="no run of scheme hand for 2010") as err:
+        evaluate(store, installed_registry(), plan, measures=measures(SCORES))
+    assert "jx run --scheme hand --period 2010 --final" in str(err.value.hint)
+
+
+def test_bad_evaluation_settings_name_the_setting(store):
+    plan = scheme(ITEMS, units(8), settings={"evaluation": {"weight_rnage": 0.1}})
+    store_run(store, plan, SCORES)
+    with pytest.raises(SchemeError) as err:
+        evaluate(store, installed_registry(), plan, measures=measures(SCORES))
+    assert "settings.evaluation.weight_rnage" in err.value.render() and "weight_range" in err.value.render()
+    plan = scheme(ITEMS, units(8), settings={"evaluation": {"ranges": {"Z9": {"target": 0.1}}}})
+    with pytest.raises(SchemeError, match="Z9"):
+        evaluate(store, installed_registry(), plan, measures=measures(SCORES))
+
+
+def test_too_few_variations_are_refused(store):
+    plan = hinge(store)
+    with pytest.raises(UsageError, match="too few"):
+        evaluate(store, installed_registry(), plan, variations=3, measures=measures(SCORES))
