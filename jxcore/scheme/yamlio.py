@@ -38,9 +38,9 @@ _SEQ_TAGS = (None, "!", "tag:yaml.org,2002:seq")
 
 #: The largest scheme file read, in bytes (a 30,000-unit units.csv is about 1.5 MB).
 MAX_BYTES = 16 * 1024 * 1024
-#: The most YAML nodes (scalars, lists, mappings) in one plan or scheme.yaml (guangdong's largest
-#: plan has about 6,000); units.yaml may hold ten times as many.
-MAX_NODES = 100_000
+#: The most YAML values (scalars, lists, mappings) in one plan or scheme.yaml (guangdong's largest
+#: plan has about 8,000); units.yaml may hold ten times as many.
+MAX_NODES = 50_000
 #: The deepest nesting of lists and mappings in one YAML file.
 MAX_DEPTH = 100
 _INT64 = 2**63
@@ -179,7 +179,8 @@ class _Builder:
         ld = self.loader
         result = LineDict(line=event.start_mark.line + 1)
         while not ld.check_event(MappingEndEvent):
-            mark = ld.peek_event().start_mark
+            first = ld.peek_event()
+            mark = first.start_mark
             key = self.node(depth + 1)
             value = self.node(depth + 1)
             line = mark.line + 1
@@ -188,6 +189,10 @@ class _Builder:
                 continue
             if isinstance(key, str):
                 self.lookalikes(key, mark)
+            elif event.flow_style and value is None and isinstance(key, (int, float)) and not isinstance(key, bool):
+                self.problem(f"{first.value!r} is read as a key without a value: inside {{…}} a comma separates "
+                             f"fields, so a number written as 1,{first.value} loses its last digits", mark,
+                             "write numbers without thousands separators, e.g. staff: 1000")
             if key in result.lines:
                 self.problem(f"key {key!r} written twice in one mapping; also at line {result.lines[key]}", mark,
                              "remove one of them: YAML keeps only the last")
@@ -311,8 +316,8 @@ def guess_encoding(data: bytes) -> str | None:
         if even > len(sample) // 8 and even > 4 * odd:
             return "UTF-16-BE (big-endian)"
     lenient = sample.decode("utf-8", "replace")
-    bad = lenient.count("\ufffd")
-    good = sum(1 for ch in lenient if ord(ch) > 0x7F) - bad
+    bad = len(re.findall("\ufffd+", lenient))  # runs of bad bytes
+    good = sum(1 for ch in lenient if ord(ch) > 0x7F) - lenient.count("\ufffd")
     if good > 4 * bad:  # mostly valid multi-byte UTF-8: damaged, not another encoding
         return None
     gbk = _strict(sample, "gb18030")
