@@ -312,10 +312,11 @@ def _csv_rows(table: RawTable, reader, limits: Limits, offsets: Iterator[int] | 
                         problems.add(_control_problem(table, row, index, cell, next(offsets, None)))
                         for _ in range(count - 1):
                             next(offsets, None)
-            for index, cell in enumerate(record):
-                if len(cell) > limits.cell_chars:
-                    problems.add(Problem(f"the cell has {len(cell)} characters, more than {limits.cell_chars}",
-                                         table.location(row, index), "check the quotes before this cell"))
+            if record and max(map(len, record)) > limits.cell_chars:
+                for index, cell in enumerate(record):
+                    if len(cell) > limits.cell_chars:
+                        problems.add(Problem(f"the cell has {len(cell)} characters, more than {limits.cell_chars}",
+                                             table.location(row, index), "check the quotes before this cell"))
             yield row, record
     except csv.Error as exc:
         problems.add(Problem(f"broken CSV: {exc}", table.location(reader.line_num), "check the quotes on that line"))
