@@ -13,16 +13,15 @@ import enum
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from jxcore import __version__
+from jxcore import __version__, cli_kit
+from jxcore.cli_kit import acting_user, as_option, with_scheme
 from jxcore.errors import JxError, UsageError
 from jxcore.models import Scheme
-from jxcore.plugins import JxPluginManager, Registry, get_plugin_manager
-from jxcore.points import MILLI
+from jxcore.plugins import JxPluginManager
 
 
 class ExitCode(enum.IntEnum):
@@ -31,55 +30,10 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
 
 
-class App:
-    """What commands share: the plugin manager and registry, built once, on first use."""
-
-    def __init__(self) -> None:
-        self._pm: JxPluginManager | None = None
-        self._registry: Registry | None = None
-
-    @property
-    def pm(self) -> JxPluginManager:
-        if self._pm is None:
-            self._pm = get_plugin_manager()
-            for failure in self._pm.failures:
-                where = f"{failure.distribution} {failure.version}" if failure.distribution else failure.module
-                click.secho(f"Error: plugin {failure.name!r} ({where}) failed to load: {failure.error}",
-                            fg="red", err=True)
-        return self._pm
-
-    @property
-    def registry(self) -> Registry:
-        if self._registry is None:
-            self._registry = Registry.from_plugin_manager(self.pm)
-        return self._registry
-
-    def pack_path(self, name_or_path: str) -> Path:
-        """A scheme given by pack name (installed) or by path (a pack directory or its scheme.yaml)."""
-        path = Path(name_or_path)
-        if path.exists():
-            return path
-        if os.sep in name_or_path or name_or_path.endswith((".yaml", ".yml")):
-            raise UsageError(f"no scheme pack at {name_or_path}", hint="give an installed scheme's name or an existing path")
-        return self.registry.scheme_pack(name_or_path).path
-
-    def load(self, name_or_path: str, period: int | None) -> Scheme:
-        from jxcore.scheme import load_scheme
-
-        return load_scheme(self.pack_path(name_or_path), period, self.registry)
-
-
-def jx_console():
-    """A rich Console; off a terminal (make demo piped, CI logs) 160 columns, not rich's 80, so
-    wide Chinese tables are not cut."""
-    from rich.console import Console
-
-    return Console(width=None if sys.stdout.isatty() else 160)
-
-
-def app() -> App:
-    root = click.get_current_context().find_root()
-    return root.meta.setdefault("jx.app", App())
+# The CLI surface commands share (plugins' too) lives in jxcore.cli_kit; these names stay importable
+# from here for plugins written against earlier versions.
+App, app, jx_console = cli_kit.App, cli_kit.app, cli_kit.console
+DateType, scheme_option, period_option = cli_kit.DateType, cli_kit.scheme_option, cli_kit.period_option
 
 
 class JxGroup(click.Group):
@@ -115,23 +69,6 @@ class JxGroup(click.Group):
         return command
 
 
-class DateType(click.ParamType):
-    name = "DATE"
-
-    def convert(self, value: Any, param: Any, ctx: Any) -> dt.date:
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2010-06-30", param, ctx)
-
-
-scheme_option = click.option("--scheme", "scheme", required=True, metavar="NAME|PATH",
-                             help="An installed scheme pack's name (see `jx schemes`) or a pack directory.")
-period_option = click.option("--period", type=int, metavar="YEAR", help="The plan's year; default the latest.")
-
-
 @click.group(cls=JxGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__, prog_name="jx")
@@ -144,49 +81,50 @@ def cli(debug: bool) -> None:
 
 
 @cli.command()
-@scheme_option
-@period_option
+@with_scheme
 @click.option("--as-of", "as_of", type=DateType(), help="Score as of this date (default today, inside the period).")
-@click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
-@click.option("--final", is_flag=True, help="Mark this run as the period's final result.")
-def run(scheme: str, period: int | None, as_of: dt.date | None, db: str | None, as_json: bool, final: bool) -> None:
-    """Score every unit of a scheme and store the run."""
+@click.option("--final", is_flag=True, help="Mark this run as the period's final result (an admin's act).")
+@as_option
+def run(scheme: Scheme, store: Any, registry: Any, as_of: dt.date | None, as_json: bool, final: bool,
+        user: str | None) -> None:
+    """Score every unit of a scheme and store the run (replacing the same day's non-final run)."""
+    from jxcore import services
 
-    from jxcore.engine import run_scheme
-    from jxcore.store import Store
-
-    a = app()
-    loaded = a.load(scheme, period)
-    store = Store.open(db)
-    try:
-        # Off a terminal (make demo piped, CI logs) rich would assume 80 columns and cut the table.
-        console = None if as_json else jx_console()
-        result = run_scheme(loaded, a.registry, as_of=as_of, store=store, console=console, final=final)
-    finally:
-        store.close()
+    # Off a terminal (make demo piped, CI logs) rich would assume 80 columns and cut the table.
+    result = services.run(store, registry, scheme, as_of=as_of, final=final,
+                          actor=acting_user(user), console=None if as_json else jx_console())
     if as_json:
-        click.echo(json.dumps(run_document(result), ensure_ascii=False, indent=2))
+        view = services.RunView.from_result(result)
+        click.echo(json.dumps(services.run_document(view), ensure_ascii=False, indent=2))
     else:
-        click.echo(f"run {result.run.id}: {loaded.name} {loaded.period.year} as of {result.run.as_of}, "
-                   f"{len(result.units)} units, {len(loaded.indicators())} indicators")
+        click.echo(f"run {result.run.id}: {scheme.name} {scheme.period.year} as of {result.run.as_of}, "
+                   f"{len(result.units)} units, {len(scheme.indicators())} indicators")
 
 
-def run_document(result) -> dict[str, Any]:
-    """The JSON form of a run: scheme, period, as_of, run_id, units by rank with item scores."""
-    scheme = result.scheme
-    item_rows = {n.code: result.row(n.code) for n in scheme.items()}
-    units = []
-    for i in sorted(range(len(result.units)), key=lambda i: (result.ranks[i], i)):
-        units.append({
-            "code": result.units.codes[i],
-            "name": result.units.names[i],
-            "total": int(result.totals[i]) / MILLI,
-            "rank": int(result.ranks[i]),
-            "items": {code: int(result.scores[row, i]) / MILLI for code, row in item_rows.items()},
-        })
-    return {"scheme": scheme.name, "period": scheme.period.year, "as_of": result.run.as_of.isoformat(),
-            "run_id": result.run.id, "final": result.run.final, "units": units}
+@cli.command()
+@with_scheme
+@click.option("--discard", "discard", metavar="RUN", help="Delete this non-final run instead of listing.")
+@as_option
+def runs(scheme: Scheme, store: Any, registry: Any, discard: str | None, user: str | None) -> None:
+    """List the stored runs of a scheme's period (as-of date, final, plan digest), or discard one."""
+    from jxcore import services
+
+    if discard:
+        gone = services.discard_run(store, discard, actor=acting_user(user))
+        click.echo(f"discarded run {gone.id} ({gone.scheme} {gone.period} as of {gone.as_of})")
+        return
+    found = services.list_runs(store, scheme.name, scheme.period.year)
+    if not found:
+        click.echo(f"no runs of {scheme.name} {scheme.period.year} yet (jx run --scheme {scheme.name})")
+    current = services.installed_plan(registry, scheme.name, scheme.period.year)
+    from jxcore.engine import scheme_digest
+
+    mine = scheme_digest(current) if current is not None else None
+    for r in found:
+        plan = r.scheme_digest[:12] + ("" if r.scheme_digest == mine else " (not the installed plan)")
+        click.echo(f"{r.id}\tas of {r.as_of}\t{'final' if r.final else 'daily'}\t"
+                   f"{r.started_at:%Y-%m-%d %H:%M} UTC\t{r.actor or '-'}\tplan {plan}")
 
 
 @cli.command()
@@ -195,9 +133,11 @@ def validate(scheme: str) -> None:
     """Check every plan of a scheme pack and list every problem (exit 2 if any)."""
     from jxcore.scheme import check_pack, load_pack
 
-    a = app()
-    path = a.pack_path(scheme)
-    problems = check_pack(path, a.registry)
+    from jxcore.services import pack_path
+
+    registry = app().registry
+    path = pack_path(registry, scheme)
+    problems = check_pack(path, registry)
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)
@@ -223,14 +163,16 @@ def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...])
     if years and not compare:
         raise UsageError(f"unexpected years {' '.join(map(str, years))}",
                          hint="give --period YEAR for one plan, or --compare YEAR... to compare the weights")
+    from jxcore.services import open_scheme, pack_path
+
+    registry = app().registry
     if compare:
         from jxcore.scheme import load_pack
 
-        a = app()
-        plans = [a.load(scheme, year) for year in (years or load_pack(a.pack_path(scheme)).periods)]
+        plans = [open_scheme(registry, scheme, year) for year in (years or load_pack(pack_path(registry, scheme)).periods)]
         jx_console().print(*_weight_tables(plans))
         return
-    loaded = app().load(scheme, period)
+    loaded = open_scheme(registry, scheme, period)
 
     def label(node) -> str:
         text = f"[bold]{node.code}[/] {node.name}  {format_points(node.points)}"
@@ -359,11 +301,9 @@ def schemes() -> None:
 
 
 @cli.command("collect")
-@scheme_option
-@period_option
+@with_scheme
 @click.option("--as-of", "as_of", type=DateType(), help="Collect as of this date (default today, inside the period).")
-@click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
-def collect_command(scheme: str, period: int | None, as_of: dt.date | None, db: str | None) -> None:
+def collect_command(scheme: Scheme, store: Any, registry: Any, as_of: dt.date | None) -> None:
     """Show what each collector gathers (units with data, events, problems), without scoring."""
     from collections import defaultdict
 
@@ -371,10 +311,8 @@ def collect_command(scheme: str, period: int | None, as_of: dt.date | None, db: 
     from rich.table import Table
 
     from jxcore.engine import checked_as_of, collect
-    from jxcore.store import Store
 
-    a = app()
-    loaded = a.load(scheme, period)
+    loaded = scheme
     as_of = checked_as_of(loaded, as_of)
     units = loaded.unit_table()
     by_collector: dict[str, list[str]] = defaultdict(list)
@@ -382,22 +320,21 @@ def collect_command(scheme: str, period: int | None, as_of: dt.date | None, db: 
         by_collector[node.collector.name].append(node.code)
     table = Table("collector", "indicator", "units with data", "events", "problems")
     problems: list[str] = []
-    with Store.open(db) as store:
-        for name, codes in by_collector.items():
-            try:
-                measures = collect(loaded, a.registry, units, as_of, given={}, store=store, only={name})
-            except JxError as exc:  # shown, not fatal: the other collectors are still listed
-                table.add_row(name, ", ".join(codes), "-", "-", str(len(exc.problems)))
-                problems += [f"{name}: {p}" for p in exc.problems]
-                continue
-            for code in codes:
-                m = measures[code]
-                if m.events is not None:
-                    with_data = len(np.unique(m.events["unit"]))
-                    events = str(len(m.events["unit"]))
-                else:
-                    with_data, events = int((~np.isnan(np.asarray(m.value, dtype=float))).sum()), "-"
-                table.add_row(name, code, f"{with_data} of {len(units)}", events, "0")
+    for name, codes in by_collector.items():
+        try:
+            measures = collect(loaded, registry, units, as_of, given={}, store=store, only={name})
+        except JxError as exc:  # shown, not fatal: the other collectors are still listed
+            table.add_row(name, ", ".join(codes), "-", "-", str(len(exc.problems)))
+            problems += [f"{name}: {p}" for p in exc.problems]
+            continue
+        for code in codes:
+            m = measures[code]
+            if m.events is not None:
+                with_data = len(np.unique(m.events["unit"]))
+                events = str(len(m.events["unit"]))
+            else:
+                with_data, events = int((~np.isnan(np.asarray(m.value, dtype=float))).sum()), "-"
+            table.add_row(name, code, f"{with_data} of {len(units)}", events, "0")
     click.echo(f"{loaded.name} {loaded.period.year} as of {as_of}: {len(loaded.indicators())} indicators, "
                f"{len(by_collector)} collectors")
     jx_console().print(table)
@@ -405,11 +342,14 @@ def collect_command(scheme: str, period: int | None, as_of: dt.date | None, db: 
         click.echo(f"problem: {problem}")
 
 
-# The records commands (user, lock, unlock, verify) live in their own module, which imports the
-# options above: hence the import here, after them.
+# The records commands (user, lock, unlock, verify) and the entry commands (import, entry) live in
+# their own modules.
+from jxcore.cli_entries import entry_group, import_command  # noqa: E402
 from jxcore.cli_records import add_record_commands  # noqa: E402
 
 add_record_commands(cli)
+cli.add_command(import_command)
+cli.add_command(entry_group)
 
 
 def main(argv: list[str] | None = None) -> int:

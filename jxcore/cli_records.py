@@ -1,25 +1,23 @@
 """``jx user``, ``jx lock``, ``jx unlock``, ``jx verify``: the records commands (docs/records.md).
 
-They call jxcore.records, the service layer a web app calls too. Who acts: ``--as NAME``, else
+They call jxcore.services, the layer a web app calls too. Who acts: ``--as NAME``, else
 ``JX_USER``, else the OS user name.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import os
 
 import click
 
-from jxcore.cli import DateType, ExitCode, app, period_option, scheme_option
-
-db_option = click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
-as_option = click.option("--as", "user", metavar="NAME", help="Who acts (default JX_USER, else the OS user).")
+from jxcore.cli_kit import DateType, acting_user, app, as_option, db_option, period_option, scheme_option
 
 
-def acting_user(explicit: str | None) -> str:
-    return explicit or os.environ.get("JX_USER") or getpass.getuser()
+def _plan(scheme: str, period: int | None):
+    from jxcore.services import open_scheme
+
+    return open_scheme(app().registry, scheme, period)
 
 
 @click.group("user")
@@ -76,7 +74,7 @@ def lock_command(scheme: str, period: int | None, until: dt.date | None, final: 
     from jxcore.records import lock
     from jxcore.store import Store
 
-    loaded = app().load(scheme, period)
+    loaded = _plan(scheme, period)
     with Store.open(db) as store:
         done = lock(store, loaded.name, loaded.period.year, user=acting_user(user), until=until, final=final,
                     reason=reason)
@@ -97,7 +95,7 @@ def unlock_command(scheme: str, period: int | None, lock_id: int | None, reason:
     from jxcore.records import unlock
     from jxcore.store import Store
 
-    loaded = app().load(scheme, period)
+    loaded = _plan(scheme, period)
     with Store.open(db) as store:
         done = unlock(store, loaded.name, loaded.period.year, user=acting_user(user), reason=reason, lock_id=lock_id)
     if done.active:
@@ -112,13 +110,13 @@ def unlock_command(scheme: str, period: int | None, lock_id: int | None, reason:
 @db_option
 def verify_command(heads: tuple[str, ...], db: str | None) -> None:
     """Recompute the audit chain; name every changed, deleted, inserted or reordered record (exit 1)."""
-    from jxcore.records import verify
-    from jxcore.records.locking import locks
+    from jxcore.cli import ExitCode
+    from jxcore.services import list_locks, verify_store
     from jxcore.store import Store
 
-    with Store.open(db) as store, store.engine.connect() as connection:
-        result = verify(connection, heads)
-        known = locks(connection)
+    with Store.open(db) as store:
+        result = verify_store(store, heads)
+        known = list_locks(store)
     for finding in result.findings:
         click.echo(f"tampered: {finding}", err=True)
     if not result.ok:

@@ -7,8 +7,6 @@ a collector once per run with all of its indicators, an aggregation step once pe
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import threading
 from collections import defaultdict
 from collections.abc import Collection, Container, Mapping
@@ -44,19 +42,20 @@ def checked_as_of(scheme: Scheme, as_of: dt.date | None) -> dt.date:
 
 def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = None, store: Any = None,
                console: Any = None, measures: Mapping[str, Measure] | None = None,
-               final: bool = False) -> RunResult:
+               final: bool = False, actor: str | None = None) -> RunResult:
     """Score ``scheme`` as of ``as_of``; with a ``store``, save it and run the outputs in one transaction.
 
     ``measures`` supplies measures by indicator code instead of their collectors (the test kit and
     what-if analyses use it). Plugin failures raise :class:`RunFailed` naming the plugin; nothing
-    is stored then.
+    is stored then. A stored run keeps its plan (:mod:`jxcore.scheme.document`) and ``actor``, and
+    replaces the non-final runs of the same as-of date.
     """
     as_of = checked_as_of(scheme, as_of)
     pm = registry.pm
     run = Run(scheme=scheme.name, period=scheme.period.year, as_of=as_of,
               started_at=dt.datetime.now(dt.timezone.utc), final=final)
     if pm:
-        _call_plugin("a jx_run_started hook", lambda: pm.hook.jx_run_started(run=run, scheme=scheme, store=store))
+        _call_hooks(pm, "jx_run_started", run=run, scheme=scheme, store=store)
     units = scheme.unit_table()
     gathered = collect(scheme, registry, units, as_of, given=measures or {}, store=store)
     scores = score(scheme, registry, units, gathered, as_of)
@@ -67,17 +66,18 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
     result = RunResult(run=run, scheme=scheme, units=units, node_codes=node_codes, scores=matrix,
                        ranks=ranks, measures=gathered)
     if pm:
-        _call_plugin("a jx_run_scored hook", lambda: pm.hook.jx_run_scored(run=run, result=result))
+        _call_hooks(pm, "jx_run_scored", run=run, result=result)
     if store is None:
         return result
-    result = store.retry(lambda: _store_and_emit(result, registry, store, console, final))
+    result = store.retry(lambda: _store_and_emit(result, registry, store, console, final, actor))
     if pm:
-        try:
-            pm.hook.jx_run_finished(run=result.run, result=result)
-        except Exception as exc:  # the run is committed: say so, whatever the hook did
-            raise RunFailed(f"run {result.run.id} was stored, but a jx_run_finished hook failed: "
-                            f"{type(exc).__name__}: {exc}",
-                            hint="the scores are safe; fix or block the plugin (JX_BLOCK_PLUGINS)") from exc
+        for impl in reversed(pm.hook.jx_run_finished.get_hookimpls()):
+            try:
+                impl.function(**{arg: {"run": result.run, "result": result}[arg] for arg in impl.argnames})
+            except Exception as exc:  # the run is committed: say so, whatever the hook did
+                raise RunFailed(f"run {result.run.id} was stored, but the jx_run_finished hook of plugin "
+                                f"{impl.plugin_name!r} failed: {type(exc).__name__}: {exc}",
+                                hint="the scores are safe; fix or block the plugin (JX_BLOCK_PLUGINS)") from exc
     return result
 
 
@@ -217,24 +217,27 @@ def indicators_fed_by(scheme: Scheme, collector: str, **params: Any) -> list[str
 
 
 def scheme_digest(scheme: Scheme) -> str:
-    """sha256 over what decides scores and ranks (tree, points, rules, collectors, units, settings),
-    not file paths."""
-    canon = {
-        "name": scheme.name, "period": scheme.period.year, "settings": scheme.settings,
-        "nodes": [[n.code, n.parent, n.points, n.scoring.value, n.cap,
-                   n.rule and [n.rule.name, dict(n.rule.params)],
-                   n.collector and [n.collector.name, dict(n.collector.params)]]
-                  for n in scheme.nodes.values()],
-        "units": [[u.code, u.name, u.staff, u.entities] for u in scheme.units],
-    }
-    return hashlib.sha256(json.dumps(canon, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
+    """sha256 of the plan's document (:mod:`jxcore.scheme.document`): tree, points, rules,
+    collectors, units, settings and names, not file paths."""
+    from jxcore.scheme.document import digest, dumps
+
+    return digest(dumps(scheme))
 
 
-def _store_and_emit(result: RunResult, registry: Registry, store: Any, console: Any, final: bool) -> RunResult:
-    """Write the run and run every output in one transaction: any failure leaves nothing."""
+def _store_and_emit(result: RunResult, registry: Registry, store: Any, console: Any, final: bool,
+                    actor: str | None) -> RunResult:
+    """Write the run (replacing the same day's non-final runs) and run every output in one
+    transaction: any failure leaves nothing."""
+    from jxcore.scheme.document import digest, dumps
+
     scheme = result.scheme
+    document = dumps(scheme)
     with store.transaction() as tx:
-        run_id = tx.save_run(result, scheme_digest=scheme_digest(scheme), final=final)
+        for earlier in tx.runs(scheme.name, scheme.period.year):
+            if earlier.as_of == result.run.as_of and not earlier.final:
+                tx.discard_run(earlier.id)
+        run_id = tx.save_run(result, scheme_digest=digest(document), final=final, plan_document=document,
+                             actor=actor)
         result = attrs.evolve(result, run=attrs.evolve(result.run, id=run_id, status=RunStatus.FINISHED))
         for ref in scheme.outputs:
             output = registry.output(ref.name)
@@ -242,6 +245,13 @@ def _store_and_emit(result: RunResult, registry: Registry, store: Any, console: 
             ctx = OutputContext(result=result, params=params, store=tx, console=console)
             _call_plugin(f"output {ref.name!r}", lambda: output.emit(ctx))
     return result
+
+
+def _call_hooks(pm: Any, name: str, **kwargs: Any) -> None:
+    """Call every implementation of lifecycle hook ``name``; a failure names its plugin (RunFailed)."""
+    for impl in reversed(getattr(pm.hook, name).get_hookimpls()):  # pluggy's order: last registered first
+        _call_plugin(f"the {name} hook of plugin {impl.plugin_name!r}",
+                     partial(impl.function, **{arg: kwargs[arg] for arg in impl.argnames}))
 
 
 def _call_plugin(who: str, call):

@@ -8,7 +8,7 @@ over all units; a collector once per run with all of its indicators.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -95,6 +95,48 @@ class Collector(Protocol):
     params: ClassVar[Sequence[Param]]
 
     def collect(self, ctx: CollectContext, requests: Sequence[CollectRequest]) -> Mapping[str, Measure]: ...
+
+
+@runtime_checkable
+class EntryFile(Protocol):
+    """A file of entries being read: its name, sha256 and encoding, and its entries a chunk at a
+    time. ``chunks()`` raises one DataError listing every problem of the file after its last chunk."""
+
+    name: str
+    sha256: str
+    encoding: str | None
+
+    def chunks(self) -> Iterator[list[Any]]: ...
+
+
+@runtime_checkable
+class EntryReader(Protocol):
+    """A collector that reads manual entries (``jxcore.store.NewEntry``) declares their kinds and
+    answers for them, so the core decides what an entry feeds, and so who may enter it, without
+    knowing the collector's parameters (jxcore.services.entries).
+
+    ``entry_kinds``: kind name → its title (``{"inspection": "督察"}``).
+    ``read_file(scheme, kind, path, sheet)``: an :class:`EntryFile` (strict: every problem with its
+    row and column). ``read_fields(scheme, kind, fields)``: one entry from ``{column: text}`` (a form
+    or ``jx entry add``), DataError naming the field. ``natural_key(kind, entry)``: the values that
+    identify an entry of that kind (a live entry's key is unique). ``feeds(kind, requests, entries)``:
+    bool array ``(len(requests), len(entries))``, whether each entry counts in each request's
+    measure (the collector's own filters). ``expects(kind, request)``: what an entry of ``kind`` must
+    hold to count for that indicator, in words ("inspection entries with finding absent"); "" when
+    the indicator does not read ``kind``.
+    """
+
+    entry_kinds: Mapping[str, str]
+
+    def read_file(self, scheme: Scheme, kind: str, path: Any, sheet: str | None = None) -> EntryFile: ...
+
+    def read_fields(self, scheme: Scheme, kind: str, fields: Mapping[str, Any]) -> Any: ...
+
+    def natural_key(self, kind: str, entry: Any) -> tuple: ...
+
+    def feeds(self, kind: str, requests: Sequence[CollectRequest], entries: Sequence[Any]) -> np.ndarray: ...
+
+    def expects(self, kind: str, request: CollectRequest) -> str: ...
 
 
 @attrs.frozen

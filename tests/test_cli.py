@@ -211,7 +211,7 @@ def test_failing_lifecycle_hooks_are_named_and_say_whether_the_run_was_stored(ca
     db = f"sqlite:///{tmp_path / 's.sqlite'}"
     code, _, err = jx(capsys, "run", "--scheme", str(pack), "--db", db)
     assert code == 1
-    assert f"a jx_run_{phase} hook" in err and "ConnectionError" in err
+    assert f"the jx_run_{phase} hook of plugin 'hook_failing_plugin' failed" in err and "ConnectionError" in err
     assert ("nothing of this run was stored" in err) == (not stored)
     from jxcore.store import Store
 

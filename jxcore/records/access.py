@@ -4,14 +4,14 @@ The policy (docs/records.md), for an indicator with responsible department D:
 
 - **viewer**: reads only.
 - **clerk**: enters and corrects entries for indicators of their own department D.
-- **inspector**: like a clerk, and also enters and corrects inspection findings (kinds in
-  ``INSPECTION_KINDS``) for any indicator and unit: they are the inspection team.
+- **inspector**: like a clerk, and also enters and corrects entries of the kinds the plan's
+  ``settings.records.inspection_kinds`` names, for any indicator and unit: the inspection team.
 - **admin**: everything, including locks, unlocks and users.
 
-An entry of kind K feeds every indicator whose collector has the parameter ``kind: K``; a user
-may enter K only if they may enter *every* indicator it feeds in that plan (a kind that feeds no
-indicator: admins only). Until the store has its first user, entries are open (a fresh or demo
-store); the first user must be an admin, and from then on every entry needs a known user.
+What an entry feeds is decided per entry, by the collector that reads its kind
+(jxcore.services.entries): a user may write an entry only if they may enter *every* indicator it
+counts in. Until the store has its first user, entries are open (a fresh or demo store); the first
+user must be an admin, and from then on every entry needs a known user.
 """
 
 from __future__ import annotations
@@ -24,12 +24,9 @@ import attrs
 import sqlalchemy as sa
 
 from jxcore.errors import AccessDenied, UsageError
-from jxcore.models import Node, Scheme
+from jxcore.models import Node
 from jxcore.store import Store
 from jxcore.store.tables import access_log, departments, users as users_table
-
-INSPECTION_KINDS = frozenset({"inspection"})
-
 
 class Role(enum.Enum):
     CLERK = "clerk"
@@ -54,37 +51,14 @@ class User:
     department: str | None = None
 
 
-def may(user: User, action: Action, node: Node | None = None, kind: str | None = None) -> bool:
-    """The policy for one indicator (``node``) fed by ``kind``; see the module docstring."""
+def may(user: User, action: Action, node: Node | None = None) -> bool:
+    """The policy for one indicator (``node``); see the module docstring. The inspection team's
+    right to enter its kinds anywhere is decided with the entries (jxcore.services.entries)."""
     if user.role is Role.ADMIN or action is Action.READ:
         return True
     if action not in (Action.ENTER, Action.CORRECT) or user.role is Role.VIEWER or node is None:
         return False
-    if user.role is Role.INSPECTOR and kind in INSPECTION_KINDS:
-        return True
     return node.department is not None and node.department == user.department
-
-
-def fed_by(scheme: Scheme, kind: str) -> list[Node]:
-    """The indicators an entry of ``kind`` feeds: those whose collector has ``kind: <kind>``."""
-    return [n for n in scheme.indicators() if n.collector is not None and n.collector.params.get("kind") == kind]
-
-
-def allowed(user: User, action: Action, scheme: Scheme, kind: str) -> tuple[bool, str]:
-    """May ``user`` do ``action`` (enter/correct) with entries of ``kind``? (yes/no, why)."""
-    nodes = fed_by(scheme, kind)
-    if user.role is Role.ADMIN:
-        return True, "admin"
-    if not nodes:
-        return False, (f"no indicator of {scheme.name} {scheme.period.year} is fed by {kind}; only an admin "
-                       f"may enter it")
-    refused = [n for n in nodes if not may(user, action, n, kind)]
-    if refused:
-        owners = ", ".join(f"{n.code} ({n.department or 'no department'})" for n in refused)
-        mine = f"{user.role.value} of {user.department}" if user.department else user.role.value
-        return False, f"{user.name} ({mine}) may not {action.value} {kind}: it feeds {owners}"
-    return True, "responsible department" if user.role is not Role.INSPECTOR or kind not in INSPECTION_KINDS \
-        else "inspection team"
 
 
 def _now() -> dt.datetime:
@@ -128,24 +102,6 @@ def require(store: Store, name: str, action: Action, **where) -> User:
     if not may(user, action):
         raise _deny(store, name, action, f"{name} ({user.role.value}) may not {action.value}",
                     f"only an admin may {action.value}", **where)
-    return user
-
-
-def check_entry(store: Store, name: str, scheme: Scheme, kind: str, action: Action = Action.ENTER) -> User | None:
-    """The user entering ``kind`` into ``scheme`` if allowed; AccessDenied (logged) if not.
-
-    None while the store has no users yet (open entry, see the module docstring).
-    """
-    where = {"scheme": scheme.name, "period": scheme.period.year, "target": kind}
-    if not users(store):
-        return None
-    user = get_user(store, name)
-    if user is None:
-        raise _deny(store, name, action, f"unknown user {name!r} may not enter data",
-                    "enter as a known user (--as NAME or JX_USER); an admin adds users with jx user add", **where)
-    ok, why = allowed(user, action, scheme, kind)
-    if not ok:
-        raise _deny(store, name, action, why, "ask a member of the responsible department, or an admin", **where)
     return user
 
 

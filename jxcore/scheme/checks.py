@@ -502,7 +502,9 @@ class _PlanCheck:
         the plan uses, may check the settings it reads (and its parameters against them): an optional
         ``check_settings(scheme) -> list[Problem]``. A problem whose ``location.node`` is a dotted
         path (``settings.checklists.inspection``) is located here in the files; one with a file keeps it."""
-        checks: list[tuple[str, Any]] = [("ranking", ranking_problems)]
+        from jxcore.services.entries import records_problems
+
+        checks: list[tuple[str, Any]] = [("ranking", ranking_problems), ("records", records_problems)]
         if self.registry is not None:
             checks += [(f"output {ref.name}", self.registry.outputs[ref.name].obj) for ref in outputs]
             used = {(kind, getattr(node, kind).name) for node in scheme.indicators() for kind in ("rule", "collector")
@@ -510,7 +512,7 @@ class _PlanCheck:
             checks += [(f"{kind} {name}", getattr(self.registry, kind + "s")[name].obj) for kind, name in sorted(used)]
         seen = set()
         for label, plugin in checks:
-            check = plugin if label == "ranking" else getattr(plugin, "check_settings", None)
+            check = plugin if label in ("ranking", "records") else getattr(plugin, "check_settings", None)
             for problem in self._call_check(label, check, scheme):
                 if (problem.message, problem.location.node) in seen:
                     continue

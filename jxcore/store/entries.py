@@ -103,6 +103,16 @@ def find_batch(connection: sa.Connection, scheme: str, period: int, kind: str, s
     return Batch(**row) if row else None
 
 
+def already_imported(earlier: Batch, kind: str, source_file: str) -> DataError:
+    """The refusal of a file whose content (sha256) was imported before for this scheme/period/kind."""
+    return DataError(
+        f"this file was already imported as {kind} for {earlier.scheme} {earlier.period}: {earlier.row_count} rows "
+        f"from {earlier.source_file} by {earlier.entered_by} at {earlier.entered_at:%Y-%m-%d %H:%M} UTC "
+        f"(batch {earlier.id})", location=Location(file=source_file),
+        hint="nothing was imported; to correct entries, import a file with supersedes and reason columns, "
+             "or withdraw the batch (jx entry withdraw --batch ID)")
+
+
 def add_batch(connection: sa.Connection, *, scheme: str, period: int, kind: str, source_file: str,
               source_sha256: str, entered_by: str, rows: Sequence[NewEntry],
               entered_at: dt.datetime | None = None) -> Batch:
@@ -113,12 +123,7 @@ def add_batch(connection: sa.Connection, *, scheme: str, period: int, kind: str,
     """
     earlier = find_batch(connection, scheme, period, kind, source_sha256)
     if earlier is not None:
-        raise DataError(
-            f"this file was already imported as {kind} for {scheme} {period}: {earlier.row_count} rows "
-            f"from {earlier.source_file} by {earlier.entered_by} at {earlier.entered_at:%Y-%m-%d %H:%M} UTC",
-            location=Location(file=source_file),
-            hint="nothing was imported; to correct entries, import a file with supersedes and reason "
-                 "columns, or withdraw the batch (jx entry withdraw --batch ID)")
+        raise already_imported(earlier, kind, source_file)
     batch = Batch(id=uuid.uuid4().hex, scheme=scheme, period=period, kind=kind, source_file=source_file,
                   source_sha256=source_sha256, row_count=len(rows), entered_by=entered_by,
                   entered_at=entered_at or dt.datetime.now(dt.timezone.utc))

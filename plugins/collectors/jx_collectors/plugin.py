@@ -13,9 +13,6 @@ def jx_register_collectors(register):
 
 @hookimpl
 def jx_register_commands(cli):
-    from jx_collectors.manual.command import entry_command, import_command
     from jx_collectors.sql_command import sql_command
 
-    cli.add_command(import_command)
-    cli.add_command(entry_command)
     cli.add_command(sql_command)

@@ -22,9 +22,13 @@ def indicator(code: str, rule: dict, kind: str, **params) -> dict:
             "collector": {"name": "manual", "params": {"kind": kind, **params}}}
 
 
-PLAN = {"scale": 40, "nodes": [{"code": "YW", "name": "业务", "points": 40, "children": [
+PLAN = {"scale": 60, "nodes": [{"code": "YW", "name": "业务", "points": 60, "children": [
     indicator("YW.DJCC", {"name": "per_event", "params": {"deductions": {"beyond_authority": 2, "wrong_procedure": 1.5}}},
               "spot_check", where={"archive": "registration"}),
+    indicator("YW.AJCC", {"name": "per_event", "params": {"deductions": {"facts_unclear": 2}}},
+              "spot_check", where={"archive": "case"}),
+    indicator("YW.WJ", {"name": "per_event", "params": {"deductions": {"warning": 2, "major_demerit": 5}}},
+              "discipline"),
     indicator("YW.DC", {"name": "per_event", "params": {"deductions": {"absent": 1}}}, "inspection"),
     indicator("YW.AF", {"name": "mystery_stars", "params": {"points_by_star": [2, 4, 6, 8, 10]}},
               "mystery_shopper"),
@@ -55,3 +59,12 @@ def write_xlsx(path: Path, rows: list[list], title: str = "抽查") -> Path:
         sheet.append(row)
     book.save(path)
     return path
+
+
+def import_file(store, scheme, kind: str, path, *, user: str = "tester", sheet: str | None = None, now=None):
+    """jxcore.services.import_file with the installed plugins' registry (the tests' shorthand)."""
+    from jxcore import services
+    from jxcore.plugins import Registry, get_plugin_manager
+
+    registry = Registry.from_plugin_manager(get_plugin_manager())
+    return services.import_file(store, registry, scheme, kind, path, user=user, sheet=sheet, entered_at=now)

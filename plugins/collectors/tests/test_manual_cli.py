@@ -23,8 +23,8 @@ def test_import_prints_what_it_stored_and_refuses_the_same_file_again(pack, tmp_
     args = ["import", "inspection", str(path), "--scheme", str(pack), "--period", "2010", "--as", "张科长"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "note: f.csv was read as GBK (GB18030)" in out
-    assert "imported 1 rows of inspection from f.csv (sha256 " in out and out.rstrip().endswith("as 张科长")
+    assert "note: f.csv was read as GBK" in out
+    assert "imported 1 rows of inspection from f.csv (sha256 " in out and "as 张科长, 1 units; counts in YW.DC (1)" in out
     assert main(args) == 2
     assert "error: f.csv: this file was already imported as inspection for mini 2010" in capsys.readouterr().err
 
@@ -45,7 +45,7 @@ def test_collect_lists_each_indicator_with_units_and_events(pack, tmp_path, caps
     capsys.readouterr()
     assert main(["collect", "--scheme", str(pack), "--period", "2010", "--as-of", "2010-06-30"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("mini 2010 as of 2010-06-30: 4 indicators, 1 collectors")
+    assert out.startswith("mini 2010 as of 2010-06-30: 6 indicators, 1 collectors")
     lines = {line.split("│")[2].strip(): [c.strip() for c in line.split("│")[3:6]]
              for line in out.splitlines() if line.count("│") >= 6}
     assert lines["YW.AF"] == ["2 of 3", "3", "0"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from manual_helpers import small_scheme, write_csv
 
-from jx_collectors.manual import import_file
+from manual_helpers import import_file
 from jxcore.engine import collect, score
 from jxcore.errors import DataError
 from jxcore.plugins import Registry, get_plugin_manager
@@ -28,7 +28,6 @@ def loaded(tmp_path):
         "spot_check": "日期,单位,档案类别,档案号,瑕疵\n"
                       "2010-03-01,humen,登记,D1,beyond_authority;wrong_procedure\n"
                       "2010-03-02,humen,登记,D2,\n"
-                      "2010-03-03,changan,案件,A1,facts_unclear\n"       # a case archive: filtered out
                       "2010-08-01,hongmei,登记,D3,beyond_authority\n",   # after the as-of date
         "inspection": "日期,单位,问题类型,督察人\n2010-02-01,hongmei,absent,张\n2010-02-03,hongmei,无故缺岗,李\n",
         "mystery_shopper": "轮次,日期,单位,得分\n1,2010-03-01,humen,95\n2,2010-06-01,humen,85\n"

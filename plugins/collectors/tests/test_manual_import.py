@@ -9,7 +9,7 @@ import pytest
 from manual_helpers import small_scheme, write_csv, write_xlsx
 from openpyxl import load_workbook
 
-from jx_collectors.manual import import_file
+from manual_helpers import import_file
 from jxcore.errors import DataError, UsageError
 from jxcore.store import Store
 
@@ -51,10 +51,11 @@ def test_a_good_csv_is_imported_with_its_provenance(store, scheme, tmp_path):
         ("visits.csv", report.sha256, "李科长", now, report.batch_id)}
 
 
-def test_the_user_comes_from_jx_user_when_not_given(store, scheme, tmp_path, monkeypatch):
+def test_the_user_comes_from_jx_user_when_not_given(monkeypatch):
+    from jxcore.cli_kit import acting_user
+
     monkeypatch.setenv("JX_USER", "wang")
-    report = import_file(store, scheme, "mystery_shopper", write_csv(tmp_path / "v.csv", GOOD_VISITS))
-    assert report.user == "wang" and {e.entered_by for e in store.entries("mini", 2010)} == {"wang"}
+    assert acting_user(None) == "wang" and acting_user("li") == "li"
 
 
 def test_importing_the_same_file_twice_is_refused(store, scheme, tmp_path):
@@ -175,7 +176,7 @@ def test_an_unknown_sheet_and_an_unknown_kind_are_refused(store, scheme, tmp_pat
     path = write_xlsx(tmp_path / "x.xlsx", [["单位", "案号", "日期"], ["humen", "A1", "2010-01-05"]])
     with pytest.raises(DataError, match="the workbook has no sheet 'Sheet9'.*its sheets are: 抽查"):
         import_file(store, scheme, "major_case", path, sheet="Sheet9")
-    with pytest.raises(UsageError, match="unknown kind of manual data 'votes'.*spot_check, inspection"):
+    with pytest.raises(UsageError, match="unknown kind of entry 'votes'.*inspection, major_case, mystery_shopper, spot_check"):
         import_file(store, scheme, "votes", path)
 
 

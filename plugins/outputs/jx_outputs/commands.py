@@ -11,37 +11,31 @@ from pathlib import Path
 
 import click
 
-from jxcore.cli import app, jx_console, period_option, scheme_option
-from jxcore.errors import UsageError
-from jx_outputs.view import RunView
+from jxcore.cli_kit import app, period_option, scheme_option
+from jxcore.cli_kit import console as jx_console
 
 run_option = click.option("--run", "run_id", metavar="ID", help="A stored run's id (default: the latest run of the period).")
 db_option = click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
 
 
 def stored_view(scheme_name: str, period: int | None, run_id: str | None, db: str | None):
-    """(store, view) of the asked run; UsageError naming `jx run …` when the period has none."""
+    """(store, view) of the asked run, read with the plan that scored it (jxcore.services)."""
+    from jxcore import services
     from jxcore.store import Store
 
-    scheme = app().load(scheme_name, period)
+    registry = app().registry
+    name = services.open_scheme(registry, scheme_name, period).name
     store = Store.open(db)
     try:
-        if run_id:
-            stored = store.load_run(run_id)
-            if stored.scheme != scheme.name:
-                raise UsageError(f"run {run_id} is of scheme {stored.scheme}, not {scheme.name}",
-                                 hint=f"give --scheme {stored.scheme} --period {stored.period}")
-            if stored.period != scheme.period.year:
-                scheme = app().load(scheme_name, stored.period)
-        else:
-            stored = store.latest_run(scheme.name, scheme.period.year)
-            if stored is None:
-                raise UsageError(f"the store has no run of scheme {scheme.name} for {scheme.period.year}",
-                                 hint=f"make one with `jx run --scheme {scheme_name} --period {scheme.period.year}`")
+        view = services.stored_view(store, registry, name, period, run_id=run_id)
     except BaseException:
         store.close()
         raise
-    return store, RunView.from_stored(stored, scheme)
+    if view.plan_differs:
+        click.secho(f"note: run {view.run_id} was scored with a plan that differs from the installed "
+                    f"{view.scheme.name} {view.scheme.period.year} plan; shown with its own plan", fg="yellow",
+                    err=True)
+    return store, view
 
 
 def register(cli: click.Group) -> None:
@@ -84,6 +78,7 @@ def register(cli: click.Group) -> None:
         """Show how a unit earned or lost every point: down to each measure, rule, source and source rows."""
         from jx_outputs.explain import explain_unit, render_text
         from jxcore.engine import SourceOpener
+        from jxcore.services import source_rows
 
         registry = app().registry
         store, view = stored_view(scheme, period, run_id, db)
@@ -102,23 +97,3 @@ def register(cli: click.Group) -> None:
             click.echo(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
         else:
             click.echo(render_text(doc, view.language, sql=sql))
-
-
-def source_rows(view: RunView, registry, store, opener, unit: str, limit: int):
-    """An indicator → its source rows for ``unit`` as of the run's date, from the collector's
-    optional ``source_rows`` (None when the collector has none)."""
-    from jxcore.interfaces import CollectContext, CollectRequest
-    from jxcore.params import check_params
-
-    ctx = CollectContext(scheme=view.scheme, units=view.scheme.unit_table(), period=view.scheme.period,
-                         as_of=view.as_of, open_source=opener.open, store=store)
-
-    def rows(node):
-        collector = registry.collector(node.collector.name)
-        method = getattr(collector, "source_rows", None)
-        if method is None:
-            return None
-        params, _ = check_params(collector.params, node.collector.params)
-        return method(ctx, CollectRequest(node, params), unit, limit)
-
-    return rows

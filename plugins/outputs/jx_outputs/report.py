@@ -31,11 +31,11 @@ class History:
 
 
 def previous_view(store: Any, view: RunView) -> RunView | None:
-    """The run of the same period stored just before ``view`` (None if none or no store)."""
-    if store is None or view.run_id is None:
-        return None
-    before = store.latest_run(view.scheme.name, view.scheme.period.year, before=view.run_id)
-    return None if before is None else RunView.from_stored(before, view.scheme)
+    """The run movement is measured against: the period's latest run with an earlier as-of date,
+    read with its own plan (None if none or no store)."""
+    from jxcore.services import previous_view as previous
+
+    return previous(store, None, view)
 
 
 def rank_history(store: Any, view: RunView, limit: int = HISTORY_RUNS) -> History:

@@ -6,7 +6,7 @@ qualities as the business database (:func:`jx_scheme_guangdong.demo.qualities`),
 in registration also fails more registration spot checks. They are written as a bureau would send
 them: CSV in UTF-8 with a BOM, one CSV in GBK (the mystery-shopper agency's), and XLSX, with
 Chinese headers and unit names. :func:`import_year` feeds them through jx_collectors' real import
-path (:func:`jx_collectors.manual.import_file`), as user ``demo``.
+path (:func:`jxcore.services.import_file`), as user ``demo``.
 """
 
 from __future__ import annotations
@@ -199,8 +199,21 @@ def ensure(root: Path, units: Sequence[Unit], year: int, *, seed: int = 2010) ->
 
 def import_year(store: Any, scheme: Scheme, root: Path, *, seed: int = 2010) -> list:
     """Import ``scheme``'s period's demo files into ``store`` as user ``demo``; the import reports."""
-    from jx_collectors.manual import import_file
+    from jxcore.plugins import Registry, get_plugin_manager
+    from jxcore.services.entries import counted, import_entries, reader_of
 
+    registry = Registry.from_plugin_manager(get_plugin_manager())
     folder = ensure(root, scheme.units, scheme.period.year, seed=seed)
-    return [import_file(store, scheme, kind, folder / name, user="demo") for name, kind in FILES.items()
-            if (folder / name).exists()]
+    reports = []
+    for name, kind in FILES.items():
+        if not (folder / name).exists():
+            continue
+        # The files hold every year's kinds of findings; an earlier plan counts fewer of them, and an
+        # entry that counts nowhere is refused: import the rows this year's plan reads.
+        source = reader_of(registry, kind)[1].read_file(scheme, kind, folder / name)
+        rows = [r for chunk in source.chunks() for r in chunk]
+        rows = [r for r, keep in zip(rows, counted(registry, scheme, kind, rows).tolist()) if keep]
+        if rows:
+            reports.append(import_entries(store, registry, scheme, kind, rows, source=source.name,
+                                          sha256=source.sha256, user="demo"))
+    return reports

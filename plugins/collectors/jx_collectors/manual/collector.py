@@ -8,17 +8,18 @@ events and per-unit value are then built with numpy over all entries at once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import numpy as np
 
+from jx_collectors.manual.importer import EntrySource, read_fields, read_file
 from jx_collectors.manual.kinds import KINDS, Kind, checklist
 from jxcore.errors import DataError, Location, Problem, SchemeError
 from jxcore.interfaces import CollectContext, CollectRequest, RowSample
 from jxcore.models import Measure, Scheme, UnitTable
 from jxcore.params import Param
-from jxcore.store.entries import EntryColumns
+from jxcore.store.entries import EntryColumns, NewEntry
 
 VALUES = ("count", "entries", "mean", "sum")
 _EVENT_DTYPES = {"integer": np.int64, "number": np.float64, "boolean": bool}
@@ -39,6 +40,47 @@ class ManualCollector:
               "default mean for mystery_shopper and acceptance, else count", default=None, choices=VALUES),
         Param("column", "string", "the field averaged or summed by value: mean / sum", default="score"),
     )
+
+    #: EntryReader (jxcore.interfaces): the kinds this collector reads, and what it says of their entries
+    entry_kinds: ClassVar[Mapping[str, str]] = {name: spec.title for name, spec in KINDS.items()}
+
+    def read_file(self, scheme: Scheme, kind: str, path: Any, sheet: str | None = None) -> EntrySource:
+        return read_file(scheme, kind, path, sheet)
+
+    def read_fields(self, scheme: Scheme, kind: str, fields: Mapping[str, Any]) -> NewEntry:
+        return read_fields(scheme, kind, fields)
+
+    def natural_key(self, kind: str, entry: NewEntry) -> tuple:
+        """The values of the kind's ``key`` columns (``date`` and ``unit`` included)."""
+        own = {"date": entry.entry_date.isoformat(), "unit": entry.unit_code}
+        return tuple(own[k] if k in own else entry.payload.get(k) for k in KINDS[kind].key)
+
+    def feeds(self, kind: str, requests: Sequence[CollectRequest], entries: Sequence[NewEntry]) -> np.ndarray:
+        """Whether each entry counts in each request's measure: its kind, then its ``where``."""
+        fed = np.zeros((len(requests), len(entries)), dtype=bool)
+        spec = KINDS[kind]
+        columns: dict[str, np.ndarray] = {}
+        for i, req in enumerate(requests):
+            if req.params["kind"] != kind:
+                continue
+            keep = np.ones(len(entries), dtype=bool)
+            for field, wanted in (req.params["where"] or {}).items():
+                if field not in columns:
+                    values = [e.payload.get(field) for e in entries]
+                    columns[field] = _array(values, _EVENT_DTYPES.get(spec.column(field).type, object))
+                allowed = list(wanted) if isinstance(wanted, (list, tuple)) else [wanted]
+                keep &= np.isin(columns[field], np.array(allowed, dtype=columns[field].dtype))
+            fed[i] = keep
+        return fed
+
+    def expects(self, kind: str, request: CollectRequest) -> str:
+        """``inspection entries with finding absent`` (empty for another kind's indicator)."""
+        if request.params["kind"] != kind:
+            return ""
+        where = request.params["where"] or {}
+        shown = ", ".join(f"{field} {' or '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+                          for field, v in where.items())
+        return f"{request.params['kind']} entries" + (f" with {shown}" if shown else "")
 
     def check(self, requests: Sequence[CollectRequest]) -> list[Problem]:
         """For `jx validate`: fields named in ``where`` and the ``column`` of mean / sum must be

@@ -1,22 +1,17 @@
-"""The one import engine: check a raw table against a declared kind, then write it as one batch.
+"""The one import engine: check a raw table against a declared kind.
 
 Every problem of a file is collected in one pass (headers, every cell, duplicate rows) and raised
-together as one DataError; nothing of a rejected file is written. An accepted file is written in
-one store transaction with its provenance (file name, sha256, row, who, when), through
-jxcore.records.enter: only a member of the responsible department (or an admin) may enter it, and
-nothing dated inside a lock is accepted.
+together as one DataError. Writing is the core's (jxcore.services.entries: natural keys, what an
+entry feeds, who may enter it, locks), through the manual collector's EntryReader methods.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import hashlib
-import json
-import os
 import re
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from hashlib import blake2b
 from pathlib import Path
 from typing import Any
@@ -25,35 +20,15 @@ import attrs
 import numpy as np
 
 from jx_collectors.manual.kinds import KINDS, Column, Kind, checklist
-from jx_collectors.manual.reading import RawTable, read_table
+from jx_collectors.manual.reading import RawTable, read_bounded, read_table
 from jxcore.errors import DataError, Problem, UsageError
 from jxcore.models import Scheme
-from jxcore.records import enter
 from jxcore.store.entries import NewEntry
 
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 _CODE_SPLIT = re.compile(r"[,;、，；\s]+")
 _TRUE = {"true", "yes", "y", "1", "是", "有", "有责"}
 _FALSE = {"false", "no", "n", "0", "否", "无", "无责"}
-
-
-@attrs.frozen
-class ImportReport:
-    """What ``import_file`` wrote: shown by ``jx import``."""
-
-    kind: str
-    file: str
-    sha256: str
-    rows: int
-    user: str
-    batch_id: str
-    entered_at: dt.datetime
-    encoding: str | None = None
-
-
-def current_user(explicit: str | None = None) -> str:
-    """Who imports: ``--as``, else ``JX_USER``, else the OS user name."""
-    return explicit or os.environ.get("JX_USER") or getpass.getuser()
 
 
 def kind_of(name: str) -> Kind:
@@ -64,48 +39,36 @@ def kind_of(name: str) -> Kind:
                          hint=f"the kinds are: {', '.join(KINDS)}") from None
 
 
-def import_file(store: Any, scheme: Scheme, kind: str, path: Path | str, *, user: str | None = None,
-                sheet: str | None = None, now: dt.datetime | None = None) -> ImportReport:
-    """Check the file at ``path`` as ``kind`` for ``scheme``'s period and write it as one batch.
+@attrs.frozen(eq=False)
+class EntrySource:
+    """A file being imported (:class:`jxcore.interfaces.EntryFile`): name, sha256, encoding, entries."""
 
-    Raises DataError listing every problem (nothing written), or naming the earlier import if the
-    same file (sha256) was imported before for this scheme, period and kind.
-    """
-    spec = kind_of(kind)
+    name: str
+    sha256: str
+    check: "FileCheck"
+
+    @property
+    def encoding(self) -> str | None:
+        return self.check.encoding
+
+    def chunks(self) -> Iterator[list[NewEntry]]:
+        return self.check.chunks()
+
+
+def read_file(scheme: Scheme, kind: str, path: Path | str, sheet: str | None = None) -> EntrySource:
+    """The file at ``path`` checked as ``kind`` (read bounded: no FIFO, device or oversized file)."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}", hint="check the file name") from None
-    rows, encoding = check_file(scheme, spec, path.name, data, sheet)
-    sha = hashlib.sha256(data).hexdigest()
-    who = current_user(user)
-    batch = enter(store, scheme, spec.name, rows, user=who, source_file=path.name, source_sha256=sha,
-                  entered_at=now)
-    return ImportReport(spec.name, path.name, sha, len(rows), who, batch.id, batch.entered_at, encoding)
+    data = read_bounded(path)
+    return EntrySource(path.name, hashlib.sha256(data).hexdigest(), FileCheck(scheme, kind_of(kind), path.name, data, sheet))
 
 
-def enter_one(store: Any, scheme: Scheme, kind: str, fields: dict[str, Any], *, user: str | None = None,
-              supersedes: int | None = None, reason: str | None = None,
-              now: dt.datetime | None = None) -> ImportReport:
-    """Check one entry (``fields`` by column name or alias, as in a file) and write it as its own batch.
-
-    The checks and the department and lock rules are those of :func:`import_file`; ``supersedes``
-    with a ``reason`` makes it a correction of that entry. The same entry twice is refused.
-    """
-    spec = kind_of(kind)
-    name = "jx entry add"
+def read_fields(scheme: Scheme, kind: str, fields: Mapping[str, Any], name: str = "entry") -> NewEntry:
+    """One entry from ``{column or alias: value}`` (a form, ``jx entry add``), checked like a file's row."""
     table = RawTable(name, None, tuple(fields), ((1, tuple(fields.values())),))
-    rows, problems = check_table(scheme, spec, table)
+    rows, problems = check_table(scheme, kind_of(kind), table)
     if problems:
         raise DataError.from_problems(f"{name}: nothing entered", problems)
-    rows = [attrs.evolve(r, source_row=None, supersedes=supersedes, reason=reason) for r in rows]
-    canon = json.dumps([kind, rows[0].unit_code, rows[0].entry_date.isoformat(), dict(rows[0].payload),
-                        supersedes], ensure_ascii=False, sort_keys=True)
-    sha = hashlib.sha256(canon.encode("utf-8")).hexdigest()
-    who = current_user(user)
-    batch = enter(store, scheme, spec.name, rows, user=who, source_file=name, source_sha256=sha, entered_at=now)
-    return ImportReport(spec.name, name, sha, 1, who, batch.id, batch.entered_at)
+    return rows[0]
 
 
 def check_file(scheme: Scheme, spec: Kind, name: str, data: bytes,
@@ -155,8 +118,7 @@ def check_table(scheme: Scheme, spec: Kind, table: RawTable) -> tuple[list[NewEn
 #: Optional columns of every kind: a row that corrects (supersedes) an earlier entry, and why.
 CORRECTION = (Column("supersedes", "integer", ("更正条目", "被更正条目", "替代条目"), required=False, minimum=1),
               Column("reason", "text", ("更正原因", "原因"), required=False))
-_CACHED = ("unit", "code", "codes", "date", "boolean")  #: column types whose cells repeat: parse each text once
-_CACHE_SIZE = 100_000
+_CACHE_SIZE = 100_000  #: parsed cells remembered per column: units, codes and dates repeat down a column
 
 
 def _checked_rows(scheme: Scheme, spec: Kind, table: RawTable) -> Iterator[NewEntry]:
@@ -178,41 +140,59 @@ def _checked_rows(scheme: Scheme, spec: Kind, table: RawTable) -> Iterator[NewEn
         except DataError as exc:
             problems.extend(exc.problems)
             continue
-        plan[index] = (col, _cached(parse) if col.type in _CACHED else parse)
+        plan[index] = (col, parse)
     iso = [c.name for c in columns.values() if c.type == "date" and c.name != "date"]
     where = {c.name: i for i, c in columns.items()}
+    checks = [(i, col.name, parse, col.required, [] if col.type == "codes" else None,
+               None if col.type == "text" else {})  # text cells rarely repeat: not remembered
+              for i, (col, parse) in ((i, how) for i, how in enumerate(plan) if isinstance(how, tuple))]
+    unnamed = [i for i, how in enumerate(plan) if how is None]
+    key_names = spec.key
     digests, key_rows = bytearray(), array("q")
     data_rows = 0
     for row_no, cells in table.rows:
         if all(map(_blank, cells)):
             continue
         data_rows += 1
-        if len(cells) < width:
-            cells = (*cells, *(None,) * (width - len(cells)))
-        values: dict[str, Any] = {}
+        if len(cells) != width:
+            if len(cells) < width:
+                cells = (*cells, *(None,) * (width - len(cells)))
+            unnamed_here = [*unnamed, *range(width, len(cells))]
+        else:
+            unnamed_here = unnamed
         row_ok = True
-        for index, cell in enumerate(cells):
-            how = plan[index] if index < width else None
-            if how is _SKIP:
-                continue
-            if how is None:
-                if not _blank(cell):
-                    problems.add(Problem(f"a value ({cell!r}) in a column without a header",
-                                         table.location(row_no, index), "give the column a header or clear it"))
+        for index in unnamed_here:
+            cell = cells[index]
+            if not _blank(cell):
+                problems.add(Problem(f"a value ({cell!r}) in a column without a header",
+                                     table.location(row_no, index), "give the column a header or clear it"))
+                row_ok = False
+        values: dict[str, Any] = {}
+        for index, name, parse, required, empty, memo in checks:  # the hot loop: one pass per cell
+            cell = cells[index]
+            if cell is None or (cell.__class__ is str and (not cell or cell.isspace())):
+                if required:
+                    problems.add(Problem(f"{name} is missing", table.location(row_no, index), "fill in the cell"))
                     row_ok = False
+                values[name] = [] if empty is not None else None
                 continue
-            col, parse = how
-            if _blank(cell):
-                if col.required:
-                    problems.add(Problem(f"{col.name} is missing", table.location(row_no, index), "fill in the cell"))
-                    row_ok = False
-                values[col.name] = [] if col.type == "codes" else None
-                continue
-            value, problem = parse(cell)
+            if memo is None:
+                value, problem = parse(cell)
+            else:
+                try:
+                    value, problem = memo[cell]
+                except KeyError:
+                    value, problem = result = parse(cell)
+                    if len(memo) < _CACHE_SIZE:
+                        memo[cell] = result
+                except TypeError:  # an unhashable cell value (from jx entry add)
+                    value, problem = parse(cell)
+                if empty is not None and value is not None:
+                    value = list(value)  # codes: each entry its own list
             if problem:
                 problems.add(Problem(problem[0], table.location(row_no, index), problem[1]))
                 row_ok = False
-            values[col.name] = value
+            values[name] = value
         supersedes, reason = values.pop("supersedes", None), values.pop("reason", None)
         if row_ok and (supersedes is None) != (reason is None):
             problems.add(Problem(
@@ -222,7 +202,7 @@ def _checked_rows(scheme: Scheme, spec: Kind, table: RawTable) -> Iterator[NewEn
             row_ok = False
         if not row_ok or values.get("unit") is None or values.get("date") is None:
             continue  # the row's problems (or the header's) are reported already
-        digests += blake2b(repr(tuple(values.get(name) for name in spec.key)).encode(), digest_size=16).digest()
+        digests += blake2b(repr([values.get(name) for name in key_names]).encode(), digest_size=16).digest()
         key_rows.append(row_no)
         day = values.pop("date")
         unit = values.pop("unit")
@@ -256,24 +236,6 @@ def _duplicates(table: RawTable, spec: Kind, digests: bytearray, rows: array) ->
     for row, earlier in sorted(zip(numbers[~starts].tolist(), first[~starts].tolist())):
         table.problems.add(Problem(f"duplicates row {earlier} ({', '.join(spec.key)} are the same)",
                                    table.location(row), "delete one of the two rows"))
-
-
-def _cached(parse: Callable[[Any], Parsed]) -> Callable[[Any], Parsed]:
-    """``parse`` remembering up to 100,000 results: unit names, codes, dates and yes/no repeat down a column."""
-    memo: dict[Any, Parsed] = {}
-
-    def cached(cell: Any) -> Parsed:
-        try:
-            return memo[cell]
-        except KeyError:
-            result = memo[cell] = parse(cell)
-            if len(memo) > _CACHE_SIZE:
-                memo.clear()
-            return result
-        except TypeError:  # an unhashable cell value
-            return parse(cell)
-
-    return cached
 
 
 def _map_headers(spec: Kind, table: RawTable) -> tuple[dict[int, Column], list[Problem]]:
@@ -401,7 +363,7 @@ def _boolean(cell: Any) -> Parsed:
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    return value is None or (value.__class__ is str and (not value or value.isspace()))
 
 
 def _hashable(value: Any) -> Any:

@@ -1,0 +1,118 @@
+"""The CLI surface for commands, the core's and plugins' alike (docs/cli.md, "Writing a command").
+
+One definition of each shared option (``--scheme``, ``--period``, ``--db``, ``--as``) and a
+decorator, :func:`with_scheme`, that opens the scheme and the store and hands them to the command
+with the registry; a command then parses its own options, calls a service (jxcore.services) and
+prints. Nothing here opens a connection except :func:`with_scheme` / :func:`with_store` through
+``Store.open``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from jxcore.plugins import JxPluginManager, Registry, get_plugin_manager
+
+
+class App:
+    """What commands share: the plugin manager and registry, built once, on first use."""
+
+    def __init__(self) -> None:
+        self._pm: JxPluginManager | None = None
+        self._registry: Registry | None = None
+
+    @property
+    def pm(self) -> JxPluginManager:
+        if self._pm is None:
+            self._pm = get_plugin_manager()
+            for failure in self._pm.failures:
+                where = f"{failure.distribution} {failure.version}" if failure.distribution else failure.module
+                click.secho(f"Error: plugin {failure.name!r} ({where}) failed to load: {failure.error}",
+                            fg="red", err=True)
+        return self._pm
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = Registry.from_plugin_manager(self.pm)
+        return self._registry
+
+
+def app() -> App:
+    """The running command's :class:`App` (one per ``jx`` invocation)."""
+    root = click.get_current_context().find_root()
+    return root.meta.setdefault("jx.app", App())
+
+
+def console():
+    """A rich Console; off a terminal (make demo piped, CI logs) 160 columns, not rich's 80, so
+    wide Chinese tables are not cut."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+class DateType(click.ParamType):
+    """A YYYY-MM-DD date option."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2010-06-30", param, ctx)
+
+
+scheme_option = click.option("--scheme", "scheme", required=True, metavar="NAME|PATH",
+                             help="An installed scheme pack's name (see `jx schemes`) or a pack directory.")
+period_option = click.option("--period", type=int, metavar="YEAR", help="The plan's year; default the latest.")
+db_option = click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
+as_option = click.option("--as", "user", metavar="NAME",
+                         help="Who acts (default JX_USER, else the OS user); a user with a password gives it "
+                              "at the prompt or in JX_PASSWORD.")
+
+
+def acting_user(explicit: str | None) -> str:
+    """Who acts: ``--as NAME``, else ``JX_USER``, else the OS user name."""
+    return explicit or os.environ.get("JX_USER") or getpass.getuser()
+
+
+def with_store(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--db`` and hand the command ``store`` (open, closed afterwards) and ``registry``."""
+
+    @db_option
+    @functools.wraps(command)
+    def wrapper(*args: Any, db: str | None, **kwargs: Any) -> Any:
+        from jxcore.store import Store
+
+        with Store.open(db) as store:
+            return command(*args, store=store, registry=app().registry, **kwargs)
+
+    return wrapper
+
+
+def with_scheme(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--scheme``, ``--period`` and ``--db``; hand the command ``scheme`` (the checked plan),
+    ``store`` and ``registry`` (see docs/cli.md)."""
+
+    @scheme_option
+    @period_option
+    @with_store
+    @functools.wraps(command)
+    def wrapper(*args: Any, scheme: str, period: int | None, store: Any, registry: Registry, **kwargs: Any) -> Any:
+        from jxcore.services import open_scheme
+
+        return command(*args, scheme=open_scheme(registry, scheme, period), store=store, registry=registry, **kwargs)
+
+    return wrapper
