@@ -85,16 +85,18 @@ def read_bounded(path: Path | str, limit: int = LIMITS.file_bytes) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}", location=Location(file=str(path)),
+        raise UsageError(f"cannot read the file: {exc.strerror}", location=Location(file=str(path)),
                          hint="check the file name") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        mode = info.st_mode
+        what = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket or other special file")
+        raise UsageError(f"it is {what}, not a file", location=Location(file=str(path)),
+                         hint="give the path of a .csv or .xlsx file")
+    size = info.st_size
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            what = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
-                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
-            raise UsageError(f"cannot import {path}: it is {what}", location=Location(file=str(path)),
-                             hint="give the path of a .csv or .xlsx file")
-        size = os.fstat(fd).st_size
         data = handle.read(limit + 1) if size <= limit else b""
     if size > limit or len(data) > limit:
         raise DataError(f"the file is {max(size, len(data)) / MiB:.1f} MiB, more than the {limit / MiB:.0f} MiB "

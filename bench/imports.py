@@ -1,0 +1,176 @@
+"""Import benchmark: a large valid CSV of spot checks through jx's import checks, against reading it.
+
+    .venv/bin/python bench/imports.py [--mib 50] [--work DIR] [--cases baseline,check,check_file,import]
+
+Writes (once, cached in --work) a valid spot-check CSV of about ``--mib`` MiB for the installed
+guangdong pack's 2010 plan (about 42 bytes a row: 50 MiB is 1.25M rows), then runs each case in a
+fresh process and prints wall and CPU seconds, peak memory (the process's VmHWM: interpreter and
+imports included) and each case's ratio to the baseline measured in the same run:
+
+- ``baseline``: the floor: ``csv.reader`` over the decoded file, every row touched, nothing checked;
+- ``check``: ``FileCheck(...).chunks()``: every cell checked, entries made and dropped chunk by
+  chunk, as a caller writing chunks inside one transaction would (memory independent of the file);
+- ``check_file``: ``check_file``: the same, all entries kept in one list (today's contract);
+- ``import``: ``jxcore.services.entries.import_file`` into a fresh SQLite store: read, check, write
+  in one transaction (what ``jx import`` does).
+
+No timing here is asserted by a test; the figures are for docs/imports.md and the issue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CASES = ("baseline", "check", "check_file", "import")
+KIND = "spot_check"
+
+
+def write_csv(path: Path, mib: int, seed: int = 2010) -> int:
+    """A valid spot-check CSV of about ``mib`` MiB with unique (archive, file_no) keys; its row count."""
+    from jx_scheme_guangdong import PACK_DIR
+    from jxcore.scheme import load_scheme
+
+    scheme = load_scheme(PACK_DIR, 2010)
+    names = [u.name for u in scheme.units]
+    rnd = random.Random(seed)
+    days = [dt.date(2010, 1, 1) + dt.timedelta(days=d) for d in range(365)]
+    defects = ["", "", "", "超越职权", "程序错误", "超过时限、程序错误"]
+    rows = 0
+    target = mib << 20
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("日期,单位,档案类别,档案号,瑕疵\n")
+        while out.tell() < target:
+            lines = [f"{rnd.choice(days)},{rnd.choice(names)},{'登记' if i % 3 else '案件'},"
+                     f"DJ{rows + i:08d},{rnd.choice(defects)}\n" for i in range(10_000)]
+            out.write("".join(lines))
+            rows += len(lines)
+    return rows
+
+
+def _clock() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return time.perf_counter(), usage.ru_utime + usage.ru_stime
+
+
+def _since(start: tuple[float, float]) -> dict:
+    wall, cpu = _clock()
+    return {"seconds": wall - start[0], "cpu_seconds": cpu - start[1]}
+
+
+def _scheme():
+    from jx_scheme_guangdong import PACK_DIR
+    from jxcore.scheme import load_scheme
+
+    return load_scheme(PACK_DIR, 2010)
+
+
+def case_baseline(path: Path, work: Path) -> dict:
+    import csv
+    import io
+
+    started = _clock()
+    rows = 0
+    with io.open(path, encoding="utf-8", newline="") as text:
+        for record in csv.reader(text):
+            rows += len(record) > 0
+    return {**_since(started), "rows": rows - 1}
+
+
+def case_check(path: Path, work: Path) -> dict:
+    from jx_collectors.manual.importer import FileCheck
+    from jx_collectors.manual.kinds import KINDS
+    from jx_collectors.manual.reading import read_bounded
+
+    scheme = _scheme()
+    started = _clock()
+    check = FileCheck(scheme, KINDS[KIND], path.name, read_bounded(path))
+    for _chunk in check.chunks():
+        pass
+    return {**_since(started), "rows": check.rows}
+
+
+def case_check_file(path: Path, work: Path) -> dict:
+    from jx_collectors.manual.importer import check_file
+    from jx_collectors.manual.kinds import KINDS
+    from jx_collectors.manual.reading import read_bounded
+
+    scheme = _scheme()
+    started = _clock()
+    rows, _ = check_file(scheme, KINDS[KIND], path.name, read_bounded(path))
+    return {**_since(started), "rows": len(rows)}
+
+
+def case_import(path: Path, work: Path) -> dict:
+    from jxcore.plugins import Registry, get_plugin_manager
+    from jxcore.services.entries import import_file
+    from jxcore.store import Store
+
+    registry = Registry.from_plugin_manager(get_plugin_manager())
+    scheme = _scheme()
+    db = work / "bench-import.sqlite"
+    for old in work.glob("bench-import.sqlite*"):
+        old.unlink()
+    with Store.open(f"sqlite:///{db}") as store:
+        started = _clock()
+        report = import_file(store, registry, scheme, KIND, path, user="bench")
+        got = _since(started)
+    return {**got, "rows": report.rows}
+
+
+def peak_mib() -> float:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it does not carry the parent's over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_case(case: str, path: Path, work: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--case", case, "--file", str(path), "--work", str(work)],
+                         capture_output=True, text=True)
+    if out.returncode:
+        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mib", type=int, default=50)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/jx-bench-imports"))
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.case:
+        got = globals()[f"case_{args.case}"](args.file, args.work)
+        got["peak_mib"] = peak_mib()
+        print(json.dumps(got))
+        return
+    args.work.mkdir(parents=True, exist_ok=True)
+    path = args.work / f"spot-checks-{args.mib}mib.csv"
+    if not path.exists():
+        rows = write_csv(path, args.mib)
+        print(f"wrote {path} ({path.stat().st_size / (1 << 20):.1f} MiB, {rows:,} rows)", flush=True)
+    got = {case: run_case(case, path, args.work) for case in args.cases.split(",")}
+    base = got.get("baseline", {})
+    print(f"\n== {path.name}: {path.stat().st_size / (1 << 20):.1f} MiB")
+    print(f"  {'case':11} {'rows':>10} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'× baseline':>11}")
+    for case, r in got.items():
+        if "error" in r:
+            print(f"  {case:11} failed: {r['error']}")
+            continue
+        ratio = f"{r['seconds'] / base['seconds']:.1f}" if base.get("seconds") else "–"
+        print(f"  {case:11} {r['rows']:>10,} {r['seconds']:8.2f} {r['cpu_seconds']:8.2f} {r['peak_mib']:9.0f} "
+              f"{ratio:>11}")
+
+
+if __name__ == "__main__":
+    main()
