@@ -117,10 +117,9 @@ def runs(scheme: Scheme, store: Any, registry: Any, discard: str | None, user: s
     found = services.list_runs(store, scheme.name, scheme.period.year)
     if not found:
         click.echo(f"no runs of {scheme.name} {scheme.period.year} yet (jx run --scheme {scheme.name})")
-    current = services.installed_plan(registry, scheme.name, scheme.period.year)
     from jxcore.engine import scheme_digest
 
-    mine = scheme_digest(current) if current is not None else None
+    mine = scheme_digest(scheme)
     for r in found:
         plan = r.scheme_digest[:12] + ("" if r.scheme_digest == mine else " (not the installed plan)")
         click.echo(f"{r.id}\tas of {r.as_of}\t{'final' if r.final else 'daily'}\t"

@@ -50,19 +50,24 @@ def discard_run(store: Store, run_id: str, *, actor: str | None = None) -> Store
     return stored
 
 
-def plan_of(store: Any, registry: Registry | None, stored: StoredRun) -> tuple[Scheme, bool]:
+def plan_of(store: Any, registry: Registry | None, stored: StoredRun,
+            current: Scheme | None = None) -> tuple[Scheme, bool]:
     """(the plan that scored ``stored``, whether the installed plan of that period differs).
 
     The plan comes from the store (kept with the run since store revision 0004); a run stored
     before that is read with the installed plan, which is then reported as differing unless its
-    digest matches. The stored plan borrows the installed pack's path and sources (its own URLs
+    digest matches. ``current`` is the plan the caller opened (a pack given by path), compared
+    instead of the installed one when it is of the run's scheme and period. The stored plan borrows the installed pack's path and sources (its own URLs
     are masked), so explain can still read source rows.
     """
     import attrs
 
     from jxcore.scheme.document import digest, dumps, scheme_from_document
 
-    installed = installed_plan(registry, stored.scheme, stored.period) if registry is not None else None
+    if current is not None and (current.name, current.period.year) == (stored.scheme, stored.period):
+        installed: Scheme | None = current
+    else:
+        installed = installed_plan(registry, stored.scheme, stored.period) if registry is not None else None
     text = store.plan_document(stored.scheme_digest)
     if text is None:
         if installed is None:
@@ -77,25 +82,29 @@ def plan_of(store: Any, registry: Registry | None, stored: StoredRun) -> tuple[S
     return plan, digest(dumps(installed)) != stored.scheme_digest
 
 
-def view_of(store: Any, registry: Registry | None, stored: StoredRun) -> RunView:
-    """``stored`` as a :class:`RunView` read with its own plan."""
-    plan, differs = plan_of(store, registry, stored)
+def view_of(store: Any, registry: Registry | None, stored: StoredRun, current: Scheme | None = None) -> RunView:
+    """``stored`` as a :class:`RunView` read with its own plan (see :func:`plan_of`)."""
+    plan, differs = plan_of(store, registry, stored, current)
     return RunView.from_stored(stored, plan, plan_differs=differs)
 
 
-def stored_view(store: Store, registry: Registry, scheme: str, period: int | None = None, *,
+def stored_view(store: Store, registry: Registry, scheme: str | Scheme, period: int | None = None, *,
                 run_id: str | None = None) -> RunView:
     """A stored run with the plan that scored it: ``run_id``, else the current run of the period
     (the latest as-of date; default period: the installed pack's latest plan, else the latest stored).
 
     UsageError naming ``jx run …`` when the period has no run, or when ``run_id`` is another scheme's.
+    ``scheme`` is a name, or the plan the caller opened (then compared with the run's own plan).
     """
+    current = scheme if isinstance(scheme, Scheme) else None
+    if current is not None:
+        scheme, period = current.name, period or current.period.year
     if run_id:
         stored = store.load_run(run_id)
         if stored.scheme != scheme:
             raise UsageError(f"run {run_id} is of scheme {stored.scheme}, not {scheme}",
                              hint=f"give --scheme {stored.scheme} --period {stored.period}")
-        return view_of(store, registry, stored)
+        return view_of(store, registry, stored, current)
     if period is None:
         plan = installed_plan(registry, scheme, None)
         latest = store.runs(scheme)
@@ -104,7 +113,7 @@ def stored_view(store: Store, registry: Registry, scheme: str, period: int | Non
     if stored is None:
         raise UsageError(f"the store has no run of scheme {scheme}" + (f" for {period}" if period else ""),
                          hint=f"make one with `jx run --scheme {scheme}" + (f" --period {period}`" if period else "`"))
-    return view_of(store, registry, stored)
+    return view_of(store, registry, stored, current)
 
 
 def previous_view(store: Any, registry: Registry | None, view: RunView) -> RunView | None:

@@ -459,9 +459,13 @@ class StoreTransaction(_Reader):
             "scheme_digest": scheme_digest, "unit_count": n_units, "node_count": n_nodes, "actor": actor,
         })
         if plan_document is not None and self.plan_document(scheme_digest) is None:
-            self.connection.execute(run_plans.insert(), {
-                "digest": scheme_digest, "scheme": run.scheme, "period": run.period, "document": plan_document,
-                "stored_at": dt.datetime.now(dt.timezone.utc)})
+            try:  # a concurrent run of the same plan may store it first: then theirs is ours
+                with self.connection.begin_nested():
+                    self.connection.execute(run_plans.insert(), {
+                        "digest": scheme_digest, "scheme": run.scheme, "period": run.period,
+                        "document": plan_document, "stored_at": dt.datetime.now(dt.timezone.utc)})
+            except sa.exc.IntegrityError:
+                pass
         self.connection.execute(run_units.insert(), [
             {"run_id": run_id, "position": i, "code": code, "name": name, "total_milli": total,
              "rank": rank}

@@ -24,10 +24,10 @@ def stored_view(scheme_name: str, period: int | None, run_id: str | None, db: st
     from jxcore.store import Store
 
     registry = app().registry
-    name = services.open_scheme(registry, scheme_name, period).name
+    opened = services.open_scheme(registry, scheme_name, period)
     store = Store.open(db)
     try:
-        view = services.stored_view(store, registry, name, period, run_id=run_id)
+        view = services.stored_view(store, registry, opened, period, run_id=run_id)
     except BaseException:
         store.close()
         raise
@@ -46,17 +46,23 @@ def register(cli: click.Group) -> None:
                   help="Directory for the workbook and the site (created if missing).")
     @run_option
     @db_option
-    def report(scheme: str, period: int | None, out: Path, run_id: str | None, db: str | None) -> None:
-        """Write the Excel workbook and the 绩效之窗 HTML site of a stored run, and print the ranking."""
-        from jx_outputs.outputs import print_table, write_reports
+    @click.option("--wide", is_flag=True, help="Print a column per major item in the ranking.")
+    @click.option("--all", "all_units", is_flag=True, help="Print every unit, not only the top 10.")
+    @click.option("--unit", "unit", metavar="CODE", help="Also print this unit's row, marked.")
+    def report(scheme: str, period: int | None, out: Path, run_id: str | None, db: str | None, wide: bool,
+               all_units: bool, unit: str | None) -> None:
+        """Write the Excel workbook and the 绩效之窗 HTML site of a stored run, and print the top of the ranking."""
+        from jx_outputs.outputs import print_leaderboard, write_reports
         from jx_outputs.report import Report
-        from jx_outputs.tables import ranking_table
 
         store, view = stored_view(scheme, period, run_id, db)
+        console = jx_console()
         try:
             rep = Report(view, store)
-            index, book = write_reports(rep, out)
-            print_table(jx_console(), ranking_table(rep))
+            if unit:
+                view.unit_position(unit)  # an unknown unit is refused before anything is written
+            index, book = write_reports(rep, out, console)
+            print_leaderboard(console, rep, wide=wide, all=all_units, highlight=unit)
         finally:
             store.close()
         click.echo(f"site: {index}")

@@ -1,0 +1,81 @@
+"""Runs keep their plan, are idempotent per as-of date, and move against the previous day (issue 11)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jxcore import services
+from jxcore.cli import main
+from jxcore.plugins import Registry, get_plugin_manager
+from jxcore.store import Store
+from jxcore.testing import write_pack
+
+PLAN = """\
+    period: 2010
+    scale: 100
+    nodes:
+      - code: X
+        name: item
+        points: 100
+        children:
+          - {code: X.1, name: NAME, points: 100, rule: test_full, collector: test_ones}
+"""
+
+
+def pack(tmp_path: Path, name: str) -> Path:
+    return write_pack(tmp_path / "pack", PLAN.replace("NAME", name), scheme="name: toy\ntitle: Toy\nunits: units.yaml\n",
+                      units=[{"code": "a", "name": "A", "staff": 1, "entities": 1},
+                             {"code": "b", "name": "B", "staff": 2, "entities": 2}])
+
+
+def jx(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_stored_run_is_read_with_its_own_plan_and_a_changed_plan_is_said(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    path = pack(tmp_path, "one")
+    assert jx(capsys, "run", "--scheme", str(path), "--db", db, "--as-of", "2010-06-30")[0] == 0
+    pack(tmp_path, "renamed")  # the plan changes after the run
+    registry = Registry.from_plugin_manager(get_plugin_manager())
+    now = services.open_scheme(registry, str(path), 2010)
+    with Store.open(db) as store:
+        view = services.stored_view(store, registry, now)
+        assert view.scheme.nodes["X.1"].name == "one" and view.plan_differs
+        assert services.run_document(view)["plan_differs"] is True
+    code, out, _ = jx(capsys, "runs", "--scheme", str(path), "--db", db)
+    assert code == 0 and "(not the installed plan)" in out
+
+
+def test_runs_are_idempotent_per_day_and_move_against_the_previous_day(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    path = str(pack(tmp_path, "one"))
+    for day in ("2010-06-30", "2010-06-30", "2010-12-31", "2010-03-31"):  # the same day twice; one back-dated
+        assert jx(capsys, "run", "--scheme", path, "--db", db, "--as-of", day)[0] == 0
+    registry = Registry.from_plugin_manager(get_plugin_manager())
+    with Store.open(db) as store:
+        runs = services.list_runs(store, "toy", 2010)
+        assert sorted(str(r.as_of) for r in runs) == ["2010-03-31", "2010-06-30", "2010-12-31"]
+        view = services.stored_view(store, registry, "toy", 2010)
+        assert str(view.as_of) == "2010-12-31"  # the current run: the latest as-of, not the last stored
+        assert str(services.previous_view(store, registry, view).as_of) == "2010-06-30"
+        back = next(r for r in runs if str(r.as_of) == "2010-03-31")
+    code, out, _ = jx(capsys, "runs", "--scheme", path, "--db", db, "--discard", back.id)
+    assert code == 0 and "discarded run" in out
+    code, out, _ = jx(capsys, "runs", "--scheme", path, "--db", db)
+    assert out.count("as of") == 2 and "(not the installed plan)" not in out
+
+
+def test_a_final_run_cannot_be_discarded(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    path = str(pack(tmp_path, "one"))
+    assert jx(capsys, "run", "--scheme", path, "--db", db, "--final")[0] == 0
+    with Store.open(db) as store:
+        run_id = services.list_runs(store, "toy")[0].id
+    code, _, err = jx(capsys, "runs", "--scheme", path, "--db", db, "--discard", run_id)
+    assert code == 2 and "is final and cannot be discarded" in err
