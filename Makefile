@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LOCAL := -e . -e plugins/rules -e 'plugins/collectors[test]' -e plugins/outputs -e plugins/evaluation -e schemes/guangdong -e 'plugins/web[test]'
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install browser bench clean
+.PHONY: demo test install browser bench fuzz clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ browser:
 
 bench: $(STAMP)
 	$(BIN)/python bench/rules.py
+
+# The long fuzz campaign over the guangdong pack (tests keep a quick one): outcomes per mutant class.
+fuzz: $(STAMP)
+	$(BIN)/python bench/fuzz_schemes.py $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info */*/*.egg-info .pytest_cache .hypothesis

@@ -43,8 +43,8 @@ from jxcore.errors import DataError, JxError  # noqa: E402
 from jxcore.scheme import check_pack, load_pack, load_scheme  # noqa: E402
 from jxcore.testing import installed_registry  # noqa: E402
 
-WHOLE_FILE = ("file not found", "a directory where", "not a regular file", "the file is", "the file holds",
-              "plans directory not found", "plan file ", "scheme ")
+WHOLE_FILE = ("file not found", "cannot read the file", "a directory where", "not a regular file",
+              "the file is", "the file holds", "plans directory not found", "plan file ", "scheme ")
 OUTCOMES = ("clear", "vague", "crash", "hang", "slow", "same", "run-ok", "run-refused", "run-crash")
 
 

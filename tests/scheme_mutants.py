@@ -174,8 +174,6 @@ def units_csv(pack: Path, variant: str, index: int) -> None:
         rows[i][3] = "99999999999999999999"
     elif variant == "unicode_digits":
         rows[i][2] = "５０"
-    elif variant == "stray_quote":
-        rows[i][1] = rows[i][1] + '"x'
     text = "\n".join(",".join(row) for row in rows) + "\n"
     (pack / "units.csv").write_text(text, encoding="utf-8")
     (pack / "units.yaml").unlink()
@@ -185,7 +183,7 @@ def units_csv(pack: Path, variant: str, index: int) -> None:
 
 
 CSV_VARIANTS = ("thousands", "duplicate_column", "unclosed_quote", "code_space", "missing_cell", "no_header",
-                "huge_count", "unicode_digits", "stray_quote")
+                "huge_count", "unicode_digits")
 
 
 def lookalike_unit(pack: Path, index: int, char: str) -> None:

@@ -507,9 +507,10 @@ class _PlanCheck:
         checks: list[tuple[str, Any]] = [("ranking", ranking_problems), ("records", records_problems)]
         if self.registry is not None:
             checks += [(f"output {ref.name}", self.registry.outputs[ref.name].obj) for ref in outputs]
-            used = {(kind, getattr(node, kind).name) for node in scheme.indicators() for kind in ("rule", "collector")
-                    if getattr(node, kind) is not None and getattr(node, kind).name in getattr(self.registry, kind + "s")}
-            checks += [(f"{kind} {name}", getattr(self.registry, kind + "s")[name].obj) for kind, name in sorted(used)]
+            tables = {"rule": self.registry.rules, "collector": self.registry.collectors}
+            used = {(kind, ref.name) for node in scheme.indicators() for kind in tables
+                    if (ref := getattr(node, kind)) is not None and ref.name in tables[kind]}
+            checks += [(f"{kind} {name}", tables[kind][name].obj) for kind, name in sorted(used)]
         seen = set()
         for label, plugin in checks:
             check = plugin if label in ("ranking", "records") else getattr(plugin, "check_settings", None)

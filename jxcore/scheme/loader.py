@@ -156,8 +156,9 @@ def _in_order(problems: Sequence[Problem]) -> list[Problem]:
     if len(unique) <= MAX_SHOWN:
         return unique
     rest = len(unique) - MAX_SHOWN
-    return unique[:MAX_SHOWN] + [Problem(f"… and {rest:,} more problems", Location(file=unique[MAX_SHOWN].location.file),
-                                         "fix the ones above first")]
+    more = Problem(f"… and {rest:,} more problems", Location(file=unique[MAX_SHOWN].location.file),
+                   "fix the ones above first")
+    return unique[:MAX_SHOWN] + [more]
 
 
 def _read_pack(path: Path | str, warnings: list[Problem] | None = None) -> tuple[PackInfo, list[Problem]]:
@@ -221,9 +222,9 @@ def _periods(files: SchemeFiles, r: Reader) -> list[int]:
             periods.append(int(path.stem))
         elif path.suffix.lower() in (".yaml", ".yml") or YEAR.match(path.name):
             year = YEAR.search(path.name)
+            hint = f"rename it to {year.group()}.yaml" if year else "rename the file or move it elsewhere"
             r.problems.append(Problem(f"plan file {path.name!r} is not named after its year, e.g. 2010.yaml",
-                                      Location(file=files.shown(path)),
-                                      f"rename it to {year.group()}.yaml" if year else "rename the file or move it elsewhere"))
+                                      Location(file=files.shown(path)), hint))
     return periods
 
 

@@ -244,7 +244,7 @@ def read_text(path: Path, shown: str, missing_hint: str) -> tuple[str | None, li
     except FileNotFoundError:
         return None, [Problem("file not found", where, missing_hint)]
     except OSError as exc:
-        return None, [Problem(f"cannot read the file: {exc.strerror or exc}", where, "check that it is a readable file")]
+        return None, [_unreadable(exc, where)]
     if stat.S_ISDIR(info.st_mode):
         return None, [Problem("a directory where a file should be", where, missing_hint)]
     if not stat.S_ISREG(info.st_mode):
@@ -257,10 +257,14 @@ def read_text(path: Path, shown: str, missing_hint: str) -> tuple[str | None, li
         with open(path, "rb") as handle:
             data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
-        return None, [Problem(f"cannot read the file: {exc.strerror or exc}", where, "check that it is a readable file")]
+        return None, [_unreadable(exc, where)]
     if len(data) > MAX_BYTES:  # grew since stat
         return None, [Problem(f"the file is more than {MAX_BYTES:,} bytes", where, "is it the right file?")]
     return decode(data, shown)
+
+
+def _unreadable(exc: OSError, where: Location) -> Problem:
+    return Problem(f"cannot read the file: {exc.strerror or exc}", where, "check that it is a readable file")
 
 
 def decode(data: bytes, shown: str) -> tuple[str | None, list[Problem]]:
