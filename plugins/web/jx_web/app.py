@@ -197,8 +197,7 @@ def _auth_routes(app: FastAPI, web: Web) -> None:
 
     @app.get("/login", name="login_form", include_in_schema=False)
     def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002 - the query's name
-        if _session(request) is not None:
-            return RedirectResponse(_safe_next(next), status_code=303)
+        """The sign-in form (also when signed in: to switch accounts; the old session then ends)."""
         return login_page(request, next_=next)
 
     @app.post("/login", name="login_submit", include_in_schema=False)

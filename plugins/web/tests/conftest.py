@@ -53,7 +53,7 @@ def accounts(web_app) -> dict[str, str]:
 def login(client: TestClient, name: str, password: str, *, follow: bool = False):
     """Sign in through the form (GET for the CSRF token, then POST); the response of the POST."""
     form = client.get("/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)
+    token = re.search(r'id="login-csrf" name="csrf" value="([^"]+)"', form.text).group(1)
     return client.post("/login", data={"csrf": token, "name": name, "password": password, "next": "/"},
                        follow_redirects=follow)
 

@@ -28,7 +28,7 @@ ADMIN_POST = {"anonymous": 403, BRANCH: 403, "clerk-djk": 403, "inspector": 403,
 
 # (method, route path) -> [(concrete URL, expected per role)]; "login" = redirected to the sign-in form.
 MATRIX = {
-    ("GET", "/login"): [("/login", {**dict.fromkeys(ROLES, 303), "anonymous": 200})],
+    ("GET", "/login"): [("/login", PUBLIC)],
     ("POST", "/login"): [],  # tested by the sign-in tests below
     ("POST", "/logout"): [],  # tested by test_sign_out_ends_the_session
     ("GET", "/healthz"): [("/healthz", PUBLIC)],
@@ -155,11 +155,15 @@ def test_sign_in_gives_a_new_session_id_and_ends_the_old_one(client_for, account
     assert client.get("/api/me").json()["name"] == "inspector"
 
 
-def test_a_session_id_planted_before_sign_in_is_not_adopted(web_app, accounts):
-    client = TestClient(web_app, cookies={"jx_session": "planted-by-an-attacker"})
-    assert login(client, "admin", accounts["admin"]).status_code == 303
-    assert client.cookies["jx_session"] != "planted-by-an-attacker"
-    assert TestClient(web_app, cookies={"jx_session": "planted-by-an-attacker"}).get("/api/me").status_code == 401
+def test_a_session_id_planted_before_sign_in_is_not_adopted(web_app, client_for, accounts):
+    """An attacker's own live session id, planted in the victim's browser, ends at the victim's
+    sign-in; the victim gets a new id, so the attacker never rides the victim's account."""
+    planted = client_for(BRANCH).cookies["jx_session"]
+    victim = TestClient(web_app, cookies={"jx_session": planted})
+    response = login(victim, "admin", accounts["admin"])
+    assert response.status_code == 303
+    assert response.cookies["jx_session"] != planted
+    assert TestClient(web_app, cookies={"jx_session": planted}).get("/api/me").status_code == 401
 
 
 def test_sign_out_ends_the_session(client_for):
