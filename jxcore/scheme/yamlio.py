@@ -90,6 +90,7 @@ class _Builder:
         self.max_nodes = max_nodes
         self.count = 0
         self.problems: list[Problem] = []
+        self.tags: dict[str, str] = {}
 
     def problem(self, message: str, mark: Any, hint: str | None = None) -> Problem:
         problem = Problem(message, Location(file=self.shown, line=mark.line + 1 if mark else None), hint)
@@ -133,7 +134,11 @@ class _Builder:
     def scalar(self, event: ScalarEvent) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
+            if not event.implicit[0]:  # quoted: a string
+                return event.value
+            tag = self.tags.get(event.value)
+            if tag is None:  # the same words (code, name, points …) recur: resolve each once
+                tag = self.tags[event.value] = self.loader.resolve(ScalarNode, event.value, event.implicit)
         if tag == _STR:
             return event.value
         if tag == _MERGE:
@@ -141,7 +146,7 @@ class _Builder:
                          "write the fields out in full")
             return event.value
         construct = self.loader.yaml_constructors.get(tag)
-        if construct is None or tag.startswith("tag:yaml.org,2002:") is False:
+        if construct is None or not tag.startswith("tag:yaml.org,2002:"):
             self.problem(f"unsupported YAML tag {tag}", event.start_mark, "remove the tag (the '!…' before the value)")
             return None
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
