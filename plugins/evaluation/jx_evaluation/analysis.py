@@ -267,8 +267,8 @@ RESAMPLES = 100
 #: elements of one bootstrap chunk (samples × resamples × outputs)
 BOOTSTRAP_ELEMENTS = 20_000_000
 #: outputs the bootstrap of a pooled index resamples at most (chosen at random, seeded): the point
-#: estimates use every output, the half-widths of a national run's 30,000 units would cost minutes
-BOOTSTRAP_OUTPUTS = 200
+#: estimates use every output; half-widths over every unit of a province would cost a minute
+BOOTSTRAP_OUTPUTS = 50
 
 
 def sobol_indices(model: Callable[[np.ndarray], np.ndarray], names: Sequence[str], bounds: Sequence[Sequence[float]],
@@ -290,7 +290,7 @@ def sobol_indices(model: Callable[[np.ndarray], np.ndarray], names: Sequence[str
     rows = y.reshape(n, k + 2, m)
     a, b = rows[:, 0], rows[:, k + 1]
     variance = np.var(np.r_[a, b], axis=0)
-    varying = variance > 1e-12 * max(1.0, float(np.abs(y).max()) ** 2)
+    varying = variance > 1e-12 * max(1.0, float(np.abs(y).max()) ** 2 if y.size else 0.0)
     each = {key: np.full((m, k), np.nan) for key in ("S1", "ST")}
     rng = np.random.default_rng(seed)
     resample = rng.integers(n, size=(n, RESAMPLES))
@@ -330,11 +330,21 @@ def sobol_indices(model: Callable[[np.ndarray], np.ndarray], names: Sequence[str
                  st_each=each["ST"], variance=variance, evaluations=len(x))
 
 
+#: units whose totals are Sobol' outputs at most (a seeded random subset beyond): 8,192 plan
+#: evaluations × 30,000 units would hold 2 GB of totals
+SOBOL_UNITS = 2000
+#: plan evaluations whose totals are held at once while finding the bottom K
+SOBOL_CHUNK_ELEMENTS = 8_000_000
+
+
 @attrs.frozen(eq=False)
 class Sensitivity:
-    """Sobol' indices of the totals (``totals``, one output per unit) and of the bottom-K set
-    (``bottom``, one 0/1 output per unit: in the bottom K or not) to each weighted item's weight
-    (``items``, nominal ``weights`` as shares of the scale), weights varying ±``weight_range``."""
+    """Sobol' indices of the totals (``totals``: one output per unit of ``total_units``, every unit
+    up to :data:`SOBOL_UNITS`) and of the bottom-K set (``bottom``: one 0/1 output per unit of
+    ``bottom_units``, the units in the bottom K in some of the sample's plans) to each weighted
+    item's weight (``items``, nominal ``weights`` as shares of the scale), weights varying
+    ±``weight_range``; ``total_units``/``bottom_units`` are unit positions, the rows of the
+    indices' ``s1_each``/``st_each``."""
 
     items: tuple[str, ...]
     weights: np.ndarray
@@ -342,6 +352,8 @@ class Sensitivity:
     totals: Sobol
     bottom: Sobol
     bottom_k: int
+    total_units: np.ndarray
+    bottom_units: np.ndarray
 
 
 def sensitivity(model: PlanModel, opts: Mapping[str, Any], bottom_k: int) -> Sensitivity | None:
@@ -352,18 +364,32 @@ def sensitivity(model: PlanModel, opts: Mapping[str, Any], bottom_k: int) -> Sen
     if not items or r == 0:
         return None
     bounds = [[1 - r, 1 + r]] * len(items)
+    n, seed = opts["sobol_samples"], opts["seed"]
+    n_units = model.n_units
+    total_units = np.arange(n_units) if n_units <= SOBOL_UNITS else np.sort(
+        np.random.default_rng(np.random.SeedSequence([seed, 3])).choice(n_units, SOBOL_UNITS, replace=False))
+    sub = attrs.evolve(model, raw=model.raw[:, total_units])
+    found: dict[str, np.ndarray] = {}
 
     def totals(x: np.ndarray) -> np.ndarray:
-        return np.rint(totals_for_weights(model, weight_factors(model, x)))
+        return np.rint(totals_for_weights(sub, weight_factors(model, x)))
 
     def bottom(x: np.ndarray) -> np.ndarray:
-        return (variation_ranks(totals(x), higher_first=False) <= bottom_k).astype(np.float64)
+        """In the bottom K: a total at most the K-th lowest (equal totals share a rank), in chunks."""
+        member = np.zeros((len(x), n_units), dtype=bool)
+        step = max(1, SOBOL_CHUNK_ELEMENTS // n_units)
+        for start in range(0, len(x), step):
+            t = np.rint(totals_for_weights(model, weight_factors(model, x[start:start + step])))
+            kth = np.partition(t, min(bottom_k, n_units) - 1, axis=1)[:, min(bottom_k, n_units) - 1]
+            member[start:start + step] = t <= kth[:, None]
+        found["units"] = np.flatnonzero(member.any(axis=0))
+        return member[:, found["units"]].astype(np.float64)
 
-    n, seed = opts["sobol_samples"], opts["seed"]
     points = model.points[model.weighted]
+    bottom_sobol = sobol_indices(bottom, items, bounds, n=n, seed=seed)
     return Sensitivity(items=items, weights=points / points.sum(), weight_range=r,
-                       totals=sobol_indices(totals, items, bounds, n=n, seed=seed),
-                       bottom=sobol_indices(bottom, items, bounds, n=n, seed=seed), bottom_k=bottom_k)
+                       totals=sobol_indices(totals, items, bounds, n=n, seed=seed), bottom=bottom_sobol,
+                       bottom_k=bottom_k, total_units=total_units, bottom_units=found["units"])
 
 
 # ---------------------------------------------------------------------------------------------

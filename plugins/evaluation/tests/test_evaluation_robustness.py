@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from evaluation_kit import measures, scheme, store_run, units
-from jx_evaluation.analysis import evaluate, load_baseline, plan_model, sobol_indices
+from jx_evaluation.analysis import evaluate, load_baseline, plan_model, run_variations, sobol_indices
 from jx_evaluation.settings import evaluation_settings
 from jxcore.errors import SchemeError, UsageError
 from jxcore.testing import build_scheme, installed_registry
@@ -139,3 +139,27 @@ def test_too_few_variations_are_refused(store):
     plan = hinge(store)
     with pytest.raises(UsageError, match="too few"):
         evaluate(store, installed_registry(), plan, variations=3, measures=measures(SCORES))
+
+
+def test_variation_totals_are_the_chosen_parameter_sets_summed_and_weighted(store):
+    """Each variation's totals, recomputed the plain way: every item's indicator scores under the
+    chosen parameter sets, capped, times the item's weight factor."""
+    settings = {**REVIEW, "evaluation": {"params": ["target", "per_step_above"], "param_range": 0.5, "levels": 8}}
+    plan = scheme(ITEMS, units(8), settings=settings, rewards=5)
+    scores = {**SCORES, "R1": [0, 1, 2, 3, 4, 5, 6, 7]}
+    store_run(store, plan, scores)
+    registry = installed_registry()
+    baseline = load_baseline(store, registry, plan, measures=measures(scores))
+    opts = {**evaluation_settings(plan), "variations": 50}
+    model = plan_model(baseline, registry, opts)
+    assert len(model.levels) == 4
+    varied = run_variations(model, opts)
+    for v in range(len(varied)):
+        items = model.raw.copy()
+        for j, lv in enumerate(model.levels):
+            items[lv.item] += lv.deltas[varied.choice[v, j]]
+        items = np.clip(items, model.low[:, None], model.high[:, None])
+        factor = np.ones(len(model.items))
+        factor[model.weighted] = varied.factors[v]
+        np.testing.assert_array_equal(varied.totals[v], np.rint(factor @ items))
+    assert np.allclose(varied.factors @ model.points[model.weighted], 100_000)
