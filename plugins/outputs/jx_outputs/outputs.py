@@ -8,8 +8,12 @@ writes files. With ``--json`` there is no console and the printing outputs stay 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import attrs
 
 from jx_rules.stages import STAGE_PARAMS
 from jxcore.config import expand, jx_home
@@ -19,6 +23,7 @@ from jxcore.models import Scheme
 from jxcore.settings import settings_problems
 from jxcore.params import Param
 from jx_outputs import tables
+from jx_outputs.labels import labels
 from jx_outputs.report import Report
 from jx_outputs.services import (COMMENDATION_SETTINGS, NODE_LISTS, REVIEW_SETTINGS,
                                  warning_options)
@@ -29,34 +34,63 @@ def report_of(ctx: OutputContext) -> Report:
     return Report(RunView.from_result(ctx.result), ctx.store, warning_options(ctx.params))
 
 
-def print_table(console, table: tables.Table, limit: int = 0) -> None:
-    """A :class:`tables.Table` as a rich table (first ``limit`` rows if given), notes below it."""
+def rich_table(table: tables.Table):
+    """A :class:`tables.Table` as a rich table: numbers never wrapped or cut (each column is as
+    wide as its widest number), names folded rather than cut, marked rows bold, left-out rows as a
+    section line."""
+    from rich.cells import cell_len
     from rich.table import Table as RichTable
 
-    shown = RichTable(title=table.title)
-    for column in table.columns:
-        shown.add_column(column.label, justify="left" if column.kind == "text" else "right")
-    for row in table.rows[: limit or None]:
-        shown.add_row(*(tables.format_cell(v, c.kind) for v, c in zip(row, table.columns)))
-    console.print(shown)
+    shown = RichTable(title=table.title, title_justify="left")
+    cells = [[tables.format_cell(v, c.kind) for v, c in zip(row, table.columns)] for row in table.rows]
+    for i, column in enumerate(table.columns):
+        if column.kind == "text":
+            shown.add_column(column.label, overflow="fold")
+        else:
+            widest = max((cell_len(row[i]) for row in cells), default=0)
+            shown.add_column(column.label, justify="right", no_wrap=True, min_width=widest)
+    marked, breaks = set(table.marked), set(table.breaks)
+    for n, row in enumerate(cells):
+        if n in breaks and n:
+            shown.add_section()
+        shown.add_row(*row, style="bold reverse" if n in marked else None)
+    return shown
+
+
+def print_table(console, table: tables.Table, limit: int = 0) -> None:
+    """A :class:`tables.Table` on the console (first ``limit`` rows if given), notes below it."""
+    if limit:
+        table = attrs.evolve(table, rows=table.rows[:limit])
+    console.print(rich_table(table))
     for note in table.notes:
         console.print(note)
 
 
+def print_leaderboard(console, report: Report, *, wide: bool = False, all: bool = False,
+                      highlight: str | None = None, top: int = tables.TOP) -> None:
+    """The leaderboard on a terminal: rank, code, name, total, gap and movement of the top ``top``
+    units and the ``highlight`` unit (about 70 columns for Chinese names: it fits 100); every unit
+    with ``all``; item columns with ``wide``."""
+    print_table(console, tables.leaderboard_table(report, wide=wide, all=all, highlight=highlight, top=top))
+
+
 class RankingOutput:
-    """排行榜: the leaderboard by total, item scores, gap to the unit above, movement since the previous run."""
+    """排行榜: the leaderboard by total, gap to the unit above, movement since the previous run."""
 
     name: ClassVar[str] = "ranking"
-    description: ClassVar[str] = "Leaderboard by total with item scores, gap to the unit above and rank movement."
+    description: ClassVar[str] = ("Leaderboard by total with the gap to the unit above and rank movement: the top "
+                                  "units and a named one (all units and item columns on request).")
     params: ClassVar[tuple[Param, ...]] = (
-        Param("items", "boolean", "show a column per major item", default=True),
-        Param("limit", "integer", "show only the first N rows (0 = all)", default=0, minimum=0),
+        Param("items", "boolean", "show a column per major item (wide)", default=False),
+        Param("limit", "integer", "show the first N units (0 = all)", default=tables.TOP, minimum=0),
+        Param("unit", "string", "also show this unit's row, marked (a unit code)", default=""),
     )
 
     def emit(self, ctx: OutputContext) -> None:
         if ctx.console is not None:
-            print_table(ctx.console, tables.ranking_table(report_of(ctx), items=ctx.params["items"]),
-                        ctx.params["limit"])
+            limit = ctx.params["limit"]
+            print_leaderboard(ctx.console, report_of(ctx), wide=ctx.params["items"], all=limit == 0,
+                              highlight=ctx.params["unit"] or None, top=limit or tables.TOP)
 
 
 class CommendationOutput:
@@ -167,14 +201,36 @@ def publish(run_id: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_reports(report: Report, out: Path) -> tuple[Path, Path]:
-    """Write the site and the workbook under ``out``; return (index.html, workbook) paths."""
+def write_reports(report: Report, out: Path, console: Any = None) -> tuple[Path, Path]:
+    """Write the site and the workbook under ``out``; return (index.html, workbook) paths. With a
+    ``console`` the two long steps show a progress bar (rich, on stderr-free transient lines)."""
     from jx_outputs.excel import write_workbook
     from jx_outputs.site import write_site
 
     view = report.view
-    book = write_workbook(report, out / f"{view.scheme.name}-{view.scheme.period.year}.xlsx")
-    return write_site(report, out), book
+    lab = labels(view.language)
+    with _progress(console) as step:
+        book = write_workbook(report, out / f"{view.scheme.name}-{view.scheme.period.year}.xlsx",
+                              lambda rows: step(lab["writing_workbook"], rows))
+        index = write_site(report, out, step(lab["writing_site"], len(view)))
+    return index, book
+
+
+@contextmanager
+def _progress(console: Any) -> Iterator:
+    """``step(description, total) -> advance(n)`` for a rich progress bar on ``console`` (no-ops without one)."""
+    if console is None:
+        yield lambda description, total: lambda n: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        def step(description: str, total: int):
+            task = progress.add_task(description, total=total)
+            return lambda n: progress.advance(task, n)
+
+        yield step
 
 
 OUTPUTS = (RankingOutput, CommendationOutput, ReviewOutput, WarningsOutput, ReportOutput)

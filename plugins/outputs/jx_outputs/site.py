@@ -6,6 +6,7 @@ history is an inline SVG, so the directory can be copied to any intranet server 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
@@ -23,13 +24,15 @@ _ENV.filters["cell"] = format_cell
 _ENV.filters["points"] = format_points
 
 
-def write_site(report: Report, out_dir: Path) -> Path:
-    """Write ``index.html`` and ``units/<code>.html`` under ``out_dir``; return the index's path."""
+def write_site(report: Report, out_dir: Path, advance: Callable[[int], None] | None = None) -> Path:
+    """Write ``index.html`` and ``units/<code>.html`` under ``out_dir``; return the index's path.
+    ``advance(1)`` is called after each unit's page (a progress bar)."""
     view = report.view
     lab = labels(view.language)
     (out_dir / "units").mkdir(parents=True, exist_ok=True)
     common = {"lab": lab, "scheme": view.scheme, "as_of": view.as_of, "run_id": view.run_id,
-              "lang": "zh-CN" if view.language.startswith("zh") else "en"}
+              "lang": "zh-CN" if view.language.startswith("zh") else "en",
+              "levels": {lab[f"level_{n}"]: n for n in (1, 2, 3)}}
     index = out_dir / "index.html"
     index.write_text(_ENV.get_template("index.html").render(
         ranking=ranking_table(report), commendation=commendation_table(report), review=review_table(report),
@@ -46,6 +49,8 @@ def write_site(report: Report, out_dir: Path) -> Path:
                         for n in indicators],
             chart=rank_chart(report, i), warnings=warning_table(report, units=[i]), n_units=len(view), **common)
         (out_dir / "units" / f"{view.codes[i]}.html").write_text(page, encoding="utf-8")
+        if advance is not None:
+            advance(1)
     return index
 
 

@@ -18,10 +18,13 @@ from jx_outputs.report import Report
 from jxcore.points import format_points
 
 
+TOP = 10  #: rows of the leaderboard shown on a terminal unless all are asked for
+
+
 @attrs.frozen
 class Column:
     label: str
-    kind: str = "text"  #: text, points, int, number, move
+    kind: str = "text"  #: text, points, int, number, rate (a share, shown as a percentage), date, move
 
 
 @attrs.frozen
@@ -31,6 +34,13 @@ class Table:
     columns: tuple[Column, ...]
     rows: list[tuple[Any, ...]]
     notes: tuple[str, ...] = ()
+    marked: tuple[int, ...] = ()  #: rows to stand out (the unit asked for)
+    breaks: tuple[int, ...] = ()  #: rows that follow rows left out
+
+
+def is_rate(node: Any) -> bool:
+    """Whether an indicator's measure is a share (its name says 率 or rate): shown as a percentage."""
+    return "率" in node.name or "rate" in node.name.casefold()
 
 
 def format_cell(value: Any, kind: str) -> str:
@@ -43,6 +53,8 @@ def format_cell(value: Any, kind: str) -> str:
         return f"↑{value}" if value > 0 else f"↓{-value}" if value < 0 else "–"
     if kind == "number":
         return "" if math.isnan(value) else f"{value:.4g}"
+    if kind == "rate":
+        return "" if math.isnan(value) else f"{value:.1%}"
     return str(value)
 
 
@@ -68,6 +80,26 @@ def ranking_table(report: Report, *, items: bool = True) -> Table:
     return Table("ranking", title, tuple(cols), rows)
 
 
+def leaderboard_table(report: Report, *, wide: bool = False, all: bool = False, highlight: str | None = None,
+                      top: int = TOP) -> Table:
+    """The ranking as a terminal shows it: the first ``top`` units and the ``highlight`` unit (by
+    code; marked, after a break if it is further down), or every unit with ``all``; the item
+    columns only when ``wide``. A note says how many units are left out."""
+    table = ranking_table(report, items=wide)
+    view, lab = report.view, labels(report.view.language)
+    marked = ()
+    if highlight is not None:
+        marked = (report.ranking.order.tolist().index(view.unit_position(highlight)),)
+    if all:
+        return attrs.evolve(table, marked=marked)
+    keep = sorted({*range(min(top, len(table.rows))), *marked})
+    breaks = tuple(n for n, (a, b) in enumerate(zip([-1, *keep], keep)) if b != a + 1)
+    left = len(table.rows) - len(keep)
+    notes = (lab["more_units"].format(n=left),) if left else ()
+    return attrs.evolve(table, rows=[table.rows[i] for i in keep], notes=notes,
+                        marked=tuple(keep.index(i) for i in marked), breaks=breaks)
+
+
 def item_table(report: Report) -> Table:
     view, lab = report.view, labels(report.view.language)
     items = view.items()
@@ -91,7 +123,7 @@ def indicator_table(report: Report) -> Table:
     cols = [Column(lab["code"]), Column(lab["unit"])]
     for node in nodes:
         cols += [Column(f"{node.code} {node.name} {lab['score']}", "points"),
-                 Column(f"{node.code} {lab['measure']}", "number")]
+                 Column(f"{node.code} {lab['measure']}", "rate" if is_rate(node) else "number")]
     nan = np.full(len(view), np.nan)
     data = [(view.node_scores(n.code), np.asarray(view.values.get(n.code, nan), dtype=float)) for n in nodes]
     rows = []
@@ -146,7 +178,7 @@ def warning_table(report: Report, *, new_only: bool = False, units: Sequence[int
     """Every warning (unit × indicator with a level), most serious first; ``units`` limits the rows."""
     view, w, lab = report.view, report.warnings, labels(report.view.language)
     cols = (Column(lab["code"]), Column(lab["unit"]), Column(lab["indicator"]), Column(lab["node"]),
-            Column(lab["due"]), Column(lab["stage"], "number"), Column(lab["value"], "number"),
+            Column(lab["due"], "date"), Column(lab["stage"], "number"), Column(lab["value"], "number"),
             Column(lab["level"]), Column(lab["new"]))
     shown = w.new if new_only else w.levels > 0
     if units is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -17,6 +18,7 @@ import attrs
 import duckdb
 import pytest
 from openpyxl import load_workbook
+from rich.cells import cell_len
 
 from jx_outputs import services
 from jx_outputs.view import RunView
@@ -184,3 +186,38 @@ def test_site_renders_in_headless_chromium(demo, tmp_path):
     shot = tmp_path / "ranking.png"
     browse(tmp_path, demo["out"] / "index.html", f"--screenshot={shot}", "--window-size=1280,1600")
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def leaderboard_rows(text: str) -> list[str]:
+    return [line for line in text.splitlines() if re.match(r"^│\s+\d+\s+│", line)]
+
+
+def test_report_prints_the_top_ten_and_the_named_unit_within_100_columns(demo, capsys):
+    out = demo["home"] / "report-unit"
+    capsys.readouterr()
+    assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", str(out), "--unit", "qiaotou"]) == 0
+    text = capsys.readouterr().out
+    rows = leaderboard_rows(text)
+    assert len(rows) == 11 and [c.strip() for c in rows[0].split("│")[1:5]] == ["1", "huangjiang", "黄江", "1008.675"]
+    assert rows[-1].split("│")[1].strip() == "33" and " qiaotou " in rows[-1]
+    assert max(cell_len(line) for line in text.splitlines() if line.startswith(("│", "┃", "┏", "┗"))) <= 100
+    assert "另有 22 个单位未列出（--all 显示全部）" in text
+    assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", str(out), "--all"]) == 0
+    assert len(leaderboard_rows(capsys.readouterr().out)) == 33
+
+
+def test_report_with_an_unknown_unit_writes_nothing(demo, capsys):
+    out = demo["home"] / "report-nowhere"
+    assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", str(out), "--unit", "nowhere"]) == 2
+    assert "unit 'nowhere' is not in run" in capsys.readouterr().err and not out.exists()
+
+
+def test_every_link_on_the_demo_site_resolves(demo):
+    from test_documents import Links
+
+    index = demo["out"] / "index.html"
+    links = Links()
+    links.feed(index.read_text(encoding="utf-8"))
+    assert len(links.hrefs) > 33  # the ranking, the commendations, the reviews and the warnings
+    assert [h for h in links.hrefs if not (index.parent / h).is_file()] == []
+    assert any(c.startswith("level-") for c in links.classes)
