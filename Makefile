@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-LOCAL := -e . -e plugins/rules -e 'plugins/collectors[test]' -e plugins/outputs -e plugins/evaluation -e schemes/guangdong -e 'plugins/web[test]'
+LOCAL := -e . -e plugins/rules -e 'plugins/collectors[test,spark]' -e plugins/outputs -e plugins/evaluation -e schemes/guangdong -e 'plugins/web[test]'
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test install browser bench fuzz clean

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy.engine import default
+from sqlalchemy.engine import default, reflection
 from sqlalchemy.sql import compiler
 
 #: Spark Connect's default port
@@ -264,6 +264,7 @@ class SparkConnectDialect(default.DefaultDialect):
     def _get_default_schema_name(self, connection: Any) -> str:
         return connection.exec_driver_sql("SELECT current_database()").scalar()
 
+    @reflection.cache  # one SHOW TABLES per inspector, not one per table checked
     def get_table_names(self, connection: Any, schema: str | None = None, **kw: Any) -> list[str]:
         sql = "SHOW TABLES" + (f" IN {_quote(schema)}" if schema else "")
         return [row[1] for row in connection.exec_driver_sql(sql)]
@@ -271,4 +272,5 @@ class SparkConnectDialect(default.DefaultDialect):
     def has_table(self, connection: Any, table_name: str, schema: str | None = None, **kw: Any) -> bool:
         """Tables and views alike (Spark's names are case-insensitive)."""
         wanted = table_name.lower()
-        return any(name.lower() == wanted for name in self.get_table_names(connection, schema))
+        names = self.get_table_names(connection, schema, info_cache=kw.get("info_cache"))
+        return any(name.lower() == wanted for name in names)

@@ -22,8 +22,9 @@ import attrs
 
 from jxcore.errors import JxError
 
-#: offsets from base_port: Connect, driver RPC, block managers (+ retries), master, master UI, workers
-CONNECT, DRIVER, BLOCKS, MASTER, MASTER_UI, WORKERS = 2, 10, 20, 77, 78, 81
+#: offsets from base_port: Connect, driver RPC, block managers (up to 8 more on retries), master,
+#: master UI, workers (port and UI each): a server with two workers uses base_port … base_port + 18
+CONNECT, DRIVER, BLOCKS, MASTER, MASTER_UI, WORKERS = 2, 3, 4, 13, 14, 15
 
 
 def spark_home() -> Path:
@@ -57,6 +58,10 @@ class SparkConnect:
 
     def url(self, database: str = "") -> str:
         return f"spark+connect://127.0.0.1:{self.port}/{database}"
+
+    def process_groups(self) -> set[int]:
+        """The process groups of its JVMs (the workers' executors included), e.g. to sum their CPU time."""
+        return {proc.pid for proc in self._procs}
 
     def __enter__(self) -> "SparkConnect":
         self.start()
@@ -109,8 +114,9 @@ class SparkConnect:
     def _spawn(self, name: str, script: str, *args: str) -> None:
         home = spark_home()
         command = [str(home / "bin" / script), *args]
-        env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1",
-               "SPARK_DAEMON_MEMORY": "256m", "SPARK_LOG_DIR": str(self.work), "SPARK_NO_DAEMONIZE": "1"}
+        env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1"}
+        if script == "spark-class":  # master and workers: small daemons (the launcher's default is 1g)
+            env["SPARK_DAEMON_MEMORY"] = "256m"
         log = (self.work / f"{name}.log").open("wb")
         self._procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
                                             cwd=self.work, start_new_session=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import click
 
@@ -24,9 +25,11 @@ def sql_command(scheme: str, period: int | None, as_of: dt.datetime | None) -> N
     from jxcore.errors import UsageError
     from jxcore.interfaces import CollectRequest
     from jxcore.params import check_params
+    from jxcore.scheme import load_scheme
 
     a = app()
-    loaded = a.load(scheme, period)
+    path = Path(scheme) if Path(scheme).exists() else a.registry.scheme_pack(scheme).path
+    loaded = load_scheme(path, period, a.registry)
     day = checked_as_of(loaded, as_of.date() if as_of else None)
     feed = a.registry.collector(SystemFeed.name)
     requests = [CollectRequest(node, check_params(feed.params, node.collector.params)[0])

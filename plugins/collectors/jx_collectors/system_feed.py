@@ -310,7 +310,7 @@ class SystemFeed:
         for (source, name), group in groups.items():
             schema, _, table_name = name.rpartition(".")
             if source not in inspectors:
-                inspectors[source] = sa.inspect(engines[source])
+                inspectors[source] = _inspector(source, engines[source], group[0].location)
             insp = inspectors[source]
             if not insp.has_table(table_name, schema=schema or None):
                 for spec in group:
@@ -453,6 +453,16 @@ class SystemFeed:
             with np.errstate(divide="ignore", invalid="ignore"):
                 value = np.where(divisor > 0, value / np.where(divisor > 0, divisor, 1), np.nan)
         return attrs.evolve(measure, value=value * factor, columns=columns)
+
+
+def _inspector(source: str, engine: Any, location: Location) -> Any:
+    """The source's inspector; a source that cannot be reached is a DataError naming it."""
+    try:
+        return sa.inspect(engine)
+    except sa.exc.DBAPIError as exc:
+        raise DataError(f"cannot open source {source!r} ({engine.url.render_as_string(hide_password=True)}): "
+                        f"{exc.orig}", location=location,
+                        hint="check the source's URL and that its server is up and reachable") from None
 
 
 def _column_names(engine: Any, name: str) -> list[str]:
