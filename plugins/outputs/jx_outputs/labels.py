@@ -36,6 +36,7 @@ LABELS: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "bottom_of": ("{year} 年后 {k} 名", "bottom {k} of {year}"),
     "missing_year": ("{year} 年没有最终结果（请运行 {command}）", "{year} has no final result (run {command})"),
     "none": ("无", "none"),
+    "more_warnings": ("另有 {n} 条预警未列出（jx report 写入工作簿与网站）", "{n} more warnings not shown (jx report writes them all)"),
     "writing_workbook": ("写入工作簿", "writing the workbook"),
     "writing_site": ("写入绩效之窗网站", "writing the site"),
     "more_units": ("另有 {n} 个单位未列出（--all 显示全部）", "{n} more units not shown (--all shows them all)"),

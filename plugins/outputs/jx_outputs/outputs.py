@@ -143,10 +143,16 @@ class WarningsOutput:
     description: ClassVar[str] = "Stage-target warning levels as of the run's date, and those new since the previous run."
     params: ClassVar[tuple[Param, ...]] = STAGE_PARAMS + (
         Param("new_only", "boolean", "print only warnings new since the previous run", default=False),
+        Param("limit", "integer", "print the N most serious warnings (0 = all)", default=20, minimum=0),
     )
 
     def emit(self, ctx: OutputContext) -> None:
-        table = tables.warning_table(report_of(ctx), new_only=ctx.params["new_only"])
+        report = report_of(ctx)
+        table = tables.warning_table(report, new_only=ctx.params["new_only"])
+        limit, left = ctx.params["limit"], len(table.rows) - ctx.params["limit"]
+        if limit and left > 0:
+            table = attrs.evolve(table, rows=table.rows[:limit],
+                                 notes=(labels(report.view.language)["more_warnings"].format(n=left),))
         if ctx.console is not None:
             print_table(ctx.console, table)
 

@@ -163,3 +163,18 @@ def test_every_link_of_the_site_resolves_and_warning_levels_are_coloured(store, 
     unit.feed((index.parent / links.hrefs[0]).read_text(encoding="utf-8"))
     assert all((index.parent / "units" / h).resolve().is_file() for h in unit.hrefs)
     assert "white-space: nowrap" in index.read_text(encoding="utf-8")
+
+
+def test_the_warnings_output_prints_the_most_serious_and_counts_the_rest(store):
+    from jx_outputs.outputs import WarningsOutput
+    from jxcore.interfaces import OutputContext
+    from jxcore.params import check_params
+
+    scheme = scheme_of(30)
+    result = make_result(scheme, A1=[50] * 30, values=[0.5] * 30)  # every unit below its 0.9 stage target
+    params, _ = check_params(WarningsOutput.params, {"limit": 5})
+    console = Console(width=100, record=True, force_terminal=False, color_system=None)
+    WarningsOutput().emit(OutputContext(result=result, params=params, store=store, console=console))
+    text = console.export_text()
+    assert len([line for line in text.splitlines() if line.startswith("│ u")]) == 5
+    assert "另有 25 条预警未列出（jx report 写入工作簿与网站）" in text
