@@ -189,3 +189,36 @@ def test_inspection_needs_the_schemes_checklist(store, tmp_path):
     path = write_csv(tmp_path / "f.csv", "日期,单位,问题类型,督察人\n2010-04-01,humen,absent,张三\n")
     assert any("scheme mini has no checklist 'inspection'" in p and "settings: {checklists: {inspection:" in p
                for p in problems_of(store, bare, "inspection", path))
+
+
+def test_a_nul_byte_late_in_a_file_stores_nothing_of_it(store, scheme, tmp_path):
+    rows = "".join(f"{1 + i // 3},2010-03-{1 + i // 3:02d},{('humen', 'changan', 'hongmei')[i % 3]},90\n"
+                   for i in range(60))
+    path = tmp_path / "v.csv"
+    path.write_bytes(("轮次,日期,单位,得分\n" + rows).encode() + b"21,2010-04-01,humen,9\x000\n")
+    assert (f"v.csv: row 62: column D (得分): control character 0x00 (NUL) at byte offset {path.read_bytes().index(0)} "
+            "in the cell (delete it: the file may be damaged or exported from another program; re-type the cell)"
+            ) in problems_of(store, scheme, "mystery_shopper", path)
+
+
+def test_a_symlink_to_dev_zero_or_a_fifo_is_refused_without_reading(store, scheme, tmp_path):
+    import os
+
+    zero = tmp_path / "zero.csv"
+    zero.symlink_to("/dev/zero")
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    for path in (zero, fifo):
+        with pytest.raises(UsageError, match="not a file"):
+            import_file(store, scheme, "mystery_shopper", path)
+    assert store.entries("mini", 2010) == []
+
+
+def test_a_correction_in_a_file_supersedes_the_entry(store, scheme, tmp_path):
+    import_file(store, scheme, "mystery_shopper", write_csv(tmp_path / "v.csv", GOOD_VISITS))
+    first = store.entries("mini", 2010)[0]
+    fix = write_csv(tmp_path / "fix.csv", f"轮次,日期,单位,得分,更正条目,更正原因\n1,2010-03-01,humen,85,{first.id},录入错误\n")
+    import_file(store, scheme, "mystery_shopper", fix)
+    live = {(e.unit_code, e.payload["round"]): (e.payload["score"], e.supersedes, e.reason)
+            for e in store.entries("mini", 2010)}
+    assert live[("humen", 1)] == (85.0, first.id, "录入错误")
