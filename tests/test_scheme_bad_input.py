@@ -408,3 +408,15 @@ def test_a_percentage_among_rates_is_a_warning_not_an_error(tmp_path):
         "that is what it means)",
         "plans/2010.yaml:11: X: stage target 97 looks like a percentage; the indicator's other targets are rates "
         "between 0 and 1 (did you mean 0.97?)"]
+
+
+def test_names_lost_to_an_encoding_conversion_are_a_warning(tmp_path):
+    units = "units:\n  - code: humen\n    name: 虎门镇\n  - code: nancheng\n    name: 南城 分局\n"
+    root = pack(tmp_path, units=units.encode("latin-1", errors="replace").decode())
+    warnings: list[Problem] = []
+    assert check_pack(root, warnings=warnings) == []
+    assert [str(w) for w in warnings] == [
+        "units.yaml:3: unit humen: name '???' is only question marks: text lost in a conversion to another "
+        "encoding? (restore the file from a UTF-8 copy)",
+        "units.yaml:5: unit nancheng: name '?? ??' is only question marks: text lost in a conversion to another "
+        "encoding? (restore the file from a UTF-8 copy)"]

@@ -118,6 +118,9 @@ class Reader:
         if isinstance(data.get(key), str) and not value.strip():
             self.add(f"{key!r} is empty", data, key, node=node, hint=f"write a {key}")
             return default
+        if isinstance(value, str) and "??" in value and not value.strip("? "):
+            self.warn(f"{key} {value!r} is only question marks: text lost in a conversion to another encoding?",
+                      data, key, node=node, hint="restore the file from a UTF-8 copy")
         return value
 
     def points(self, data: Mapping, key: str, *, node: str | None = None) -> tuple[int | None, bool]:
