@@ -6,10 +6,9 @@ import datetime as dt
 import hashlib
 
 import pytest
-from manual_helpers import small_scheme, write_csv, write_xlsx
+from manual_helpers import import_file, small_scheme, write_csv, write_xlsx
 from openpyxl import load_workbook
 
-from manual_helpers import import_file
 from jxcore.errors import DataError, UsageError
 from jxcore.store import Store
 
@@ -37,7 +36,7 @@ GOOD_VISITS = "轮次,日期,单位,得分\n1,2010-03-01,humen,95\n1,2010-03-02,
 
 def test_a_good_csv_is_imported_with_its_provenance(store, scheme, tmp_path):
     path = write_csv(tmp_path / "visits.csv", GOOD_VISITS)
-    now = dt.datetime(2010, 9, 2, 8, 30, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2010, 9, 2, 8, 30, tzinfo=dt.UTC)
     report = import_file(store, scheme, "mystery_shopper", path, user="李科长", now=now)
     assert (report.rows, report.user, report.encoding) == (3, "李科长", "UTF-8")
     assert report.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -138,8 +137,8 @@ def test_a_file_in_neither_utf8_nor_gbk_is_refused_with_the_offset(store, scheme
     path = tmp_path / "bad.csv"
     path.write_bytes("单位,案号,日期\n".encode() + b"humen,\xff\xfe,2010-01-01\n")
     assert problems_of(store, scheme, "major_case", path) == [
-        "bad.csv: the file is neither UTF-8 (bad byte at offset 27) nor GBK/GB18030 (bad byte at offset 27) "
-        "(save it as CSV UTF-8 (Excel: Save As → CSV UTF-8) or as .xlsx)"]
+        ("bad.csv: the file is neither UTF-8 (bad byte at offset 27) nor GBK/GB18030 (bad byte at offset 27) "
+         "(save it as CSV UTF-8 (Excel: Save As → CSV UTF-8) or as .xlsx)")]
 
 
 def test_an_xlsx_is_imported_with_real_dates_and_codes_lists(store, scheme, tmp_path):

@@ -12,12 +12,12 @@ import zipfile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from manual_helpers import small_scheme, write_xlsx
-from openpyxl import Workbook
-
 from jx_collectors.manual.importer import FileCheck, check_file
 from jx_collectors.manual.kinds import KINDS
 from jx_collectors.manual.reading import Limits, read_bounded, read_table
+from manual_helpers import small_scheme, write_xlsx
+from openpyxl import Workbook
+
 from jxcore.errors import DataError, JxError, UsageError
 
 SCHEME = small_scheme()
@@ -39,9 +39,9 @@ def entries(data: bytes, name: str = "f.csv", kind: str = "major_case"):
 def test_a_control_character_in_a_cell_is_refused_with_row_column_and_byte_offset(char, shown):
     data = f"单位,案号,日期\nhumen,A1,2010-01-05\n长安,A{char}2,2010-02-01\n".encode()
     offset = data.index(char.encode())
-    assert problems(data) == [f"f.csv: row 3: column B (案号): control character {shown} at byte offset {offset} "
-                              "in the cell (delete it: the file may be damaged or exported from another program; "
-                              "re-type the cell)"]
+    assert problems(data) == [(f"f.csv: row 3: column B (案号): control character {shown} at byte offset {offset} "
+                               "in the cell (delete it: the file may be damaged or exported from another program; "
+                               "re-type the cell)")]
 
 
 def test_control_characters_in_a_gbk_file_are_located_by_their_byte_offsets():
@@ -93,11 +93,15 @@ def read_all(name: str, data: bytes, limits: Limits):
 
 def test_the_limits_are_named_and_reading_stops_there():
     body = CASES + "".join(f"humen,B{i},2010-03-01\n" for i in range(50))
-    rows, found = read_all("f.csv", body.encode(), Limits(rows=10))
+    old_mac = body.replace("\n", "\r").encode()  # no line feeds to count: the limit stops the stream
+    rows, found = read_all("f.csv", old_mac, Limits(rows=10))
     assert len(rows) == 10 and found == [
-        "f.csv: row 12: the file has more than 10 data rows; nothing after row 11 was read "
-        "(split it into several files (by month or by unit) and import each)"]
-    assert "more than 30 cells" in read_all("f.csv", body.encode(), Limits(cells=30))[1][0]
+        ("f.csv: row 12: the file has more than 10 data rows; nothing after row 11 was read "
+         "(split it into several files (by month or by unit) and import each)")]
+    assert "more than 30 cells" in read_all("f.csv", old_mac, Limits(cells=30))[1][0]
+    assert read_all("f.csv", (body + "\n" * 100).encode(), Limits(rows=40))[1] == [
+        "f.csv: the file has 52 data rows, more than the 40 an import may hold (split it into several files "
+        "(by month or by unit) and import each)"]  # counted before any row is checked; blank lines do not count
     assert read_all("f.csv", body.encode(), Limits(file_bytes=100))[1][0].startswith(
         "f.csv: the file is 0.0 MiB, more than the 0 MiB an import may be")
     wide = "单位,案号,日期\n" + "humen,A1,2010-01-05" + ",x" * 10 + "\n"
@@ -118,7 +122,15 @@ def test_an_xlsx_zip_bomb_is_refused_from_its_declared_sizes():
                         r"\(more than 200\): it is not a spreadsheet Excel wrote \(open it in Excel and save it again "
                         r"as .xlsx, or export it as CSV\)", got)
     _, found = read_all("bomb.xlsx", buffer.getvalue(), Limits(xlsx_unpacked=1 << 20))
-    assert found == ["bomb.xlsx: the workbook unpacks to 8 MiB, more than the 1 MiB an import may be "
+    assert found == [("bomb.xlsx: the workbook unpacks to 8 MiB, more than the 1 MiB an import may be "
+                      "(split it into several files (by month or by unit) and import each)")]
+
+
+def test_an_xlsx_declaring_too_many_rows_is_refused_before_parsing(tmp_path):
+    path = write_xlsx(tmp_path / "long.xlsx", [["单位", "案号", "日期"], *[["humen", f"A{i}", "2010-01-05"]
+                                                                          for i in range(30)]])
+    _, found = read_all("long.xlsx", path.read_bytes(), Limits(rows=20))
+    assert found == ["long.xlsx[抽查]: the sheet declares 30 data rows, more than the 20 an import may hold "
                      "(split it into several files (by month or by unit) and import each)"]
 
 

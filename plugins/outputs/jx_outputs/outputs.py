@@ -14,20 +14,24 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
-
 from jx_rules.stages import STAGE_PARAMS
+
+from jx_outputs import tables
+from jx_outputs.labels import labels
+from jx_outputs.report import Report
+from jx_outputs.services import (
+    COMMENDATION_SETTINGS,
+    NODE_LISTS,
+    REVIEW_SETTINGS,
+    warning_options,
+)
+from jx_outputs.view import RunView
 from jxcore.config import expand, jx_home
 from jxcore.errors import Location, Problem, SchemeError
 from jxcore.interfaces import OutputContext
 from jxcore.models import Scheme
-from jxcore.settings import settings_problems
 from jxcore.params import Param
-from jx_outputs import tables
-from jx_outputs.labels import labels
-from jx_outputs.report import Report
-from jx_outputs.services import (COMMENDATION_SETTINGS, NODE_LISTS, REVIEW_SETTINGS,
-                                 warning_options)
-from jx_outputs.view import RunView
+from jxcore.settings import settings_problems
 
 
 def report_of(ctx: OutputContext) -> Report:
@@ -228,7 +232,13 @@ def _progress(console: Any) -> Iterator:
     if console is None:
         yield lambda description, total: lambda n: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as progress:

@@ -1,7 +1,7 @@
 """Entry point of the jx-outputs distribution (group ``jx``, name ``outputs``)."""
 
-from jxcore import hookimpl
 from jx_outputs.outputs import OUTPUTS, publish
+from jxcore import hookimpl
 
 
 @hookimpl

@@ -13,13 +13,12 @@ from typing import Any
 
 import attrs
 import numpy as np
-
 from jx_rules.stages import STAGE_PARAMS, due_stage, warning_levels
-from jxcore.models import Stage
+
+from jx_outputs.view import RunView
+from jxcore.models import Stage, positions
 from jxcore.params import Param
 from jxcore.points import to_milli
-from jx_outputs.view import RunView
-from jxcore.models import positions
 from jxcore.ranking import rank_values, ranking_settings
 from jxcore.settings import checked_settings
 

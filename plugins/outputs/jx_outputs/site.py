@@ -14,7 +14,13 @@ import numpy as np
 
 from jx_outputs.labels import labels
 from jx_outputs.report import Report
-from jx_outputs.tables import commendation_table, format_cell, ranking_table, review_table, warning_table
+from jx_outputs.tables import (
+    commendation_table,
+    format_cell,
+    ranking_table,
+    review_table,
+    warning_table,
+)
 from jxcore.points import format_points
 
 _ENV = jinja2.Environment(loader=jinja2.PackageLoader("jx_outputs", "templates"),

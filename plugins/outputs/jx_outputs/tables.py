@@ -17,7 +17,6 @@ from jx_outputs.labels import labels
 from jx_outputs.report import Report
 from jxcore.points import format_points
 
-
 TOP = 10  #: rows of the leaderboard shown on a terminal unless all are asked for
 
 

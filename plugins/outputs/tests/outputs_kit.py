@@ -7,9 +7,9 @@ import datetime as dt
 import numpy as np
 
 from jxcore.engine import aggregate
-from jxcore.ranking import rank_totals, ranking_settings
 from jxcore.models import Measure, Run, RunResult, RunStatus
 from jxcore.points import to_milli
+from jxcore.ranking import rank_totals, ranking_settings
 from jxcore.scheme import scheme_from_dict
 from jxcore.store import Store
 
@@ -45,7 +45,7 @@ def make_result(scheme, *, A1, B1=None, WJ1=None, values=None, as_of=None, final
     measures = {"A1": Measure("A1", np.asarray(values if values is not None else [np.nan] * n, dtype=float),
                               source="SELECT unit, value FROM a1")}
     run = Run(scheme=scheme.name, period=scheme.period.year, as_of=as_of or scheme.period.end,
-              started_at=dt.datetime.now(dt.timezone.utc), status=RunStatus.SCORED, final=final)
+              started_at=dt.datetime.now(dt.UTC), status=RunStatus.SCORED, final=final)
     return RunResult(run=run, scheme=scheme, units=scheme.unit_table(), node_codes=codes, scores=matrix,
                      ranks=rank_totals(matrix, codes, ranking_settings(scheme)), measures=measures)
 

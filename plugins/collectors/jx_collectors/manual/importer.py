@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import re
 from array import array
 from collections.abc import Callable, Iterator, Mapping
@@ -45,7 +46,7 @@ class EntrySource:
 
     name: str
     sha256: str
-    check: "FileCheck"
+    check: FileCheck
 
     @property
     def encoding(self) -> str | None:
@@ -343,7 +344,7 @@ def _number(cell: Any, col: Column) -> Parsed:
         if not value.is_integer():
             return None, (f"{text!r} is not a whole number", f"write {col.name} as a whole number")
         value = int(value)
-    if value != value or (col.minimum is not None and value < col.minimum) or \
+    if math.isnan(value) or (col.minimum is not None and value < col.minimum) or \
             (col.maximum is not None and value > col.maximum):
         lo = "" if col.minimum is None else f"{col.minimum:g}"
         hi = "" if col.maximum is None else f"{col.maximum:g}"

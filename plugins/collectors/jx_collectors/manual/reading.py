@@ -272,6 +272,11 @@ def _read_csv(name: str, data: bytes, limits: Limits) -> tuple[RawTable | None, 
     codec, encoding, problems = _decode(name, data)
     if codec is None:
         return None, problems
+    if data.count(b"\n") > limits.rows:  # maybe too long: count the records (a bare csv pass) before checking any
+        rows = _count_records(data, codec) - 1
+        if rows > limits.rows:
+            return None, [Problem(f"the file has {rows:,} data rows, more than the {limits.rows:,} an import may hold",
+                                  Location(file=name), "split it into several files (by month or by unit) and import each")]
     reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline=""))
     # Control bytes are never part of a UTF-8 or GB18030 multi-byte character: their offsets are
     # found in the bytes, in the order the cells that hold them are met.
@@ -289,6 +294,15 @@ def _read_csv(name: str, data: bytes, limits: Limits) -> tuple[RawTable | None, 
         return None, [_control_problem(table, 1, bad[0], header[bad[0]], next(offsets, None))]
     table = attrs.evolve(table, rows=_csv_rows(table, reader, limits, offsets if controls else None))
     return table, []
+
+
+def _count_records(data: bytes, codec: str) -> int:
+    """Non-empty CSV records in ``data`` (0 if the quoting is broken: the checking pass reports that)."""
+    try:
+        return sum(1 for record in csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline=""))
+                   if record)
+    except (csv.Error, UnicodeDecodeError):
+        return 0
 
 
 def _csv_rows(table: RawTable, reader, limits: Limits, offsets: Iterator[int] | None):
@@ -374,7 +388,7 @@ def _read_xlsx(name: str, data: bytes, sheet: str | None, limits: Limits) -> tup
         with warnings.catch_warnings():  # openpyxl warns about styles and extensions it ignores
             warnings.simplefilter("ignore")
             book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception as exc:  # openpyxl raises zipfile, KeyError, ValueError … for broken files
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises zipfile, KeyError, ValueError … for broken files
         return None, [Problem(f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}",
                               Location(file=name), "open it in Excel and save it again as .xlsx")]
     if sheet is not None and sheet not in book.sheetnames:
@@ -384,11 +398,15 @@ def _read_xlsx(name: str, data: bytes, sheet: str | None, limits: Limits) -> tup
     if not hasattr(ws, "_get_source"):  # a chartsheet
         return None, [Problem(f"sheet {ws.title!r} holds no cells", Location(file=name),
                               "give the sheet with the data (--sheet NAME)")]
+    if (ws.max_row or 0) - 1 > limits.rows:  # the sheet's declared size: refused before parsing any row
+        return None, [Problem(f"the sheet declares {ws.max_row - 1:,} data rows, more than the {limits.rows:,} an "
+                              "import may hold", Location(file=name, sheet=ws.title),
+                              "split it into several files (by month or by unit) and import each")]
     rows = _xlsx_rows(name, book, ws, limits)
     table = RawTable(name, ws.title, (), ())
     try:
         first = next(rows, None)
-    except Exception as exc:  # broken XML in the sheet
+    except Exception as exc:  # noqa: BLE001 - broken XML in the sheet: ParseError, ValueError, KeyError …
         return None, [Problem(f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}",
                               Location(file=name, sheet=ws.title), "open it in Excel and save it again as .xlsx")]
     if first is None:
@@ -404,7 +422,7 @@ def _guarded(rows: Iterator, table: RawTable) -> Iterator:
     """The rows, stopping with a problem where the sheet's XML turns out broken."""
     try:
         yield from rows
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - as above, met further down the sheet
         table.problems.add(Problem(f"not a readable .xlsx workbook: {type(exc).__name__}: {exc}",
                                    Location(file=table.file, sheet=table.sheet),
                                    "open it in Excel and save it again as .xlsx"))
