@@ -1,0 +1,96 @@
+"""The ``jx_web_register_routes`` hook, and ``jx serve`` end to end in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.testclient import TestClient
+
+from conftest import login
+from jx_web.app import create_app
+from jx_web.security import signed_in
+from jxcore import hookimpl
+from jxcore.plugins import get_plugin_manager
+
+
+class PackPage:
+    """What a province's pack ships: its own page on the live site."""
+
+    @hookimpl(optionalhook=True)
+    def jx_web_register_routes(self, app, web):
+        @app.get("/pack/hello", response_class=HTMLResponse, include_in_schema=False)
+        def hello(request: Request) -> HTMLResponse:
+            account = signed_in(request)
+            return web.render(request, "error.html", title="hello", message=f"hello {account.name}, "
+                              f"{web.catalog.results().view.scheme.name}")
+
+        @app.post("/pack/echo", include_in_schema=False)
+        def echo(request: Request) -> dict:
+            return {"ok": signed_in(request).name}
+
+
+def test_a_plugin_adds_a_page_that_is_signed_in_and_csrf_checked(web_home, accounts):
+    pm = get_plugin_manager(plugins=[PackPage()])
+    app = create_app(scheme="guangdong", period=2010, db=web_home["db"], pm=pm)
+    with TestClient(app) as client:
+        assert client.get("/pack/hello", follow_redirects=False).status_code == 303  # to the sign-in form
+        assert login(client, "admin", accounts["admin"]).status_code == 303
+        assert "hello admin, guangdong" in client.get("/pack/hello").text
+        assert client.post("/pack/echo").status_code == 403  # no CSRF token
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1)
+        assert client.post("/pack/echo", headers={"X-CSRF-Token": token}).json() == {"ok": "admin"}
+
+
+def _wait(url: str, proc: subprocess.Popen) -> None:
+    for _ in range(1800):  # making 46 accounts hashes 46 passwords first
+        if proc.poll() is not None:
+            raise AssertionError(f"jx serve exited: {proc.stdout.read()}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("jx serve did not answer")
+
+
+def test_jx_serve_prints_demo_accounts_once_and_serves_with_workers(web_home, tmp_path):
+    """A store without users: the first `jx serve` makes and prints the demo accounts; the next does not."""
+    db = f"sqlite:///{tmp_path / 'serve.sqlite'}"
+    source = web_home["home"] / "jx.sqlite"
+    import sqlite3
+
+    with sqlite3.connect(source) as a, sqlite3.connect(tmp_path / "serve.sqlite") as b:
+        a.backup(b)
+        b.execute("DELETE FROM sessions")
+    with sqlite3.connect(tmp_path / "serve.sqlite") as b:  # a store with runs and no users
+        for table in ("login_attempts", "sessions", "users"):
+            b.execute(f"DELETE FROM {table}")
+    env = {**os.environ, "JX_HOME": str(tmp_path)}
+    jx = str(Path(sys.executable).with_name("jx"))
+    for round_, workers in ((1, "2"), (2, "1")):
+        proc = subprocess.Popen([jx, "serve", "--scheme", "guangdong", "--period", "2010", "--db", db,
+                                 "--port", "18041", "--workers", workers], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            _wait("http://127.0.0.1:18041/healthz", proc)
+            login_page = urllib.request.urlopen("http://127.0.0.1:18041/login").read().decode()
+            assert "登录" in login_page
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            out = proc.communicate(timeout=30)[0]
+        if round_ == 1:
+            assert "demo accounts (shown once" in out
+            assert re.search(r"^  admin\s+\S{16}\s+admin$", out, re.M)
+            assert re.search(r"^  branch-humen\s+\S{16}\s+viewer humen$", out, re.M)
+            assert "2 workers" in out
+        else:
+            assert "demo accounts" not in out
