@@ -24,6 +24,19 @@ class _Required:
 #: The value of ``Param.default`` for a parameter the scheme must give.
 REQUIRED: Any = _Required()
 
+class _Invalid:
+    """The type of :data:`INVALID`."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<invalid value, reported at its line>"
+
+
+#: What a scheme value that cannot be read (an impossible date, ``.nan``) holds once its problem is
+#: recorded: checks skip it quietly instead of also calling it missing or mistyped.
+INVALID: Any = _Invalid()
+
 #: The largest magnitude of a number parameter: beyond it a factor or threshold only overflows.
 NUMBER_LIMIT = 1e12
 
@@ -116,6 +129,8 @@ def check_params(declared: Sequence[Param], given: Mapping[str, Any]) -> tuple[d
             known = ", ".join(sorted(by_name)) or "none"
             problems.append(f"unknown parameter {name!r} (known parameters: {known})")
     for param in declared:
+        if given.get(param.name) is INVALID:
+            continue  # reported where it is written
         if param.name in given and given[param.name] is None and param.default is None:
             values[param.name] = None  # `cap: null` in YAML: the same as leaving it out
         elif param.name in given:

@@ -15,6 +15,7 @@ import attrs
 
 from jxcore.errors import Location, Problem
 from jxcore.models import PluginRef
+from jxcore.params import INVALID
 from jxcore.points import to_milli
 
 NUMBER = (int, float)
@@ -101,6 +102,8 @@ class Reader:
         A missing key and a null value are the same: absent.
         """
         value = data.get(key)
+        if value is INVALID:  # already reported where it is written
+            return default
         if value is None:
             if required:
                 self.add(f"missing field {key!r}", data, node=node, hint=hint or f"add {key}: …")
@@ -126,6 +129,8 @@ class Reader:
     def points(self, data: Mapping, key: str, *, node: str | None = None) -> tuple[int | None, bool]:
         """Points (or a cap) in milli-points: (value or None when absent, whether it was valid)."""
         value = data.get(key)
+        if value is INVALID:
+            return None, False
         if value is None:
             return None, True
         if not is_type(value, NUMBER):

@@ -30,6 +30,7 @@ from yaml.events import (AliasEvent, DocumentEndEvent, MappingEndEvent, MappingS
 from yaml.nodes import ScalarNode
 
 from jxcore.errors import Location, Problem
+from jxcore.params import INVALID
 
 _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR, _MERGE = "tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"
@@ -148,7 +149,7 @@ class _Builder:
         construct = self.loader.yaml_constructors.get(tag)
         if construct is None or not tag.startswith("tag:yaml.org,2002:"):
             self.problem(f"unsupported YAML tag {tag}", event.start_mark, "remove the tag (the '!…' before the value)")
-            return None
+            return INVALID
         node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
         try:
             value = construct(self.loader, node)
@@ -156,15 +157,15 @@ class _Builder:
             what = "date" if tag.endswith(":timestamp") else tag.rsplit(":", 1)[-1]
             self.problem(f"{event.value!r} is not a valid {what}: {exc}", event.start_mark,
                          "write a real calendar date such as 2010-04-30" if what == "date" else None)
-            return None
+            return INVALID
         if isinstance(value, float) and not math.isfinite(value):
             self.problem(f"{event.value!r} is not a finite number", event.start_mark,
                          "jx needs finite numbers everywhere; write the number itself")
-            return None
+            return INVALID
         if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
             self.problem(f"the number {event.value} is too large (at most 19 digits)", event.start_mark,
                          "write the number that is meant")
-            return None
+            return INVALID
         return value
 
     def sequence(self, event: SequenceStartEvent, depth: int) -> LineList:
