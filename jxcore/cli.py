@@ -248,7 +248,9 @@ def _weight_tables(plans: list[Scheme]) -> list[Any]:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def plugins(as_json: bool) -> None:
+@click.option("--params", "show_params", is_flag=True,
+              help="Also list each rule's, collector's and output's declared parameters (type, range, default, meaning).")
+def plugins(as_json: bool, show_params: bool) -> None:
     """List loaded plugins, their distributions, and what each provides."""
     a = app()
     reg = a.registry
@@ -264,8 +266,13 @@ def plugins(as_json: bool) -> None:
         rows.append({"name": failure.name, "distribution": failure.distribution, "version": failure.version,
                      "module": failure.module, "group": failure.group, "rules": [], "collectors": [],
                      "outputs": [], "schemes": [], "hooks": [], "error": failure.error})
+    declared = {kind: {key: [{"name": p.name, "type": p.type, "describe": p.describe(), "help": p.help}
+                             for p in getattr(r.obj, "params", ())]
+                       for key, r in sorted(getattr(reg, kind).items())}
+                for kind in ("rules", "collectors", "outputs")}
     if as_json:
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        click.echo(json.dumps({"plugins": rows, "params": declared} if show_params else rows,
+                              ensure_ascii=False, indent=2))
         return
     from rich.table import Table
 
@@ -278,6 +285,12 @@ def plugins(as_json: bool) -> None:
             provides = f"[red]failed to load: {row['error']}[/]"
         table.add_row(row["name"], dist, provides or "hooks: " + ", ".join(row["hooks"]))
     jx_console().print(table)
+    if show_params:
+        for kind, found in declared.items():
+            for key, params in found.items():
+                click.echo(f"{kind[:-1]} {key}:" + ("" if params else " no parameters"))
+                for p in params:
+                    click.echo(f"  {p['name']} ({p['describe']}): {p['help']}")
 
 
 @cli.command()
@@ -347,6 +360,8 @@ from jxcore.cli_entries import entry_group, import_command  # noqa: E402
 from jxcore.cli_records import add_record_commands  # noqa: E402
 
 add_record_commands(cli)
+from jxcore.cli_heads import add_heads_commands  # noqa: E402
+add_heads_commands(cli)
 cli.add_command(import_command)
 cli.add_command(entry_group)
 

@@ -79,3 +79,13 @@ def test_a_final_run_cannot_be_discarded(capsys, tmp_path, monkeypatch):
         run_id = services.list_runs(store, "toy")[0].id
     code, _, err = jx(capsys, "runs", "--scheme", path, "--db", db, "--discard", run_id)
     assert code == 2 and "is final and cannot be discarded" in err
+
+
+def test_plugins_lists_declared_parameters(capsys):
+    code, out, _ = jx(capsys, "plugins", "--params")
+    assert code == 0 and "rule bands:" in out and "  direction (string; one of higher, lower; default 'higher')" in out
+    code, out, _ = jx(capsys, "plugins", "--json", "--params")
+    import json
+
+    doc = json.loads(out)
+    assert {p["name"] for p in doc["params"]["collectors"]["manual"]} >= {"kind", "where"}

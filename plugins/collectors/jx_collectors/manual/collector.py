@@ -103,21 +103,22 @@ class ManualCollector:
         return {req.node.code: tables[req.params["kind"]].measure(req, len(ctx.units)) for req in requests}
 
     def source_rows(self, ctx: CollectContext, request: CollectRequest, unit_code: str, limit: int) -> RowSample:
-        """The unit's entries behind the measure (its ``where`` applied), superseded ones too,
-        each with its provenance: file, sha256, row, who entered it and when; ``counted`` marks
-        the entries the measure uses (those nobody superseded)."""
+        """The unit's entries behind the measure (its ``where`` applied), superseded and withdrawn
+        ones too, each with its provenance: file, sha256, row, who entered it and when; ``counted``
+        marks the entries the measure uses (the live ones)."""
         self._need_store(ctx, [request])
         spec = KINDS[request.params["kind"]]
         every = ctx.store.entries(ctx.scheme.name, ctx.period.year, kinds=[spec.name], as_of=ctx.as_of,
                                   include_superseded=True)
         superseded_by = {e.supersedes: e.id for e in every if e.supersedes is not None}
+        live = {e.id for e in ctx.store.entries(ctx.scheme.name, ctx.period.year, kinds=[spec.name], as_of=ctx.as_of)}
         mine = [e for e in every if e.unit_code == unit_code]
         fields = [c.name for c in spec.columns if c.name not in ("unit", "date")]
         keep = _EntryTable.build(spec, EntryColumns.of(mine, fields), ctx.units)._where(request)
         mine = [e for e, kept in zip(mine, keep.tolist()) if kept]
         rows = tuple((e.id, e.entry_date, *(e.payload.get(f) for f in fields), e.source_file, e.source_sha256,
                       e.source_row, e.entered_by, e.entered_at, e.supersedes, superseded_by.get(e.id),
-                      e.id not in superseded_by) for e in mine)
+                      e.id in live) for e in mine)
         files = sorted({(e.source_file or "?", (e.source_sha256 or "")[:12]) for e in mine})
         return RowSample(
             columns=("entry", "date", *fields, "file", "sha256", "row", "entered_by", "entered_at", "supersedes",
