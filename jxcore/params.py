@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+
 class _Required:
     """The type of :data:`REQUIRED`."""
 

@@ -19,8 +19,8 @@ from jxcore.interfaces import CollectRequest
 from jxcore.models import Node, NodeKind, Period, PluginRef, Scheme, Scoring, Stage
 from jxcore.params import NUMBER_LIMIT, check_params
 from jxcore.plugins import Registry
-from jxcore.ranking import ranking_problems
 from jxcore.points import format_points
+from jxcore.ranking import ranking_problems
 from jxcore.scheme.fields import LIST, NUMBER, Reader, is_type, line_of, plain, short
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ class _PlanCheck:
             targets.append(params["target"])
         if not any(0 < t <= 1 for t in targets):
             return
-        for i, stage in enumerate(written):
+        for stage in written:
             target = stage.get("target") if isinstance(stage, Mapping) else None
             if is_type(target, NUMBER) and 1 < target <= 100:
                 self.r.warn(f"stage target {target:g} looks like a percentage; the indicator's other targets "

@@ -324,7 +324,7 @@ def _read_units_csv(path: Path, shown: str, missing_hint: str) -> tuple[Any, lis
                                     "without thousands separators (50000)"))
             continue
         unit = LineDict(line=start)
-        for key, cell in zip(header, row):
+        for key, cell in zip(header, row, strict=True):
             cell = cell.strip()
             if "\n" in cell or "\r" in cell:
                 problems.append(Problem(f"cell {cell[:30]!r}… holds a line break", Location(file=shown, line=start,
