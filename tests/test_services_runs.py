@@ -4,34 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_cli import PLAN, jx, toy_pack
+
 from jxcore import services
-from jxcore.cli import main
 from jxcore.plugins import Registry, get_plugin_manager
 from jxcore.store import Store
-from jxcore.testing import write_pack
-
-PLAN = """\
-    period: 2010
-    scale: 100
-    nodes:
-      - code: X
-        name: item
-        points: 100
-        children:
-          - {code: X.1, name: NAME, points: 100, rule: test_full, collector: test_ones}
-"""
-
 
 def pack(tmp_path: Path, name: str) -> Path:
-    return write_pack(tmp_path / "pack", PLAN.replace("NAME", name), scheme="name: toy\ntitle: Toy\nunits: units.yaml\n",
-                      units=[{"code": "a", "name": "A", "staff": 1, "entities": 1},
-                             {"code": "b", "name": "B", "staff": 2, "entities": 2}])
-
-
-def jx(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+    """The toy pack of test_cli (two units, one indicator at full points), its indicator named ``name``."""
+    return toy_pack(tmp_path, PLAN.replace("RULE", "test_full").replace("name: one", f"name: {name}"))
 
 
 def test_a_stored_run_is_read_with_its_own_plan_and_a_changed_plan_is_said(capsys, tmp_path, monkeypatch):
