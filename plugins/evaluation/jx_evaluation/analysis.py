@@ -34,12 +34,12 @@ from jx_evaluation.model import (PlanModel, Variations, build_model, items_of, s
 from jx_evaluation.settings import evaluation_settings
 from jx_outputs.services import (COMMENDATION_SETTINGS, NODE_LISTS, REVIEW_SETTINGS, YearTotals, commendation,
                                  final_results, leadership_review, review_years)
-from jx_outputs.view import RunView
 from jx_rules.rewards import size_class
 from jxcore.engine import aggregate, checked_as_of, collect, score
 from jxcore.errors import JxError, UsageError
 from jxcore.models import Measure, Run, RunResult, RunStatus, Scheme, Scoring, UnitTable
 from jxcore.plugins import Registry
+from jxcore.services import RunView, plan_of, view_of
 from jxcore.points import to_milli
 from jxcore.ranking import rank_totals, rank_values, ranking_settings
 from jxcore.settings import checked_settings
@@ -51,9 +51,11 @@ from jxcore.settings import checked_settings
 @attrs.frozen(eq=False)
 class Baseline:
     """The evaluated year scored once from its data (``result``: measures and every node's scores)
-    as of the stored run's date; the earlier years' final totals (for the leadership review); last
-    year's run and units (for fairness), None where the store has none. ``drift`` counts units whose
-    re-scored total differs from the stored run's (entries changed since, or the plan did)."""
+    with the plan that scored the stored run, as of that run's date; the earlier years' final totals
+    (for the leadership review); last year's run read with its own plan and its units (for
+    fairness), None where the store has none. ``drift`` counts units whose re-scored total differs
+    from the stored run's (entries changed since); ``plan_differs`` says the installed plan of the
+    period is not the one that scored the run (the evaluation uses the run's own)."""
 
     result: RunResult
     stored_run_id: str
@@ -61,39 +63,47 @@ class Baseline:
     previous: RunView | None
     previous_units: UnitTable | None
     drift: int
+    plan_differs: bool = False
 
     @property
     def view(self) -> RunView:
         return RunView.from_result(self.result)
 
 
+def _period_run(store: Any, scheme: str, year: int):
+    """The period's final run, else its current one (None without a run)."""
+    return store.latest_run(scheme, year, final_only=True) or store.latest_run(scheme, year)
+
+
 def load_baseline(store: Any, registry: Registry, scheme: Scheme, *,
                   measures: Mapping[str, Measure] | None = None) -> Baseline:
-    """Score ``scheme`` from its sources and the store's entries as of its period's stored run (the
-    final one, else the latest): UsageError naming ``jx run`` when the period has none.
+    """Score the plan that scored the period's stored run (its final run, else its latest; the plan
+    as :func:`jxcore.services.plan_of` reads it from the store) from its sources and the store's
+    entries as of that run's date: UsageError naming ``jx run`` when the period has no run.
     ``measures`` supplies measures by indicator code instead of their collectors (as in
     :func:`jxcore.engine.run_scheme`)."""
     year = scheme.period.year
-    stored = store.latest_run(scheme.name, year, final_only=True) or store.latest_run(scheme.name, year)
+    stored = _period_run(store, scheme.name, year)
     if stored is None:
         raise UsageError(f"the store has no run of scheme {scheme.name} for {year}",
                          hint=f"score the period first: jx run --scheme {scheme.name} --period {year} --final")
-    as_of = checked_as_of(scheme, stored.as_of)
-    units = scheme.unit_table()
-    measures = collect(scheme, registry, units, as_of, given=measures or {}, store=store)
-    matrix = aggregate(scheme, score(scheme, registry, units, measures, as_of), len(units))
-    codes = tuple(scheme.nodes)
-    run = Run(scheme=scheme.name, period=year, as_of=as_of, started_at=dt.datetime.now(dt.timezone.utc),
+    plan, differs = plan_of(store, registry, stored, scheme)
+    as_of = checked_as_of(plan, stored.as_of)
+    units = plan.unit_table()
+    measures = collect(plan, registry, units, as_of, given=measures or {}, store=store)
+    matrix = aggregate(plan, score(plan, registry, units, measures, as_of), len(units))
+    codes = tuple(plan.nodes)
+    run = Run(scheme=plan.name, period=year, as_of=as_of, started_at=dt.datetime.now(dt.timezone.utc),
               status=RunStatus.SCORED, final=stored.final)
-    result = RunResult(run=run, scheme=scheme, units=units, node_codes=codes, scores=matrix,
-                       ranks=rank_totals(matrix, codes, ranking_settings(scheme)), measures=measures)
+    result = RunResult(run=run, scheme=plan, units=units, node_codes=codes, scores=matrix,
+                       ranks=rank_totals(matrix, codes, ranking_settings(plan)), measures=measures)
     view = RunView.from_result(result)
     where = units.positions(stored.unit_codes)
     drift = int(np.sum(where < 0)) + int(np.sum(stored.totals[where >= 0] != matrix[0][where[where >= 0]]))
-    previous, previous_units = _last_year(store, registry, scheme)
-    earlier = final_results(store, scheme.name, review_years(view)) if _has_review(scheme) else {}
-    return Baseline(result=result, stored_run_id=stored.id, earlier=earlier,
-                    previous=previous, previous_units=previous_units, drift=drift)
+    previous, previous_units = _last_year(store, registry, plan)
+    earlier = final_results(store, plan.name, review_years(view)) if _has_review(plan) else {}
+    return Baseline(result=result, stored_run_id=stored.id, earlier=earlier, previous=previous,
+                    previous_units=previous_units, drift=drift, plan_differs=differs)
 
 
 def _has_review(scheme: Scheme) -> bool:
@@ -102,18 +112,15 @@ def _has_review(scheme: Scheme) -> bool:
 
 
 def _last_year(store: Any, registry: Registry, scheme: Scheme) -> tuple[RunView | None, UnitTable | None]:
-    """Last year's final run (else its latest) with that year's plan, or (None, None)."""
-    from jxcore.scheme import load_scheme
-
-    year = scheme.period.year - 1
-    stored = store.latest_run(scheme.name, year, final_only=True) or store.latest_run(scheme.name, year)
-    if stored is None or scheme.path is None:
+    """Last year's final run (else its current one) read with its own plan, or (None, None)."""
+    stored = _period_run(store, scheme.name, scheme.period.year - 1)
+    if stored is None:
         return None, None
     try:
-        plan = load_scheme(scheme.path, year, registry)
-    except JxError:  # no plan of that year in the pack any more: its run cannot be read by item
+        view = view_of(store, registry, stored)
+    except JxError:  # stored without its plan, and that year's plan is no longer installed
         return None, None
-    return RunView.from_stored(stored, plan), plan.unit_table()
+    return view, view.scheme.unit_table()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -691,8 +698,9 @@ def plan_review(view: RunView, opts: Mapping[str, Any]) -> PlanReview:
 
 @attrs.frozen(eq=False)
 class Evaluation:
-    """The whole evaluation of one scheme period (see the functions above for each part);
-    ``fairness_previous`` is last year's, None without a stored run of it."""
+    """The whole evaluation of one scheme period (see the functions above for each part):
+    ``scheme`` is the plan that scored the stored run; ``fairness_previous`` is last year's, None
+    without a stored run of it."""
 
     scheme: Scheme
     settings: Mapping[str, Any]
@@ -722,7 +730,7 @@ def evaluate(store: Any, registry: Registry, scheme: Scheme, *, variations: int 
     previous = None
     if baseline.previous is not None:
         previous = fairness(baseline.previous, baseline.previous_units, opts)
-    return Evaluation(scheme=scheme, settings=opts, baseline=baseline, robustness=robust,
+    return Evaluation(scheme=baseline.result.scheme, settings=opts, baseline=baseline, robustness=robust,
                       sensitivity=sensitivity(model, opts, robust.bottom_k), fairness=fair,
                       fairness_previous=previous, resources=resources(view, baseline.result.units, opts, fair.classes),
                       plan=plan_review(view, opts))

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import click
 
-from jxcore.cli import app, jx_console, period_option, scheme_option
+from jxcore.cli_kit import console, with_scheme
 
 
 def register(cli: click.Group) -> None:
     @cli.command()
-    @scheme_option
-    @period_option
+    @with_scheme
     @click.option("--variations", type=click.IntRange(min=10), metavar="N",
                   help="Monte Carlo variations of the plan (default settings.evaluation.variations, 1000).")
     @click.option("--seed", type=click.IntRange(min=0), metavar="S",
@@ -21,20 +20,15 @@ def register(cli: click.Group) -> None:
                        "the same seed gives the same numbers.")
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
                   help="Directory for the workbook evaluation-<scheme>-<year>.xlsx (created if missing).")
-    @click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
     @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
-    def evaluate(scheme: str, period: int | None, variations: int | None, seed: int | None, out: Path | None,
-                 db: str | None, as_json: bool) -> None:
+    def evaluate(scheme, store, registry, variations: int | None, seed: int | None, out: Path | None,
+                 as_json: bool) -> None:
         """Evaluate a scored period: robustness of ranks and sanctions, fairness to size, the plan by its data."""
         from jx_evaluation.analysis import evaluate as run_evaluation
         from jx_evaluation.report import document, tables, write_workbook
-        from jxcore.store import Store
 
-        a = app()
-        loaded = a.load(scheme, period)
-        with Store.open(db) as store:
-            ev = run_evaluation(store, a.registry, loaded, variations=variations, seed=seed)
-        book = write_workbook(ev, out / f"evaluation-{loaded.name}-{loaded.period.year}.xlsx") if out else None
+        ev = run_evaluation(store, registry, scheme, variations=variations, seed=seed)
+        book = write_workbook(ev, out / f"evaluation-{scheme.name}-{scheme.period.year}.xlsx") if out else None
         if as_json:
             doc = document(ev)
             doc["workbook"] = str(book) if book else None
@@ -49,14 +43,17 @@ def _print(ev, tables) -> None:
     """The tables that answer "how robust is each decision, does size drive the ranking"."""
     from rich.table import Table as RichTable
 
-    console = jx_console()
+    out = console()
     rb = ev.robustness
     click.echo(f"{ev.scheme.name} {ev.scheme.period.year}: run {ev.baseline.stored_run_id} as of "
                f"{ev.baseline.result.run.as_of}, {rb.variations} variations (seed {rb.seed}), "
                f"{len(rb.varied_indicators)} indicators with varied rules")
+    if ev.baseline.plan_differs:
+        click.echo("note: the installed plan differs from the one that scored this run; the evaluation "
+                   "uses the run's own plan")
     if ev.baseline.drift:
         click.echo(f"note: {ev.baseline.drift} unit(s) score differently now than in the stored run "
-                   "(entries or the plan changed since); the evaluation uses today's scores")
+                   "(entries changed since); the evaluation uses today's scores")
     if rb.missing_years:
         click.echo("note: no final result for " + ", ".join(map(str, rb.missing_years)) +
                    "; the leadership review cannot look back that far")
@@ -66,7 +63,7 @@ def _print(ev, tables) -> None:
         shown = RichTable(*table.header, title=table.title)
         for row in table.rows:
             shown.add_row(*["" if v is None else str(v) for v in row])
-        console.print(shown)
+        out.print(shown)
     f = ev.fairness
     click.echo(f"size explains {f.size_share:.0%} of the ranking (R² of ranks on log staff and log entities); "
                f"threshold {f.threshold:.0%}: {'FLAGGED' if f.flagged else 'not flagged'}")

@@ -143,6 +143,7 @@ def document(ev: Evaluation) -> dict[str, Any]:
     return {
         "scheme": ev.scheme.name, "period": ev.scheme.period.year, "run_id": ev.baseline.stored_run_id,
         "as_of": ev.baseline.result.run.as_of.isoformat(), "drift": ev.baseline.drift,
+        "plan_differs": ev.baseline.plan_differs,
         "variations": rb.variations, "seed": rb.seed, "holds_share": rb.holds_share,
         "missing_years": list(rb.missing_years), "varied_indicators": list(rb.varied_indicators),
         "size_flagged": ev.fairness.flagged, "size_share": ev.fairness.size_share,

@@ -163,3 +163,15 @@ def test_variation_totals_are_the_chosen_parameter_sets_summed_and_weighted(stor
         factor[model.weighted] = varied.factors[v]
         np.testing.assert_array_equal(varied.totals[v], np.rint(factor @ items))
     assert np.allclose(varied.factors @ model.points[model.weighted], 100_000)
+
+
+def test_the_plan_that_scored_the_run_is_evaluated_not_a_later_one(store):
+    """The run was scored with A 40 / B 40; the pack now says A 60 / B 20: the evaluation reads the
+    run's own plan (its weights, its scores) and says the installed one differs."""
+    settings = {"evaluation": {"params": []}}
+    store_run(store, scheme(ITEMS, units(8), settings=settings), SCORES)
+    later = scheme({"A": 60, "B": 20, "C": 20}, units(8), settings=settings)
+    ev = evaluate(store, installed_registry(), later, variations=20, measures=measures(SCORES))
+    assert ev.baseline.plan_differs and ev.baseline.drift == 0
+    assert ev.scheme.nodes["A"].points == 40_000
+    assert ev.sensitivity.weights == pytest.approx([0.4, 0.4, 0.2])
