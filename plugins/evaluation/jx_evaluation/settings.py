@@ -29,10 +29,9 @@ def _ranges_problem(value: Any) -> str | None:
 
 
 def _bounds_problem(value: Any) -> str | None:
-    if any(isinstance(x, bool) or not isinstance(x, (int, float)) or x < 0 for x in value):
-        return "bounds are numbers of market entities >= 0"
-    if any(a <= b for a, b in zip(value, value[1:])):
-        return f"bounds must be strictly decreasing (class 1 is the largest), not {value!r}"
+    numbers = [x for x in value if isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0]
+    if numbers != list(value) or sorted(set(numbers), reverse=True) != numbers:
+        return f"give numbers of market entities >= 0, strictly decreasing (class 1 is the largest), not {value!r}"
     return None
 
 

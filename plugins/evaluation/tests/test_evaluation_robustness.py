@@ -133,6 +133,10 @@ def test_bad_evaluation_settings_name_the_setting(store):
     plan = scheme(ITEMS, units(8), settings={"evaluation": {"ranges": {"Z9": {"target": 0.1}}}})
     with pytest.raises(SchemeError, match="Z9"):
         evaluate(store, installed_registry(), plan, measures=measures(SCORES))
+    plan = scheme(ITEMS, units(8), settings={"evaluation": {"size_classes": [5_000, 30_000]}})
+    with pytest.raises(SchemeError) as err:
+        evaluate(store, installed_registry(), plan, measures=measures(SCORES))
+    assert "settings.evaluation.size_classes" in err.value.render() and "decreasing" in err.value.render()
 
 
 def test_too_few_variations_are_refused(store):
