@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from evaluation_kit import measures, scheme, store_run, units
 from jx_evaluation.analysis import evaluate, load_baseline, plan_model, run_variations, sobol_indices
+from jx_evaluation.model import weight_factors
 from jx_evaluation.settings import evaluation_settings
 from jxcore.errors import SchemeError, UsageError
 from jxcore.testing import build_scheme, installed_registry
@@ -179,3 +183,37 @@ def test_the_plan_that_scored_the_run_is_evaluated_not_a_later_one(store):
     assert ev.baseline.plan_differs and ev.baseline.drift == 0
     assert ev.scheme.nodes["A"].points == 40_000
     assert ev.sensitivity.weights == pytest.approx([0.4, 0.4, 0.2])
+
+
+def test_with_nothing_varied_every_decision_holds_in_every_variation(store):
+    plan = hinge(store, weight_range=0)
+    ev = evaluate(store, installed_registry(), plan, variations=30, measures=measures(SCORES))
+    rb = ev.robustness
+    assert ev.sensitivity is None and rb.varied_indicators == ()
+    np.testing.assert_array_equal(rb.rank_low, rb.rank)
+    np.testing.assert_array_equal(rb.rank_high, rb.rank)
+    assert {(d.kind, d.unit) for d in rb.decisions} >= {("admonition", "u6"), ("admonition", "u7"),
+                                                         ("admonition", "u8"), ("commendation", "u1")}
+    assert all(d.decided and d.share == 1.0 and d.robust for d in rb.decisions)
+
+
+@settings(max_examples=60, deadline=None)
+@given(points=st.lists(st.integers(1, 400), min_size=1, max_size=8),
+       r=st.floats(0, 0.9), seed=st.integers(0, 2**32 - 1))
+def test_varied_weights_keep_the_scale_and_stay_within_their_range(points, r, seed):
+    model = attrs.evolve(_two_item_model(), points=np.array(points, dtype=float) * 1000,
+                         weighted=np.ones(len(points), dtype=bool))
+    multipliers = np.random.default_rng(seed).uniform(1 - r, 1 + r, size=(20, len(points)))
+    factors = weight_factors(model, multipliers)
+    np.testing.assert_allclose(factors @ model.points, model.points.sum())
+    lo, hi = (1 - r) / (1 + r), (1 + r) / (1 - r)
+    assert (factors >= lo - 1e-9).all() and (factors <= hi + 1e-9).all()
+
+
+def _two_item_model():
+    from jx_evaluation.model import PlanModel
+
+    return PlanModel(scheme=None, items=("A", "B"), weighted=np.array([True, True]), points=np.array([1.0, 1.0]),
+                     low=np.full(2, -np.inf), high=np.full(2, np.inf), raw=np.zeros((2, 1)), watched=(),
+                     watched_item=np.zeros(0, dtype=np.int64), watched_base=np.zeros((0, 1)),
+                     watched_is_item=np.zeros(0, dtype=bool), levels=())
