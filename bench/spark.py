@@ -118,18 +118,14 @@ def collect(url: str, size: str, seed: int, repeat: int, pgids: set[int] | None)
 
 
 def run_spark(name: str, spark, sizes: list[str], results: dict) -> None:
+    from jx_collectors.spark_local import run_script
+
     started = time.perf_counter()
     with spark as server:
         print(f"{name}: started in {time.perf_counter() - started:.1f} s", flush=True)
         pgids = server.process_groups()
-        engine = sa.create_engine(server.url())
         for size in sizes:
-            script = prepare(size, ARGS.work, ARGS.seed)[2] / "register.sql"
-            with engine.connect() as conn:
-                for statement in script.read_text(encoding="utf-8").split(";\n"):
-                    if statement.strip():
-                        conn.exec_driver_sql(statement)
-        engine.dispose()
+            run_script(server.url(), prepare(size, ARGS.work, ARGS.seed)[2] / "register.sql")
         for size in sizes:
             results[(name, size)] = collect(server.url(f"jx_{size}"), size, ARGS.seed, ARGS.repeat, pgids)
             print(f"{name} {size}: {results[(name, size)]}", flush=True)

@@ -71,7 +71,12 @@ class SparkConnect:
         self.stop()
 
     def start(self) -> None:
-        """Start the JVMs side by side and wait until the server answers (and the workers registered)."""
+        """Launch the JVMs and wait until the server answers (and the workers have registered)."""
+        self.launch()
+        self.wait()
+
+    def launch(self) -> None:
+        """Start the JVMs side by side, without waiting: another server can boot meanwhile."""
         self.work.mkdir(parents=True, exist_ok=True)
         try:
             if self.workers:
@@ -79,12 +84,28 @@ class SparkConnect:
                             "--port", str(self.base_port + MASTER), "--webui-port", str(self.base_port + MASTER_UI))
                 for i in range(self.workers):
                     port = self.base_port + WORKERS + 2 * i
-                    self._spawn(f"worker{i + 1}", "spark-class", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                                "--port", str(port), "--webui-port", str(port + 1), "--cores", "1",
-                                "--memory", self.executor_memory, "--work-dir", str(self.work / f"worker{i + 1}"),
-                                self.master)
+                    self._spawn(f"worker{i + 1}", "spark-class", "org.apache.spark.deploy.worker.Worker",
+                                "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(port + 1),
+                                "--cores", "1", "--memory", self.executor_memory,
+                                "--work-dir", str(self.work / f"worker{i + 1}"), self.master)
             self._spawn("connect", "spark-submit", *self._submit_args())
-            self._wait()
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait(self) -> None:
+        """Wait until the server answers and every worker has registered; stop everything if it fails."""
+        deadline = time.monotonic() + self.timeout
+        try:
+            while time.monotonic() < deadline:
+                dead = [p for p in self._procs if p.poll() is not None]
+                if dead:
+                    raise JxError(f"a Spark JVM exited with status {dead[0].returncode} while starting",
+                                  hint=f"see the logs in {self.work}")
+                if _listening(self.port) and self._registered() >= self.workers:
+                    return
+                time.sleep(0.5)
+            raise JxError(f"Spark did not start within {self.timeout:.0f} s", hint=f"see the logs in {self.work}")
         except BaseException:
             self.stop()
             raise
@@ -122,18 +143,6 @@ class SparkConnect:
                                             cwd=self.work, start_new_session=True))
         log.close()
 
-    def _wait(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            dead = [p for p in self._procs if p.poll() is not None]
-            if dead:
-                raise JxError(f"a Spark JVM exited with status {dead[0].returncode} while starting",
-                              hint=f"see the logs in {self.work}")
-            if _listening(self.port) and self._registered() >= self.workers:
-                return
-            time.sleep(0.5)
-        raise JxError(f"Spark did not start within {self.timeout:.0f} s", hint=f"see the logs in {self.work}")
-
     def _registered(self) -> int:
         if not self.workers:
             return 0
@@ -153,6 +162,22 @@ class SparkConnect:
             _signal_group(proc, signal.SIGKILL)
             proc.wait()
         self._procs.clear()
+
+
+def run_script(url: str, script: Path) -> int:
+    """Run a SQL script whose statements end with ``;`` at a line end (``register.sql``) against the
+    database at ``url``, statement by statement; the number of statements run."""
+    import sqlalchemy as sa
+
+    statements = [s for s in script.read_text(encoding="utf-8").split(";\n") if s.strip()]
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement.strip().removesuffix(";"))
+    finally:
+        engine.dispose()
+    return len(statements)
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:
