@@ -23,11 +23,15 @@ import argparse
 import datetime as dt
 import json
 import random
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from scale import (  # the clocks and memory figure of the scale bench
+    _clock,
+    _since,
+    peak_mib,
+)
 
 CASES = ("baseline", "check", "check_file", "import")
 KIND = "spot_check"
@@ -54,16 +58,6 @@ def write_csv(path: Path, mib: int, seed: int = 2010) -> int:
             out.write("".join(lines))
             rows += len(lines)
     return rows
-
-
-def _clock() -> tuple[float, float]:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return time.perf_counter(), usage.ru_utime + usage.ru_stime
-
-
-def _since(start: tuple[float, float]) -> dict:
-    wall, cpu = _clock()
-    return {"seconds": wall - start[0], "cpu_seconds": cpu - start[1]}
 
 
 def _scheme():
@@ -124,14 +118,6 @@ def case_import(path: Path, work: Path) -> dict:
         report = import_file(store, registry, scheme, KIND, path, user="bench")
         got = _since(started)
     return {**got, "rows": report.rows}
-
-
-def peak_mib() -> float:
-    """This process's peak RSS (VmHWM: unlike ru_maxrss it does not carry the parent's over exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_case(case: str, path: Path, work: Path) -> dict:
