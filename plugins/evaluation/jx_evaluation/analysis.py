@@ -294,10 +294,14 @@ def sobol_indices(model: Callable[[np.ndarray], np.ndarray], names: Sequence[str
     y = np.asarray(model(x), dtype=np.float64).reshape(len(x), -1)
     m = y.shape[1]
     # Saltelli's layout without second order: per base sample, A, then AB_1 … AB_k, then B.
-    rows = y.reshape(n, k + 2, m)
-    a, b = rows[:, 0], rows[:, k + 1]
+    a, b = y.reshape(n, k + 2, m)[:, 0], y.reshape(n, k + 2, m)[:, k + 1]
     variance = np.var(np.r_[a, b], axis=0)
     varying = variance > 1e-12 * max(1.0, float(np.abs(y).max()) ** 2 if y.size else 0.0)
+    # Standardised per output, as SALib's analyze does: the estimators use uncentred products,
+    # whose spread grows with the mean (a total of 700 points varying by 30).
+    spread = np.sqrt(np.where(varying, variance, 1.0))
+    rows = ((y - y.mean(axis=0)) / spread).reshape(n, k + 2, m)
+    a, b = rows[:, 0], rows[:, k + 1]
     each = {key: np.full((m, k), np.nan) for key in ("S1", "ST")}
     rng = np.random.default_rng(seed)
     resample = rng.integers(n, size=(n, RESAMPLES))
@@ -316,7 +320,7 @@ def sobol_indices(model: Callable[[np.ndarray], np.ndarray], names: Sequence[str
         for start in range(0, len(sampled), chunk):
             c = sampled[start:start + chunk]
             ar, br = a[:, c][resample], b[:, c][resample]
-            var_r = np.var(np.concatenate([ar, br]), axis=0)  # (resamples, outputs)
+            var_r = np.var(np.concatenate([ar, br]), axis=0) * variance[c]  # (resamples, outputs), unscaled
             weight_boot += var_r.sum(axis=1)
             for j in range(k):
                 abr = rows[:, j + 1][:, c][resample]
