@@ -136,6 +136,13 @@ def test_control_characters_are_refused_with_line_and_column(tmp_path):
     assert one(root) == "units.yaml:3: control character U+0007 at column 22 (delete it; scheme files hold plain text)"
 
 
+def test_invisible_characters_are_refused(tmp_path):
+    root = pack(tmp_path, units=UNITS.replace("code: b", "code: b\u200b").replace("name: A", "name: \ufeffA"))
+    assert found(root) == [
+        "units.yaml:2: invisible character U+FEFF at column 21 (delete it; scheme files hold plain text)",
+        "units.yaml:3: invisible character U+200B at column 13 (delete it; scheme files hold plain text)"]
+
+
 def test_a_byte_order_mark_is_fine(tmp_path):
     root = pack(tmp_path)
     (root / "units.yaml").write_bytes(b"\xef\xbb\xbf" + UNITS.encode())

@@ -56,7 +56,10 @@ _INT64 = 2**63
 #: turn ``staff：50`` into one unknown key.
 LOOKALIKES = {"\uff1a": "a full-width colon '：' (U+FF1A)", "\u3000": "an ideographic space (U+3000)",
               "\uff0c": "a full-width comma '，' (U+FF0C)"}
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff]")
+#: Control characters, and invisible ones (zero-width, direction marks, line separators, a byte order
+#: mark past the start) that would make two codes look the same and differ.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff"
+                      "\ufffe\uffff]")
 
 
 class LineDict(dict):
@@ -302,7 +305,8 @@ def decode(data: bytes, shown: str) -> tuple[str | None, list[Problem]]:
             break
         line = text.count("\n", 0, match.start()) + 1
         column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
-        problems.append(Problem(f"control character U+{ord(match.group()):04X} at column {column}",
+        kind = "control" if ord(match.group()) < 0xA0 else "invisible"
+        problems.append(Problem(f"{kind} character U+{ord(match.group()):04X} at column {column}",
                                 Location(file=shown, line=line), "delete it; scheme files hold plain text"))
     return (None, problems) if problems else (text, [])
 
