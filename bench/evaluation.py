@@ -53,7 +53,9 @@ def city_baseline(home: Path):
     os.environ["JX_HOME"] = str(home)
     os.environ.pop("JX_DATABASE_URL", None)
     from jx_evaluation.analysis import load_baseline
-    from jxcore.cli import App, main
+    from jxcore.cli import main
+    from jxcore.plugins import Registry, get_plugin_manager
+    from jxcore.services import open_scheme
     from jxcore.store import Store
 
     # The first run of a fresh home generates the demo database: not part of a run's cost.
@@ -61,11 +63,10 @@ def city_baseline(home: Path):
         with contextlib.redirect_stdout(io.StringIO()):
             _, run_seconds = _timed(lambda: main(["run", "--scheme", "guangdong", "--period", "2010", "--final",
                                                   "--json"]))
-    app = App()
-    scheme = app.load("guangdong", 2010)
+    registry = Registry.from_plugin_manager(get_plugin_manager())
     with Store.open(None) as store:
-        baseline = load_baseline(store, app.registry, scheme)
-    return app.registry, baseline, run_seconds
+        baseline = load_baseline(store, registry, open_scheme(registry, "guangdong", 2010))
+    return registry, baseline, run_seconds
 
 
 def scaled_measures(measures, idx: np.ndarray):
