@@ -12,7 +12,8 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 $(STAMP): pyproject.toml plugins/rules/pyproject.toml plugins/collectors/pyproject.toml \
-          plugins/outputs/pyproject.toml schemes/guangdong/pyproject.toml plugins/web/pyproject.toml
+          plugins/outputs/pyproject.toml plugins/evaluation/pyproject.toml schemes/guangdong/pyproject.toml \
+          plugins/web/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install --quiet --no-build-isolation $(LOCAL) -e '.[test]'
