@@ -515,9 +515,10 @@ def size_share(ranks: np.ndarray, staff: np.ndarray, entities: np.ndarray) -> fl
 @attrs.frozen(eq=False)
 class Resources:
     """Per unit: ``workload`` maps each workload indicator to value per head / the system's pooled
-    average (1 = average; NaN without data), ``workload_index`` their mean; ``peers`` the positions
-    of each unit's peer group (``peer_by``: neighbours on log staff and log entities, or its size
-    class; -1 pads), ``peer_mean`` their mean total, ``gap`` total − peer mean (milli), ``gap_sd``
+    average (1 = average; NaN without data), ``workload_index`` their mean; the peer group
+    (``peer_by``) is the nearest units on log staff and log entities (``peers``: their positions,
+    units × neighbours) or the other units of the unit's size class (``classes``; ``peers`` then
+    has no columns); ``peer_mean`` their mean total, ``gap`` total − peer mean (milli), ``gap_sd``
     the gap in standard deviations of all totals, ``far`` where |gap_sd| > ``threshold``."""
 
     codes: np.ndarray
@@ -528,6 +529,7 @@ class Resources:
     workload_index: np.ndarray
     peer_by: str
     peers: np.ndarray
+    classes: np.ndarray
     peer_mean: np.ndarray
     gap: np.ndarray
     gap_sd: np.ndarray
@@ -564,28 +566,28 @@ def resources(view: RunView, units: UnitTable, opts: Mapping[str, Any], classes:
     totals = view.totals.astype(np.float64)
     n = len(view)
     if opts["peers"] == "class":
-        size = np.bincount(classes)
-        peers = np.full((n, max(1, int(size.max()) - 1)), -1, dtype=np.int64)
-        for u in range(n):
-            mates = np.flatnonzero((classes == classes[u]) & (np.arange(n) != u))
-            peers[u, :len(mates)] = mates
+        # The peers are the other units of the class: their mean from the class sums.
+        sums, counts = np.bincount(classes, weights=totals), np.bincount(classes)
+        others = counts[classes] - 1
+        peers = np.zeros((n, 0), dtype=np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            peer_mean = np.where(others > 0, (sums[classes] - totals) / np.maximum(others, 1), np.nan)
     else:
         k = min(opts["neighbours"], n - 1)
         x = np.column_stack([np.log1p(staff), np.log1p(entities)])
         spread = x.std(axis=0)
         x = x / np.where(spread > 0, spread, 1)
-        _, found = cKDTree(x).query(x, k=k + 1) if k > 0 else (None, np.zeros((n, 1), dtype=np.int64))
-        found = np.asarray(found).reshape(n, -1)
-        peers = np.array([[p for p in row if p != u][:k] + [-1] * (k - len([p for p in row if p != u][:k]))
-                          for u, row in enumerate(found)], dtype=np.int64).reshape(n, max(k, 0))
-    valid = peers >= 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        peer_mean = np.where(valid, totals[np.maximum(peers, 0)], 0).sum(axis=1) / valid.sum(axis=1)
+        found = np.asarray(cKDTree(x).query(x, k=k + 1)[1]).reshape(n, -1) if k > 0 else np.zeros((n, 1), int)
+        # Drop the unit itself (not always first: units of equal size are all at distance 0).
+        order = np.argsort(found == np.arange(n)[:, None], axis=1, kind="stable")[:, :k]
+        peers = np.take_along_axis(found, order, axis=1).astype(np.int64)
+        peer_mean = totals[peers].mean(axis=1) if k > 0 else np.full(n, np.nan)
     gap = totals - peer_mean
     sd = totals.std()
     gap_sd = gap / sd if sd > 0 else np.zeros(n)
     return Resources(codes=view.codes, names=view.names, staff=staff, entities=entities, workload=workload,
-                     workload_index=index, peer_by=opts["peers"], peers=peers, peer_mean=peer_mean, gap=gap,
+                     workload_index=index, peer_by=opts["peers"], peers=peers, classes=classes,
+                     peer_mean=peer_mean, gap=gap,
                      gap_sd=gap_sd, threshold=opts["peer_gap"], far=np.abs(np.nan_to_num(gap_sd)) > opts["peer_gap"])
 
 

@@ -86,7 +86,8 @@ def tables(ev: Evaluation) -> list[Table]:
                      tuple((str(r.codes[u]), str(r.names[u]), int(r.staff[u]), int(r.entities[u]),
                             _num(r.workload_index[u]), _num(ev.fairness.totals[u] / 1000), _num(r.peer_mean[u] / 1000),
                             _num(r.gap[u] / 1000), _num(r.gap_sd[u]), yes(r.far[u]),
-                            "、".join(str(r.names[p]) for p in r.peers[u] if p >= 0))
+                            "、".join(str(r.names[p]) for p in r.peers[u]) if r.peers.shape[1]
+                            else f"{L('class')} {r.classes[u]}")
                            for u in np.argsort(-np.abs(np.nan_to_num(r.gap_sd)), kind="stable"))))
     p = ev.plan
     out.append(Table("indicators", L("indicators"),

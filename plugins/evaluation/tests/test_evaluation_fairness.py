@@ -66,8 +66,11 @@ def test_peers_and_the_unit_far_from_them(store):
     r = evaluated(store, scores, settings={"neighbours": 4, "peer_gap": 2.0}).resources
     assert list(np.flatnonzero(r.far)) == [6]
     assert set(r.peers[6]) == {4, 5, 7, 8} and r.gap[6] == pytest.approx(35_000)
-    by_class = evaluated(store, scores, settings={"peers": "class", "size_classes": [30_000, 10_000]}).resources
-    assert set(by_class.peers[6][by_class.peers[6] >= 0]) == {5, 7, 8}
+    by_class = evaluated(store, scores, settings={"peers": "class", "size_classes": [30_000, 10_000],
+                                                  "peer_gap": 2.0}).resources
+    assert by_class.peers.shape == (12, 0) and list(by_class.classes[5:9]) == [2, 2, 2, 2]
+    assert by_class.peer_mean[6] == pytest.approx(60_000) and by_class.peer_mean[5] == pytest.approx(71_666.67)
+    assert list(np.flatnonzero(by_class.far)) == [6]
 
 
 def test_workload_per_head_against_the_system_average(store):
