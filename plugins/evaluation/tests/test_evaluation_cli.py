@@ -73,3 +73,14 @@ def test_bad_input_exits_2_with_a_clear_message(env, capsys, args, message):
     assert main(["evaluate", "--scheme", "guangdong", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_wrong_evaluation_setting_exits_2_naming_it(tmp_path, capsys):
+    from evaluation_kit import plan
+    from jxcore.testing import write_pack
+
+    pack = write_pack(tmp_path / "pack", {**plan({"A": 100}), "settings": {"evaluation": {"holds_shrae": 0.8}}})
+    assert main(["evaluate", "--scheme", str(pack), "--period", "2010", "--db",
+                 f"sqlite:///{tmp_path / 's.sqlite'}"]) == 2
+    err = capsys.readouterr().err
+    assert "settings.evaluation.holds_shrae" in err and "holds_share" in err and "Traceback" not in err
