@@ -36,9 +36,11 @@ browser:
 bench: $(STAMP)
 	$(BIN)/python bench/rules.py
 
-# The long fuzz campaign over the guangdong pack (tests keep a quick one): outcomes per mutant class.
+# The long fuzz campaigns over the guangdong pack and over import files (tests keep quick ones):
+# outcomes per mutant class.
 fuzz: $(STAMP)
 	$(BIN)/python bench/fuzz_schemes.py $(FUZZ_ARGS)
+	$(BIN)/python bench/fuzz_imports.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info */*/*.egg-info .pytest_cache .hypothesis
