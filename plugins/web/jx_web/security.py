@@ -38,6 +38,8 @@ class Need(enum.Enum):
     UNIT = "the unit's own account or bureau staff"  #: a unit's page: its branch, or any unit-less account
     BUREAU = "a bureau account (not a branch)"  #: the leadership review, all units' warnings
     ADMIN = "an admin"
+    #: entry forms and uploads (the services then decide per indicator: docs/records.md)
+    ENTER = "an account that enters data (clerk, inspector or admin)"
 
 
 class NotSignedIn(Exception):
@@ -63,6 +65,8 @@ def allowed(account: Account, need: Need, unit: str | None = None) -> bool:
         return True
     if need is Need.ADMIN:
         return account.role is Role.ADMIN
+    if need is Need.ENTER:
+        return account.role in (Role.CLERK, Role.INSPECTOR, Role.ADMIN)
     if need is Need.BUREAU:
         return account.unit_code is None
     return account.unit_code is None or account.unit_code == unit

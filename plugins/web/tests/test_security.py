@@ -25,6 +25,13 @@ BUREAU = {**SIGNED, BRANCH: 403}
 BUREAU_API = {**SIGNED_API, BRANCH: 403}
 ADMIN = {"anonymous": "login", BRANCH: 403, "clerk-djk": 403, "inspector": 403, "admin": 200}
 ADMIN_POST = {"anonymous": 403, BRANCH: 403, "clerk-djk": 403, "inspector": 403, "admin": 303}
+# entry, records and administration pages (jx_web.entry, .locks, .admin); the POSTs carry no fields,
+# so an allowed account gets the service's refusal of empty input (400) or of an unknown id (404)
+ENTER = {**SIGNED, BRANCH: 403}
+ENTER_MISSING = {**ENTER, "clerk-djk": 404, "inspector": 404, "admin": 404}
+ENTER_POST = {"anonymous": 403, BRANCH: 403, "clerk-djk": 400, "inspector": 400, "admin": 400}
+ENTER_POST_MISSING = {**ENTER_POST, "clerk-djk": 404, "inspector": 404, "admin": 404}
+ADMIN_POST_EMPTY = {**ADMIN_POST, "admin": 400}
 
 # (method, route path) -> [(concrete URL, expected per role)]; "login" = redirected to the sign-in form.
 MATRIX = {
@@ -56,7 +63,42 @@ MATRIX = {
     ("GET", "/api/review"): [("/api/review", BUREAU_API)],
     ("GET", "/api/compare"): [("/api/compare", SIGNED_API)],
     ("GET", "/static"): [("/static/app.css", PUBLIC), ("/static/app.js", PUBLIC)],
+    ("GET", "/entry"): [("/entry", ENTER)],
+    ("GET", "/entry/new/{kind}"): [("/entry/new/inspection", ENTER), ("/entry/new/spot_check", ENTER)],
+    ("POST", "/entry/new/{kind}"): [("/entry/new/inspection", ENTER_POST)],
+    ("GET", "/entry/new/{kind}/template.xlsx"): [("/entry/new/honour/template.xlsx", ENTER)],
+    ("POST", "/entry/new/{kind}/upload"): [("/entry/new/inspection/upload", ENTER_POST)],
+    ("POST", "/entry/uploads/{token}/confirm"): [("/entry/uploads/no-such-upload-token-000/confirm", ENTER_POST_MISSING)],
+    ("POST", "/entry/uploads/{token}/cancel"): [("/entry/uploads/no-such-upload-token-000/cancel", ENTER_POST_MISSING)],
+    ("GET", "/entry/entries"): [("/entry/entries?kind=inspection", ENTER)],
+    ("GET", "/entry/entries/{entry_id}"): [("/entry/entries/1", ENTER), ("/entry/entries/999999999", ENTER_MISSING)],
+    ("POST", "/entry/entries/{entry_id}/withdraw"): [("/entry/entries/1/withdraw", ENTER_POST)],
+    ("GET", "/entry/batches"): [("/entry/batches", ENTER)],
+    ("GET", "/entry/batches/{batch_id}"): [("/entry/batches/no-such-batch", ENTER_MISSING)],
+    ("POST", "/entry/batches/{batch_id}/withdraw"): [("/entry/batches/no-such-batch/withdraw", ENTER_POST)],
+    ("GET", "/records"): [("/records", ADMIN)],
+    ("POST", "/records/lock"): [("/records/lock", ADMIN_POST_EMPTY)],
+    ("POST", "/records/unlock/{lock_id}"): [("/records/unlock/999999", ADMIN_POST_EMPTY)],
+    ("GET", "/records/verify"): [("/records/verify", ADMIN)],
+    ("GET", "/records/head"): [("/records/head", ADMIN)],
+    ("GET", "/records/head.txt"): [("/records/head.txt", ADMIN)],
+    ("POST", "/records/publish"): [],  # scores a final run: tested in test_records_web
+    ("GET", "/announcement"): [("/announcement", SIGNED), ("/announcement?year=2009", SIGNED)],
+    ("GET", "/admin/users"): [("/admin/users", ADMIN)],
+    ("POST", "/admin/users"): [("/admin/users", ADMIN_POST_EMPTY)],
+    ("POST", "/admin/users/{name}/disable"): [("/admin/users/nobody/disable", ADMIN_POST_EMPTY)],
+    ("POST", "/admin/users/{name}/enable"): [("/admin/users/nobody/enable", ADMIN_POST_EMPTY)],
+    ("POST", "/admin/users/{name}/password"): [("/admin/users/nobody/password", ADMIN_POST_EMPTY)],
+    ("POST", "/admin/users/{name}/unit"): [("/admin/users/nobody/unit", ADMIN_POST_EMPTY)],
+    ("GET", "/admin/access"): [("/admin/access?outcome=refused", ADMIN)],
+    ("GET", "/admin/chain"): [("/admin/chain?table=entries", ADMIN)],
 }
+#: a concrete URL of every unsafe route of the entry, records and administration pages
+WORKFLOW_POSTS = ["/entry/new/inspection", "/entry/new/inspection/upload", "/entry/uploads/no-such-upload-token-000/confirm",
+                  "/entry/uploads/no-such-upload-token-000/cancel", "/entry/entries/1/withdraw",
+                  "/entry/batches/no-such-batch/withdraw", "/records/lock", "/records/unlock/1", "/records/publish",
+                  "/admin/users", "/admin/users/nobody/disable", "/admin/users/nobody/enable",
+                  "/admin/users/nobody/password", "/admin/users/nobody/unit"]
 
 
 def _routes(app) -> set[tuple[str, str]]:
@@ -101,7 +143,7 @@ def test_branch_sees_only_its_own_warnings(client_for):
     assert len({r["code"] for r in everyone}) > 1
 
 
-@pytest.mark.parametrize("path", ["/admin/sessions/revoke", "/admin/run", "/logout", "/login"])
+@pytest.mark.parametrize("path", ["/admin/sessions/revoke", "/admin/run", "/logout", "/login", *WORKFLOW_POSTS])
 def test_every_post_without_a_csrf_token_is_refused(client_for, path):
     client = client_for("admin")
     for data in ({}, {"csrf": "forged"}):
@@ -114,7 +156,9 @@ def test_every_post_without_a_csrf_token_is_refused(client_for, path):
 
 def test_every_unsafe_route_is_in_the_csrf_test(web_app):
     unsafe = {path for method, path in _routes(web_app) if method not in ("GET", "HEAD")}
-    assert unsafe == {"/admin/sessions/revoke", "/admin/run", "/logout", "/login"}
+    workflow = {route.path for route in web_app.routes if getattr(route, "methods", None) == {"POST"}
+                and any(route.path_regex.match(url) for url in WORKFLOW_POSTS)}
+    assert unsafe == {"/admin/sessions/revoke", "/admin/run", "/logout", "/login"} | workflow
 
 
 def test_csrf_header_is_accepted_instead_of_the_form_field(client_for):
