@@ -29,7 +29,7 @@ from jx_outputs.tables import Table, all_tables
 from jxcore.points import MILLI
 
 #: Excel number format of each column kind
-FORMATS = {"points": "0.000", "int": "0", "number": "#,##0.00", "rate": "0.0%", "date": "yyyy-mm-dd",
+FORMATS = {"points": "0.000", "int": "0", "number": "#,##0.00##", "rate": "0.0%", "date": "yyyy-mm-dd",
            "move": '"↑"0;"↓"0;"–"'}
 WIDTH_SAMPLE = 2000  #: rows measured for column widths
 MAX_WIDTH = 48

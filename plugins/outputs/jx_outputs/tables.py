@@ -176,8 +176,10 @@ def review_table(report: Report) -> Table:
 def warning_table(report: Report, *, new_only: bool = False, units: Sequence[int] | None = None) -> Table:
     """Every warning (unit × indicator with a level), most serious first; ``units`` limits the rows."""
     view, w, lab = report.view, report.warnings, labels(report.view.language)
+    rates = all(is_rate(view.node(code)) for code in w.indicators if view.node(code))
+    kind = "rate" if w.indicators and rates else "number"  # percentages when every staged indicator is a rate
     cols = (Column(lab["code"]), Column(lab["unit"]), Column(lab["indicator"]), Column(lab["node"]),
-            Column(lab["due"], "date"), Column(lab["stage"], "number"), Column(lab["value"], "number"),
+            Column(lab["due"], "date"), Column(lab["stage"], kind), Column(lab["value"], kind),
             Column(lab["level"]), Column(lab["new"]))
     shown = w.new if new_only else w.levels > 0
     if units is not None:

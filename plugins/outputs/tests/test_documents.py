@@ -129,6 +129,7 @@ def test_the_workbook_is_a_printable_document_and_text_is_never_a_formula(store,
     warnings = book["预警"]
     assert warnings["E1"].value == "截止日期" and warnings.freeze_panes == "C2"
     assert warnings["E2"].value == dt.datetime(2010, 6, 30) and warnings["E2"].is_date  # a date, not text
+    assert warnings["F2"].number_format == warnings["G2"].number_format == "0.0%"  # target and value of a rate
 
 
 class Links(HTMLParser):
