@@ -85,15 +85,19 @@ def cli(debug: bool) -> None:
 @click.option("--as-of", "as_of", type=DateType(), help="Score as of this date (default today, inside the period).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
 @click.option("--final", is_flag=True, help="Mark this run as the period's final result (an admin's act).")
+@click.option("--all", "show_all", is_flag=True, help="Print every unit, not the top of the ranking.")
+@click.option("--wide", is_flag=True, help="Also print a column per major item.")
+@click.option("--unit", metavar="CODE", help="Also print this unit's row, marked.")
 @as_option
 def run(scheme: Scheme, store: Any, registry: Any, as_of: dt.date | None, as_json: bool, final: bool,
-        user: str | None) -> None:
+        show_all: bool, wide: bool, unit: str | None, user: str | None) -> None:
     """Score every unit of a scheme and store the run (replacing the same day's non-final run)."""
     from jxcore import services
 
     # Off a terminal (make demo piped, CI logs) rich would assume 80 columns and cut the table.
-    result = services.run(store, registry, scheme, as_of=as_of, final=final,
-                          actor=acting_user(user), console=None if as_json else jx_console())
+    display = {k: v for k, v in (("all", show_all), ("wide", wide), ("unit", unit)) if v}
+    result = services.run(store, registry, scheme, as_of=as_of, final=final, actor=acting_user(user),
+                          console=None if as_json else jx_console(wide), display=display)
     if as_json:
         view = services.RunView.from_result(result)
         click.echo(json.dumps(services.run_document(view), ensure_ascii=False, indent=2))

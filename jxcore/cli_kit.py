@@ -52,11 +52,14 @@ def app() -> App:
     return root.meta.setdefault("jx.app", App())
 
 
-def console():
+def console(wide: bool = False):
     """A rich Console; off a terminal (make demo piped, CI logs) 160 columns, not rich's 80, so
-    wide Chinese tables are not cut."""
+    Chinese tables are not cut; ``wide`` (a column per item) gets room for every column, so no
+    column is squeezed to nothing (a terminal wraps the long lines)."""
     from rich.console import Console
 
+    if wide:
+        return Console(width=400)
     return Console(width=None if sys.stdout.isatty() else 160)
 
 

@@ -160,13 +160,18 @@ class RowSample:
 
 @attrs.frozen(eq=False)
 class OutputContext:
-    """What an output is given: the finished result, its parameters, the store, a console."""
+    """What an output is given: the finished result, its parameters, the store, a console.
+
+    ``display`` holds the terminal options of the command that ran (``jx run --all --wide --unit
+    CODE`` gives ``{"all": True, "wide": True, "unit": "CODE"}``); an output that prints honours
+    them over its parameters."""
 
     result: RunResult
     params: Mapping[str, Any]
     store: Any = None
     console: Any = None
     out_dir: Path | None = None
+    display: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @runtime_checkable

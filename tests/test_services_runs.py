@@ -70,3 +70,13 @@ def test_plugins_lists_declared_parameters(capsys):
 
     doc = json.loads(out)
     assert {p["name"] for p in doc["params"]["collectors"]["manual"]} >= {"kind", "where"}
+
+
+def test_run_prints_what_the_terminal_options_ask(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    path = str(toy_pack(tmp_path, PLAN.replace("RULE", "test_full"), outputs="[ranking]"))
+    code, narrow, _ = jx(capsys, "run", "--scheme", path, "--db", db)
+    assert code == 0 and "item" not in narrow.split("run ")[0]  # no item columns by default
+    code, wide, _ = jx(capsys, "run", "--scheme", path, "--db", db, "--wide", "--all", "--unit", "b")
+    assert code == 0 and "item" in wide and "100" in wide

@@ -91,10 +91,12 @@ class RankingOutput:
     )
 
     def emit(self, ctx: OutputContext) -> None:
-        if ctx.console is not None:
+        if ctx.console is not None:  # the command line's --all / --wide / --unit over the parameters
             limit = ctx.params["limit"]
-            print_leaderboard(ctx.console, report_of(ctx), wide=ctx.params["items"], all=limit == 0,
-                              highlight=ctx.params["unit"] or None, top=limit or tables.TOP)
+            print_leaderboard(ctx.console, report_of(ctx), wide=ctx.display.get("wide", ctx.params["items"]),
+                              all=ctx.display.get("all", limit == 0),
+                              highlight=ctx.display.get("unit") or ctx.params["unit"] or None,
+                              top=limit or tables.TOP)
 
 
 class CommendationOutput:
