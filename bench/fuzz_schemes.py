@@ -1,14 +1,15 @@
 """Fuzz campaign over the guangdong scheme pack: mutants by class, each checked in a forked child
 with bounded memory and time, and a table of outcomes per class.
 
-    python bench/fuzz_schemes.py [--per-class 100] [--seed 1] [--timeout 10] [--memory-mb 1024]
+    python bench/fuzz_schemes.py [--per-class 100] [--seed 1] [--cpu-limit 10] [--memory-mb 1024]
 
 Outcomes of one mutant (``jx validate``'s check, :func:`jxcore.scheme.check_pack`, with the
 installed plugins):
 - clear: refused; every problem names its file, and its line unless it is about the whole file
 - vague: refused, but some problem lacks the file, or the line of something inside the file
 - crash: an exception other than a JxError (a traceback for the user), or memory exhausted
-- hang: not done within --timeout seconds (killed)
+- hang: the check not done within --cpu-limit seconds of CPU (killed; CPU time, so that a loaded
+  machine does not count as a hang)
 - slow: done, but the check used more than 1 s of CPU
 - same: accepted, and every plan loads exactly as the original (e.g. a flip inside a comment)
 - accepted: accepted with a different meaning; then scored on made-up measures (a rule refusing
@@ -108,8 +109,8 @@ def score_on(scheme, registry, measures) -> tuple[str, str]:
     return "run-ok", ""
 
 
-def check_one(pack: Path, registry, plans, measures) -> tuple[str, str]:
-    """Classify one mutant pack (runs in the child)."""
+def check_one(pack: Path, registry, plans, measures, report) -> tuple[str, str]:
+    """Classify one mutant pack (runs in the child); ``report(cpu)`` is called once the check is done."""
     started = time.process_time()
     try:
         problems = check_pack(pack, registry, warnings=[])
@@ -120,6 +121,7 @@ def check_one(pack: Path, registry, plans, measures) -> tuple[str, str]:
     except Exception as exc:  # noqa: BLE001
         return "crash", f"{type(exc).__name__}: {exc}"[:300]
     cpu = time.process_time() - started
+    report(cpu)
     if problems:
         blurred = [p for p in problems if vague(p)]
         if blurred:
@@ -139,46 +141,59 @@ def check_one(pack: Path, registry, plans, measures) -> tuple[str, str]:
     return outcome, ""
 
 
-def run_child(pack: Path, registry, plans, measures, timeout: float, memory: int) -> tuple[str, str, float]:
-    """Fork, check in the child under limits, and read its verdict from a pipe."""
+def run_child(pack: Path, registry, plans, measures, cpu_limit: float, memory: int,
+              wall_limit: float) -> tuple[str, str, float, float]:
+    """Fork; in the child, check under an address-space limit and a CPU-time limit (CPU, not wall
+    time, so a loaded machine does not turn slow into hung), then score what was accepted without
+    the CPU limit. The verdict comes back through a pipe: a line once checked, then the outcome."""
     read, write = os.pipe()
-    started = time.perf_counter()
     pid = os.fork()
     if pid == 0:  # child
         os.close(read)
         try:
             resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            verdict = check_one(pack, registry, plans, measures)
+            resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_limit), int(cpu_limit) + 600))
+
+            def checked(cpu: float) -> None:
+                os.write(write, (json.dumps(["checked", f"{cpu:.3f}"]) + "\n").encode())
+                resource.setrlimit(resource.RLIMIT_CPU, (int(cpu_limit) + 600, int(cpu_limit) + 600))
+
+            verdict = check_one(pack, registry, plans, measures, checked)
         except BaseException as exc:  # noqa: BLE001
             verdict = ("crash", f"{type(exc).__name__}: {exc}"[:300])
-        os.write(write, json.dumps(verdict).encode())
+        os.write(write, (json.dumps(verdict) + "\n").encode())
         os._exit(0)
     os.close(write)
-    deadline = started + timeout
+    started = time.perf_counter()
     while True:
-        done, _ = os.waitpid(pid, os.WNOHANG)
+        done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
-        if time.perf_counter() > deadline:
+        if time.perf_counter() - started > wall_limit:
             os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            os.close(read)
-            return "hang", f"killed after {timeout:g} s", time.perf_counter() - started
+            _, status = os.waitpid(pid, 0)
+            break
         time.sleep(0.005)
     with os.fdopen(read, "rb") as pipe:
-        data = pipe.read()
+        lines = [json.loads(line) for line in pipe.read().splitlines()]
     elapsed = time.perf_counter() - started
-    if not data:
-        return "crash", "the child died without a verdict", elapsed
-    outcome, detail = json.loads(data)
-    return outcome, detail, elapsed
+    cpu = next((float(line[1]) for line in lines if line[0] == "checked"), cpu_limit)
+    if not lines:
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL):
+            return "hang", f"check not done within {cpu_limit:g} s of CPU", elapsed, cpu
+        return "crash", f"the child died without a verdict (status {status})", elapsed, cpu
+    if lines[-1][0] == "checked":
+        return "run-crash", f"checked in {lines[-1][1]} s CPU, then the scoring did not finish", elapsed, cpu
+    outcome, detail = lines[-1]
+    return outcome, detail, elapsed, cpu
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-class", type=int, default=100, help="random mutants per class")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds before a mutant counts as a hang")
+    parser.add_argument("--cpu-limit", type=float, default=10.0, help="CPU seconds before a check counts as a hang")
+    parser.add_argument("--wall-limit", type=float, default=600.0, help="wall seconds before any mutant is killed")
     parser.add_argument("--memory-mb", type=int, default=1024, help="address-space limit of each check")
     parser.add_argument("--classes", nargs="*", default=None, help="only these classes")
     parser.add_argument("--show", type=int, default=3, help="examples shown per bad outcome")
@@ -189,7 +204,7 @@ def main() -> int:
     wanted = args.classes or [*sm.CLASSES, "hand_written"]
     table: dict[str, Counter] = {}
     examples: dict[tuple[str, str], list[str]] = {}
-    slowest = 0.0
+    slowest = slowest_check = 0.0
     with tempfile.TemporaryDirectory(prefix="jx-fuzz-") as tmp:
         for cls in wanted:
             draws = ([(name, lambda p, n=name: sm.hand_written(p, n)) for name in sm.HAND_WRITTEN]
@@ -198,9 +213,9 @@ def main() -> int:
             for i, (description, apply) in enumerate(draws):
                 pack = sm.copy_pack(Path(tmp) / f"{cls}-{i}")
                 apply(pack)
-                outcome, detail, elapsed = run_child(pack, registry, plans, measures, args.timeout,
-                                                     args.memory_mb * 1024 * 1024)
-                slowest = max(slowest, elapsed)
+                outcome, detail, elapsed, cpu = run_child(pack, registry, plans, measures, args.cpu_limit,
+                                                     args.memory_mb * 1024 * 1024, args.wall_limit)
+                slowest, slowest_check = max(slowest, elapsed), max(slowest_check, cpu)
                 counts[outcome] += 1
                 if outcome not in ("clear", "same", "run-ok"):
                     examples.setdefault((cls, outcome), []).append(f"{description}: {detail}")
@@ -211,7 +226,8 @@ def main() -> int:
     print(f"{'class':>14} " + " ".join(f"{o:>11}" for o in OUTCOMES) + f" {'total':>7}")
     for cls, counts in [*table.items(), ("all", total)]:
         print(f"{cls:>14} " + " ".join(f"{counts[o]:>11}" for o in OUTCOMES) + f" {sum(counts.values()):>7}")
-    print(f"\nslowest mutant, fork to verdict: {slowest:.2f} s wall")
+    print(f"\nslowest mutant, fork to verdict (check and scoring): {slowest:.2f} s wall; "
+          f"slowest check: {slowest_check:.2f} s CPU")
     for (cls, outcome), shown in sorted(examples.items()):
         print(f"\n{cls} / {outcome} ({len(shown)}):")
         for line in shown[:args.show]:
