@@ -153,14 +153,14 @@ def _varied_ranges(node, rule, opts: Mapping[str, Any]) -> dict[str, float]:
 
 
 def _draw(value: Any, share: float, param, rng: np.random.Generator) -> Any:
-    """``value`` ± ``share`` of its size, within the parameter's bounds. A value strictly between 0 and
-    1 (a rate target such as 0.97) moves by ± ``share`` of its room to the nearer end instead
-    (0.97 ± 10 % of 0.03), so a rate target never leaves 0..1 nor jumps past what units can reach.
-    Points keep 3 decimals; integers stay integers."""
+    """``value`` ± ``share`` of its size, within the parameter's bounds. A value from 0 to 1 of a
+    parameter not in points (a rate target such as 0.97) moves by ± ``share`` of its room to the
+    nearer end instead (0.97 ± 10 % of 0.03; 0 and 1 stay), so a rate target never leaves 0..1 nor
+    jumps past what units can reach. Points keep 3 decimals; integers stay integers."""
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
-    u = rng.uniform(-share, share)
-    x = float(value) + u * (min(value, 1 - value) if 0 < value < 1 else abs(value))
+    rate = param.validator is None and 0 <= value <= 1  # points parameters carry a points validator
+    x = float(value) + rng.uniform(-share, share) * (min(value, 1 - value) if rate else abs(value))
     if param.minimum is not None:
         x = max(x, param.minimum)
     if param.maximum is not None:

@@ -222,3 +222,16 @@ def _two_item_model():
                      low=np.full(2, -np.inf), high=np.full(2, np.inf), raw=np.zeros((2, 1)), watched=(),
                      watched_item=np.zeros(0, dtype=np.int64), watched_base=np.zeros((0, 1)),
                      watched_is_item=np.zeros(0, dtype=bool), levels=())
+
+
+def test_a_rate_target_of_100_percent_has_no_room_to_vary(store):
+    feed = {"name": "system_feed", "params": {"table": "t"}}
+    plan = build_scheme({"scale": 100, "nodes": [{"code": "A", "name": "a", "points": 100, "children": [
+        {"code": "A1", "name": "rate", "points": 100, "collector": feed,
+         "rule": {"name": "base_score", "params": {"target": 1.0, "per_step_below": 1}}}]}]},
+        units=units(3), name="hand", settings={"evaluation": {"params": ["target"], "param_range": 0.5}})
+    rates = {"A1": [1.0, 0.9, 0.8]}
+    store_run(store, plan, rates)
+    registry = installed_registry()
+    baseline = load_baseline(store, registry, plan, measures=measures(rates))
+    assert plan_model(baseline, registry, evaluation_settings(plan)).levels == ()
