@@ -242,3 +242,18 @@ def test_demo_export_refuses_a_database_name_that_is_not_plain(tmp_path, capsys)
     assert main(["demo", "export", "--parquet", str(tmp_path), "--database", "biz; DROP"]) == 2
     assert "--database 'biz; DROP' is not a plain name" in capsys.readouterr().err
     assert not (tmp_path / "register.sql").exists()
+
+
+@pytest.mark.slow
+def test_jx_explain_rows_behind_a_rate_on_spark_equal_duckdb(spark_local, demo_data):
+    """``source_rows`` (jx explain) sends its listing and count to Spark too."""
+    scheme, duck, _ = demo_data
+    node = next(n for n in scheme.indicators() if n.collector.name == "system_feed"
+                and n.collector.params.get("aggregate") == "rate" and n.collector.params.get("window"))
+    request = CollectRequest(node, {p.name: p.default for p in SystemFeed.params} | node.collector.params)
+    unit = scheme.units[0].code
+    on_spark = SystemFeed().source_rows(_ctx(scheme, spark_local.url("business")), request, unit, 5)
+    on_duck = SystemFeed().source_rows(_ctx(scheme, f"duckdb:///{duck}"), request, unit, 5)
+    assert (on_spark.total, on_spark.counted) == (on_duck.total, on_duck.counted)
+    assert on_spark.total > 5 and len(on_spark.rows) == 5 and on_spark.columns == on_duck.columns
+    assert on_spark.source.rstrip().endswith("LIMIT 5")
