@@ -257,3 +257,12 @@ def test_jx_explain_rows_behind_a_rate_on_spark_equal_duckdb(spark_local, demo_d
     assert (on_spark.total, on_spark.counted) == (on_duck.total, on_duck.counted)
     assert on_spark.total > 5 and len(on_spark.rows) == 5 and on_spark.columns == on_duck.columns
     assert on_spark.source.rstrip().endswith("LIMIT 5")
+
+
+def test_demo_export_registers_the_tables_where_the_cluster_reads_them(demo_data, tmp_path, capsys):
+    assert main(["demo", "export", "--parquet", str(tmp_path / "out"), "--from", str(demo_data[1]),
+                 "--location", "hdfs:///data/jx/"]) == 0
+    assert "register them in Spark with" in capsys.readouterr().out
+    script = (tmp_path / "out" / "register.sql").read_text(encoding="utf-8")
+    assert "CREATE TABLE jx_business.patrols USING parquet LOCATION 'hdfs:///data/jx/patrols';" in script
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted([*demo.TABLES, "register.sql"])
