@@ -42,7 +42,8 @@ def checked_as_of(scheme: Scheme, as_of: dt.date | None) -> dt.date:
 
 def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = None, store: Any = None,
                console: Any = None, measures: Mapping[str, Measure] | None = None,
-               final: bool = False, actor: str | None = None) -> RunResult:
+               final: bool = False, actor: str | None = None,
+               display: Mapping[str, Any] | None = None) -> RunResult:
     """Score ``scheme`` as of ``as_of``; with a ``store``, save it and run the outputs in one transaction.
 
     ``measures`` supplies measures by indicator code instead of their collectors (the test kit and
@@ -69,7 +70,7 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
         _call_hooks(pm, "jx_run_scored", run=run, result=result)
     if store is None:
         return result
-    result = store.retry(lambda: _store_and_emit(result, registry, store, console, final, actor))
+    result = store.retry(lambda: _store_and_emit(result, registry, store, console, final, actor, display or {}))
     if pm:
         for impl in reversed(pm.hook.jx_run_finished.get_hookimpls()):
             try:
@@ -225,7 +226,7 @@ def scheme_digest(scheme: Scheme) -> str:
 
 
 def _store_and_emit(result: RunResult, registry: Registry, store: Any, console: Any, final: bool,
-                    actor: str | None) -> RunResult:
+                    actor: str | None, display: Mapping[str, Any]) -> RunResult:
     """Write the run (replacing the same day's non-final runs) and run every output in one
     transaction: any failure leaves nothing."""
     from jxcore.scheme.document import digest, dumps
@@ -242,7 +243,7 @@ def _store_and_emit(result: RunResult, registry: Registry, store: Any, console: 
         for ref in scheme.outputs:
             output = registry.output(ref.name)
             params, _ = check_params(output.params, ref.params)
-            ctx = OutputContext(result=result, params=params, store=tx, console=console)
+            ctx = OutputContext(result=result, params=params, store=tx, console=console, display=display)
             _call_plugin(f"output {ref.name!r}", lambda: output.emit(ctx))
     return result
 

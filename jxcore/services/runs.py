@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from jxcore.errors import UsageError
@@ -15,11 +16,12 @@ from jxcore.store import Store, StoredRun
 
 
 def run(store: Store, registry: Registry, scheme: Scheme, *, as_of: dt.date | None = None, final: bool = False,
-        actor: str | None = None, console: Any = None) -> RunResult:
+        actor: str | None = None, console: Any = None, display: Mapping[str, Any] | None = None) -> RunResult:
     """Score ``scheme`` as of ``as_of`` and store the run with its plan and its actor.
 
     A run replaces the non-final runs of the same scheme, period and as-of date (daily runs are
     idempotent). A final run needs an admin once the store has users (AccessDenied, logged).
+    ``console`` and ``display`` (terminal options, see OutputContext) go to the outputs that print.
     """
     from jxcore.engine import run_scheme
     from jxcore.records.access import Action, require, users
@@ -27,7 +29,8 @@ def run(store: Store, registry: Registry, scheme: Scheme, *, as_of: dt.date | No
     if final and users(store):
         require(store, actor or "", Action.LOCK, scheme=scheme.name, period=scheme.period.year,
                 target="final run")
-    return run_scheme(scheme, registry, as_of=as_of, store=store, console=console, final=final, actor=actor)
+    return run_scheme(scheme, registry, as_of=as_of, store=store, console=console, final=final, actor=actor,
+                      display=display)
 
 
 def list_runs(store: Store, scheme_name: str, period: int | None = None) -> list[StoredRun]:
