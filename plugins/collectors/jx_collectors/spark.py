@@ -247,13 +247,15 @@ class SparkConnectDialect(default.DefaultDialect):
     def create_connect_args(self, url) -> tuple[list, dict]:
         """``spark+connect://user:token@host:port/db?use_ssl=true&retries=4`` → an ``sc://`` string."""
         query = dict(url.query)
-        retries = int(query.pop("retries", DEFAULT_RETRIES))
+        retries = query.pop("retries", str(DEFAULT_RETRIES))
+        if not str(retries).isdigit():
+            raise ValueError(f"retries={retries} in the URL is not a whole number of attempts")
         params = {**({"user_id": url.username} if url.username else {}),
                   **({"token": url.password} if url.password else {}), **query}
         remote = f"sc://{url.host or '127.0.0.1'}:{url.port or DEFAULT_PORT}"
         if params:
             remote += "/;" + ";".join(f"{k}={v}" for k, v in params.items())
-        return [remote], {"database": url.database or None, "retries": retries}
+        return [remote], {"database": url.database or None, "retries": int(retries)}
 
     def do_rollback(self, dbapi_connection: Any) -> None:
         pass
