@@ -38,21 +38,24 @@ def report_of(ctx: OutputContext) -> Report:
     return Report(RunView.from_result(ctx.result), ctx.store, warning_options(ctx.params))
 
 
-def rich_table(table: tables.Table):
-    """A :class:`tables.Table` as a rich table: numbers never wrapped or cut (each column is as
-    wide as its widest number), names folded rather than cut, marked rows bold, left-out rows as a
-    section line."""
+def rich_table(table: tables.Table, width: int | None = None):
+    """A :class:`tables.Table` as a rich table: numbers never wrapped or cut (each column is at
+    least as wide as its widest number; long headers wrap above), codes and names kept whole up
+    to 16 cells and folded beyond, marked rows bold, left-out rows as a section line."""
     from rich.cells import cell_len
     from rich.table import Table as RichTable
 
     shown = RichTable(title=table.title, title_justify="left")
     cells = [[tables.format_cell(v, c.kind) for v, c in zip(row, table.columns)] for row in table.rows]
-    for i, column in enumerate(table.columns):
-        if column.kind == "text":
-            shown.add_column(column.label, overflow="fold")
-        else:
-            widest = max((cell_len(row[i]) for row in cells), default=0)
-            shown.add_column(column.label, justify="right", no_wrap=True, min_width=widest)
+    widest = [max((cell_len(row[i]) for row in cells), default=0) for i in range(len(table.columns))]
+    natural = sum(max(w, cell_len(c.label)) + 3 for w, c in zip(widest, table.columns)) + 1
+    narrow = width is not None and natural > width  # then headers wrap down to their numbers' width
+    for column, most in zip(table.columns, widest):
+        if column.kind == "text":  # codes and names keep up to 16 cells (8 Chinese characters), then fold
+            shown.add_column(column.label, overflow="fold", min_width=min(most, 16))
+        else:  # at least as wide as the widest number: a long header wraps above it instead
+            shown.add_column(column.label, justify="right", overflow="fold", min_width=most,
+                             width=max(most, 4) if narrow else None)
     marked, breaks = set(table.marked), set(table.breaks)
     for n, row in enumerate(cells):
         if n in breaks and n:
@@ -65,7 +68,7 @@ def print_table(console, table: tables.Table, limit: int = 0) -> None:
     """A :class:`tables.Table` on the console (first ``limit`` rows if given), notes below it."""
     if limit:
         table = attrs.evolve(table, rows=table.rows[:limit])
-    console.print(rich_table(table))
+    console.print(rich_table(table, console.width))
     for note in table.notes:
         console.print(note)
 

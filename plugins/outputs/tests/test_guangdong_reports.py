@@ -78,8 +78,10 @@ def test_explain_shows_measure_rule_and_source(demo, capsys):
     text = capsys.readouterr().out
     assert text.startswith("洪梅（hongmei）2010 年得分说明，截至 2010-12-31")
     assert "ZFBA 执法办案: 得 173.344 / 200  失 26.656" in text
-    assert "考核规则: base_score(target=7.5, step=0.5" in text
-    assert "数据来源: system_feed(source=business, table=cases" in text
+    rule = next(line.strip() for line in text.splitlines() if "考核规则: base_score(" in line)
+    assert "target=7.5" in rule and "step=0.5" in rule  # the parameters of the stored plan
+    source = next(line.strip() for line in text.splitlines() if "数据来源: system_feed(" in line)
+    assert "source=business" in source and "table=cases" in source
 
 
 def explain_json(capsys, *args: str) -> dict:
@@ -204,6 +206,12 @@ def test_report_prints_the_top_ten_and_the_named_unit_within_100_columns(demo, c
     assert "另有 22 个单位未列出（--all 显示全部）" in text
     assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", str(out), "--all"]) == 0
     assert len(leaderboard_rows(capsys.readouterr().out)) == 33
+    assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", str(out), "--wide"]) == 0
+    text = capsys.readouterr().out  # ten item columns: their headers wrap, no column is cut or dropped
+    assert max(cell_len(line.rstrip()) for line in text.splitlines()) <= 160  # the console off a terminal
+    for row in leaderboard_rows(text):
+        cells = [c.strip() for c in row.split("│")[1:-1]]
+        assert len(cells) == 16 and all(cells[:14]) and cells[1].isascii() and cells[2]
 
 
 def test_report_with_an_unknown_unit_writes_nothing(demo, capsys):
