@@ -364,6 +364,8 @@ from jxcore.cli_entries import entry_group, import_command  # noqa: E402
 from jxcore.cli_records import add_record_commands  # noqa: E402
 
 add_record_commands(cli)
+from jxcore.cli_heads import add_heads_commands  # noqa: E402
+add_heads_commands(cli)
 cli.add_command(import_command)
 cli.add_command(entry_group)
 

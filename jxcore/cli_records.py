@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from pathlib import Path
 
 import click
 
@@ -79,7 +80,8 @@ def lock_command(scheme: str, period: int | None, until: dt.date | None, final: 
         done = lock(store, loaded.name, loaded.period.year, user=acting_user(user), until=until, final=final,
                     reason=reason)
     click.echo(f"locked: {done.describe()}")
-    click.echo(f"chain head {done.head} ({done.size} records): write it into the minutes")
+    click.echo(f"signed head {done.signed.head} ({done.signed.size} records, including the lock): write it into "
+               "the minutes, and keep the heads with jx heads export FILE")
 
 
 @click.command("unlock")
@@ -103,19 +105,36 @@ def unlock_command(scheme: str, period: int | None, lock_id: int | None, reason:
                    "a second admin must confirm it with the same command")
     else:
         click.echo(f"unlocked: lock #{done.id}, requested by {done.unlocked_by[0]}, confirmed by {done.unlocked_by[1]}")
+    click.echo(f"signed head {done.signed.head} ({done.signed.size} records)")
 
 
 @click.command("verify")
 @click.option("--head", "heads", multiple=True, metavar="HEX", help="A chain head recorded outside (e.g. the minutes).")
+@click.option("--heads", "kept", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Signed heads kept outside (jx heads export): report a truncated or rewritten history.")
+@click.option("--key", metavar="HEX", help="The bureau's public key the kept heads must be signed with.")
+@click.option("--entry", "entry_id", type=int, metavar="ID",
+              help="With --heads: check that this entry, as stored, is in the log a kept head covers.")
 @db_option
-def verify_command(heads: tuple[str, ...], db: str | None) -> None:
-    """Recompute the audit chain; name every changed, deleted, inserted or reordered record (exit 1)."""
+def verify_command(heads: tuple[str, ...], kept: Path | None, key: str | None, entry_id: int | None,
+                   db: str | None) -> None:
+    """Recompute the audit chain; name every changed, deleted, inserted, reordered, truncated or
+    rewritten record and every missing database guard (exit 1)."""
     from jxcore.cli import ExitCode
-    from jxcore.services import list_locks, verify_store
+    from jxcore.errors import UsageError
+    from jxcore.services import entry_inclusion, list_locks, verify_store
     from jxcore.store import Store
 
+    if entry_id is not None and kept is None:
+        raise UsageError("--entry needs --heads FILE", hint="give the signed heads the bureau published")
     with Store.open(db) as store:
-        result = verify_store(store, heads)
+        if entry_id is not None:
+            inclusion = entry_inclusion(store, entry_id, kept)
+            click.echo(("ok: " if inclusion.ok else "tampered: ") + inclusion.message, err=not inclusion.ok)
+            if not inclusion.ok:
+                raise click.exceptions.Exit(ExitCode.RUN_FAILED)
+            return
+        result = verify_store(store, heads, kept=kept, key=key)
         known = list_locks(store)
     for finding in result.findings:
         click.echo(f"tampered: {finding}", err=True)

@@ -266,6 +266,15 @@ def _call_plugin(who: str, call):
                         hint="nothing of this run was stored; run with --debug for the traceback") from exc
 
 
+def _masked(text: str, url: str) -> str:
+    """``text`` (a driver's message) without the URL's password, should the driver repeat it."""
+    try:
+        secret = sa.make_url(url).password
+    except sa.exc.ArgumentError:  # an unparseable URL: mask_url already hid what it could
+        return text
+    return text.replace(str(secret), "***") if secret else text
+
+
 @attrs.define
 class SourceOpener:
     """Opens each source database once per run, after the jx_prepare_source hook."""
@@ -293,7 +302,9 @@ class SourceOpener:
         try:
             engine = sa.create_engine(source.url, **dict(source.options))
         except Exception as exc:
-            raise UsageError(f"source {name!r}: cannot open {source.url!r}: {exc}",
+            from jxcore.store.api import mask_url
+
+            raise UsageError(f"source {name!r}: cannot open {mask_url(source.url)!r}: {_masked(str(exc), source.url)}",
                              hint="check the URL in the scheme's sources (a SQLAlchemy URL) and that its driver is installed") from exc
         self._engines[name] = engine
         return engine

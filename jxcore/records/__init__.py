@@ -4,7 +4,16 @@ Plain functions over a :class:`jxcore.store.Store`: the service layer the CLI (`
 ``jx entry``, ``jx import``, ``jx lock``, ``jx unlock``, ``jx verify``) and a later web app call.
 """
 
-from jxcore.records.access import Action, Role, User, add_user, get_user, log_access, may, users
+from jxcore.records.access import (
+           Action,
+           Role,
+           User,
+           add_user,
+           get_user,
+           log_access,
+           may,
+           users,
+)
 from jxcore.records.chain import Finding, Verification, verify
 from jxcore.records.locking import Lock, active_locks, lock, locks, unlock
 

@@ -25,8 +25,10 @@ import sqlalchemy as sa
 
 from jxcore.errors import AccessDenied, UsageError
 from jxcore.models import Node
-from jxcore.store import Store
-from jxcore.store.tables import access_log, departments, users as users_table
+from jxcore.store import Store, ledger
+from jxcore.store.tables import access_log, departments
+from jxcore.store.tables import users as users_table
+
 
 class Role(enum.Enum):
     CLERK = "clerk"
@@ -62,7 +64,7 @@ def may(user: User, action: Action, node: Node | None = None) -> bool:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _row_user(row) -> User:
@@ -83,10 +85,16 @@ def users(store: Store) -> list[User]:
 
 def log_access(store: Store, user: str, action: Action, message: str, *, allowed: bool, scheme: str | None = None,
                period: int | None = None, target: str | None = None) -> None:
-    """One access-log row, in its own transaction (a refusal is logged though the work is not done)."""
-    store.write(lambda tx: tx.connection.execute(access_log.insert(), {
-        "at": _now(), "user_name": user, "action": action.value, "scheme": scheme, "period": period,
-        "target": target, "allowed": allowed, "message": message}))
+    """One access-log row, chained, in its own transaction (a refusal is logged though the work is
+    not done)."""
+    def write(tx) -> None:
+        ledger.lock_writers(tx.connection)
+        new_id = tx.connection.execute(access_log.insert(), {
+            "at": _now(), "user_name": user, "action": action.value, "scheme": scheme, "period": period,
+            "target": target, "allowed": allowed, "message": message}).inserted_primary_key[0]
+        ledger.append_where(tx.connection, "access_log", sa.column("id") == new_id)
+
+    store.write(write)
 
 
 def _deny(store: Store, user: str, action: Action, message: str, hint: str, **where) -> AccessDenied:
@@ -121,11 +129,14 @@ def add_user(store: Store, name: str, *, role: Role | str, department: str | Non
         raise UsageError(f"user {name!r} exists already", hint="pick another name")
 
     def write(tx) -> None:
+        ledger.lock_writers(tx.connection)
         if department and tx.connection.execute(
                 sa.select(departments.c.code).where(departments.c.code == department)).first() is None:
             tx.connection.execute(departments.insert(), {"code": department, "name": department_name or department})
+            ledger.append_where(tx.connection, "departments", sa.column("code") == department)
         tx.connection.execute(users_table.insert(), {"name": name, "department": department, "role": role.value,
                                                      "added_by": by or name, "added_at": _now()})
+        ledger.append_version(tx.connection, "users", name)
 
     store.write(write)
     log_access(store, by or name, Action.MANAGE_USERS, f"added {role.value} {name}"

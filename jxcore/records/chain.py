@@ -9,15 +9,16 @@ number it touches and what it looks like: changed, deleted, inserted or reordere
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import attrs
 import sqlalchemy as sa
 
+from jxcore.records.heads import SignedHead, check_against, check_file, stored_heads
 from jxcore.store import ledger
 
-KINDS = ("changed", "deleted", "inserted", "reordered")
-_ORDERED_KEYS = {"entries", "record_locks", "run_units", "run_nodes"}  # keys grow as rows are written
+KINDS = ("changed", "deleted", "inserted", "reordered", "truncated", "rewritten", "unguarded")
+_ORDERED_KEYS = {"entries", "record_locks", "run_units", "run_nodes", "access_log"}  # keys grow as rows are written
 
 
 @attrs.frozen
@@ -46,8 +47,9 @@ class Verification:
         return not self.findings
 
 
-def _chained_rows(connection: sa.Connection) -> dict[tuple[str, str], dict]:
-    """Every row that must be chained: all of the append-only tables, and final runs with their rows."""
+def _chained_rows(connection: sa.Connection, latest: dict[tuple[str, str], int]) -> dict[tuple[str, str], dict]:
+    """Every row that must be chained: all of the append-only tables, final runs with their rows,
+    and each row of a versioned table under the key of its newest chained version (``latest``)."""
     rows = {}
     final = {r["id"] for r in ledger.raw_rows(connection, "runs") if r["final"] in (1, True)}
     for tbl in ledger.CHAINED:
@@ -55,13 +57,38 @@ def _chained_rows(connection: sa.Connection) -> dict[tuple[str, str], dict]:
             if tbl == "runs" and row["id"] not in final or tbl in ("run_units", "run_nodes") and row["run_id"] not in final:
                 continue
             rows[(tbl, ledger.row_key(tbl, row))] = row
+    for tbl, column in ledger.VERSIONED.items():
+        for row in ledger.raw_rows(connection, tbl):
+            name = str(row[column])
+            n = latest.get((tbl, name))
+            rows[(tbl, f"{name}#{n}" if n else name)] = row
     return rows
 
 
-def verify(connection: sa.Connection, expected_heads: Iterable[str] = ()) -> Verification:
-    """Check the chain against the rows, the lock heads and ``expected_heads`` (hex, from outside)."""
+def _latest_versions(chain: list[dict]) -> dict[tuple[str, str], int]:
+    latest: dict[tuple[str, str], int] = {}
+    for link in chain:
+        if link["tbl"] in ledger.VERSIONED:
+            name, n = ledger.version_key(link["row_key"])
+            latest[(link["tbl"], name)] = max(n, latest.get((link["tbl"], name), 0))
+    return latest
+
+
+def _superseded_version(link: dict, latest: dict[tuple[str, str], int]) -> bool:
+    if link["tbl"] not in ledger.VERSIONED:
+        return False
+    name, n = ledger.version_key(link["row_key"])
+    return n < latest.get((link["tbl"], name), 0)
+
+
+def verify(connection: sa.Connection, expected_heads: Iterable[str] = (),
+           kept: Sequence[SignedHead] = (), key: str | None = None) -> Verification:
+    """Check the chain against the rows, the lock heads, the stored signed heads, ``expected_heads``
+    (hex, from outside) and ``kept`` signed heads (an export kept outside, signed by ``key``), and
+    that the database's guards are in place."""
     chain = ledger.chain_rows(connection)
-    rows = _chained_rows(connection)
+    latest = _latest_versions(chain)
+    rows = _chained_rows(connection, latest)
     findings: list[Finding] = []
     heads = ledger.Heads()
     recomputed: dict[int, str] = {}
@@ -78,11 +105,13 @@ def verify(connection: sa.Connection, expected_heads: Iterable[str] = ()) -> Ver
         by_key[(link["tbl"], link["row_key"])] = link
     leaves = {link["leaf"]: link for link in chain}
     mismatched: list[tuple[dict, dict]] = []
-    for key, link in by_key.items():
-        row = rows.get(key)
+    for where, link in by_key.items():
+        if _superseded_version(link, latest):
+            continue  # an older state of a row jx changed since: covered by the heads only
+        row = rows.get(where)
         if row is None:
-            findings.append(Finding(link["seq"], "deleted", *key, "the row is gone"))
-        elif ledger.leaf_hash(key[0], row) != link["leaf"]:
+            findings.append(Finding(link["seq"], "deleted", *where, "the row is gone"))
+        elif ledger.leaf_hash(where[0], row) != link["leaf"]:
             mismatched.append((link, row))
     for link, row in mismatched:
         moved = _moved_from(link, row, [m for m, _ in mismatched if m is not link], leaves)
@@ -92,10 +121,16 @@ def verify(connection: sa.Connection, expected_heads: Iterable[str] = ()) -> Ver
         else:
             findings.append(Finding(link["seq"], "changed", link["tbl"], link["row_key"],
                                     "the row differs from what was chained"))
-    for key in rows.keys() - by_key.keys():
-        findings.append(Finding(None, "inserted", *key, "the row is not in the chain"))
+    for where in rows.keys() - by_key.keys():
+        findings.append(Finding(None, "inserted", *where, "the row is not in the chain"))
     findings += _order_findings(chain)
     findings += _head_findings(connection, recomputed, expected_heads)
+    findings += [Finding(None, "unguarded", "guards", g.split(" (")[0], f"{g}: jx refuses to write until it is back")
+                 for g in ledger.missing_guards(connection)]
+    if kept:
+        for problem in check_file(kept, key) + check_against(kept[-1:], [link["leaf"] for link in chain]):
+            kind = problem.split(":")[0] if problem.startswith(("truncated", "rewritten")) else "rewritten"
+            findings.append(Finding(None, kind, "signed_heads", "kept", problem))
     findings.sort(key=lambda f: (f.seq is None, f.seq or 0, f.kind))
     return Verification(len(chain), recomputed.get(len(chain), ledger.EMPTY_HEAD) if chain else ledger.EMPTY_HEAD,
                         tuple(findings))
@@ -104,6 +139,8 @@ def verify(connection: sa.Connection, expected_heads: Iterable[str] = ()) -> Ver
 def _moved_from(link: dict, row: dict, others: list[dict], leaves: dict[str, dict]) -> dict | None:
     """The chain entry whose row this one now holds (two rows swapped keys), or None."""
     tbl = link["tbl"]
+    if tbl not in ledger.CHAINED:
+        return None
     for other in others:
         if other["tbl"] != tbl:
             continue
@@ -144,6 +181,11 @@ def _head_findings(connection: sa.Connection, recomputed: dict[int, str], expect
             found.append(Finding(size or None, "changed", "record_locks", str(lock_id),
                                  f"the head recorded by lock #{lock_id} ({size} records) no longer matches the "
                                  f"chain: a record up to seq {size} was changed"))
+    for h in stored_heads(connection):
+        if recomputed.get(h.size, ledger.EMPTY_HEAD if h.size == 0 else None) != h.head or not h.valid():
+            found.append(Finding(h.size or None, "changed", "signed_heads", str(h.size),
+                                 f"the signed head of {h.at:%Y-%m-%d %H:%M} ({h.event}) is no longer a head of the "
+                                 f"chain, or its signature is bad: a record up to seq {h.size} was changed"))
     known = set(recomputed.values()) | {ledger.EMPTY_HEAD}
     for head in expected:
         if head.lower() not in known:

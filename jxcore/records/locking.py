@@ -2,8 +2,10 @@
 
 A lock is an append-only ``record_locks`` row holding the audit chain's head at that moment; an
 unlock is two more rows (a request by one admin, the unlock by another), so every lift leaves a
-trace. The database's triggers (migration 0003) enforce the locks; the checks here only give the
-friendlier message first.
+trace. Each of them signs the chain's head after its own record (jxcore.records.heads). The
+database's triggers (migrations 0003, 0006) enforce the locks; the checks here only give the
+friendlier message first. A lock waits for every open write to the tables it covers and holds
+new ones until it commits (:func:`jxcore.store.ledger.freeze_writes`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlalchemy as sa
 
 from jxcore.errors import AccessDenied, LockedError, UsageError
 from jxcore.records.access import Action, log_access, require
+from jxcore.records.heads import SignedHead, load_key, sign_head
 from jxcore.store import Store, ledger
 from jxcore.store.tables import entries, record_locks
 
@@ -29,10 +32,12 @@ class Lock:
     by_user: str
     at: dt.datetime
     reason: str | None
-    head: str  #: the audit chain's head when locked (hex), for the meeting minutes
+    head: str  #: the audit chain's head just before the lock's own record (hex)
     size: int  #: how many chained records that head covers
     unlocked_by: tuple[str, ...] = ()  #: the requesting and the unlocking admin, once lifted
     unlock_requested_by: str | None = None
+    #: the signed tree head after this lock's (or unlock's) own record, when just made
+    signed: SignedHead | None = attrs.field(default=None, eq=False)
 
     @property
     def active(self) -> bool:
@@ -80,20 +85,36 @@ def lock(store: Store, scheme: str, period: int, *, user: str, until: dt.date | 
     if not dt.date(period, 1, 1) <= until <= end:
         raise UsageError(f"--until {until} is outside period {period}", hint=f"give a date in {period}")
 
-    def write(tx) -> Lock:
+    key = require_enforced(store, "lock")
+
+    def write(tx) -> tuple[Lock, SignedHead]:
         connection = tx.connection
-        chain = ledger.chain_rows(connection)
-        head = chain[-1]["head"] if chain else ledger.EMPTY_HEAD
+        ledger.freeze_writes(connection)  # nothing can commit behind the lock (docs/records.md)
+        size, head = ledger.last_link(connection)
         new_id = connection.execute(record_locks.insert().values(
             scheme=scheme, period=period, action="lock", scope="final" if final else "entries", until=until,
-            by_user=user, at=_now(), reason=reason, head=head, size=len(chain))).inserted_primary_key[0]
+            by_user=user, at=_now(), reason=reason, head=head, size=size)).inserted_primary_key[0]
         ledger.append_where(connection, "record_locks", sa.column("id") == new_id)
-        return next(lk for lk in locks(connection, scheme, period) if lk.id == new_id)
+        done = next(lk for lk in locks(connection, scheme, period) if lk.id == new_id)
+        return done, sign_head(connection, done.describe(), key)
 
-    done = store.write(write)
-    log_access(store, user, Action.LOCK, done.describe() + f", head {done.head}", allowed=True,
-               target=done.scope, **where)
-    return done
+    done, signed = store.write(write)
+    log_access(store, user, Action.LOCK, done.describe() + f", signed head {signed.head} ({signed.size} records)",
+               allowed=True, target=done.scope, **where)
+    return attrs.evolve(done, signed=signed)
+
+
+def require_enforced(store: Store, what: str):
+    """The signing key, once the store is known to enforce locks in the database; UsageError on a
+    backend without triggers (MariaDB/MySQL): a lock there would hold only against jx itself."""
+    with store.engine.connect() as connection:
+        if not ledger.guarded(connection):
+            backend = "MariaDB/MySQL" if connection.dialect.name in ("mysql", "mariadb") else connection.dialect.name
+            raise UsageError(f"this {backend} store cannot enforce a {what} in the database "
+                             "(it has no lock triggers), so jx refuses it",
+                             hint="keep records that must be locked in a PostgreSQL or SQLite store (docs/records.md)")
+        ledger.require_guards(connection)
+    return load_key()
 
 
 def unlock(store: Store, scheme: str, period: int, *, user: str, reason: str, lock_id: int | None = None) -> Lock:
@@ -119,13 +140,18 @@ def unlock(store: Store, scheme: str, period: int, *, user: str, reason: str, lo
         raise AccessDenied(message, hint="another admin runs the same jx unlock command")
     action = "unlock" if target.unlock_requested_by else "unlock_request"
 
+    key = require_enforced(store, "unlock")
+
     def write(tx) -> Lock:
         connection = tx.connection
+        ledger.lock_writers(connection)
         new_id = connection.execute(record_locks.insert().values(
             scheme=scheme, period=period, action=action, scope=target.scope, until=target.until,
             lock_id=target.id, by_user=user, at=_now(), reason=reason)).inserted_primary_key[0]
         ledger.append_where(connection, "record_locks", sa.column("id") == new_id)
-        return next(lk for lk in locks(connection, scheme, period) if lk.id == target.id)
+        done = next(lk for lk in locks(connection, scheme, period) if lk.id == target.id)
+        event = f"{action.replace('_', ' ')} #{new_id} of lock #{target.id} ({scheme} {period}) by {user}"
+        return attrs.evolve(done, signed=sign_head(connection, event, key))
 
     done = store.write(write)
     log_access(store, user, Action.UNLOCK, f"{action.replace('_', ' ')} of lock #{target.id}: {reason}",
@@ -149,3 +175,26 @@ def check_unlocked(connection: sa.Connection, scheme: str, period: int, dates: l
         raise LockedError(f"{len(locked)} entries are dated {locked[0]} … {locked[-1]}, inside {lk.describe()}",
                           hint="nothing was stored; entries after the lock's date can still be added, "
                                "or two admins lift the lock with jx unlock")
+
+
+def check_not_final_locked(store: Store, scheme: str, period: int) -> None:
+    """LockedError naming the lock when scheme/period has an active final lock: no run is stored
+    then (the database refuses it too); what is published is the locked final result."""
+    with store.engine.connect() as connection:
+        final = [lk for lk in active_locks(connection, scheme, period) if lk.scope == "final"]
+    if final:
+        raise LockedError(f"{scheme} {period} is under {final[-1].describe()}: no run of the period is stored, "
+                          "final or not", hint="the locked final result is what is published; two admins lift the "
+                                               "lock with jx unlock to run again")
+
+
+def sign_final_run(store: Store, result, actor: str | None, key) -> SignedHead:
+    """Sign the chain's head after a final run (its records committed with it)."""
+    run = result.run
+    event = f"final run {run.id} of {run.scheme} {run.period} as of {run.as_of} by {actor or 'anyone'}"
+
+    def write(tx) -> SignedHead:
+        ledger.lock_writers(tx.connection)
+        return sign_head(tx.connection, event, key)
+
+    return store.write(write)

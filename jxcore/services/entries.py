@@ -42,6 +42,7 @@ from jxcore.params import Param, check_params
 from jxcore.plugins import Registry
 from jxcore.records.access import Action, Role, User, get_user, log_access, may, users
 from jxcore.records.locking import check_unlocked
+from jxcore.records.plans import require_published
 from jxcore.settings import checked_settings, settings_problems
 from jxcore.store import Batch, Entry, NewEntry, Store
 from jxcore.store import entries as stored
@@ -102,6 +103,13 @@ class EntryHistory:
     @property
     def live(self) -> bool:
         return self.superseded_by is None and self.withdrawn is None
+
+
+class _Refused(Exception):
+    """Raised inside the write transaction when a correction replaces an entry the user may not."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
 
 
 class _Preview(Exception):
@@ -187,6 +195,8 @@ class _Writer:
         self.requests = _requests(registry, scheme, collector)
         self.action = action
         self.user = _entrant(store, user, scheme, kind, action)
+        if self.user is not None:  # the policy is the stored plan's, never a copy's (jxcore.records.plans)
+            require_published(store, scheme, user=user, action=action, what=f"{kind} entries")
         inspection = checked_settings(scheme, "records", RECORDS_SETTINGS)["inspection_kinds"]
         self.allowed = _may_nodes(self.user, action, [r.node for r in self.requests], kind, inspection)
 
@@ -230,11 +240,13 @@ class _Writer:
             return self.user_name
         return f"{u.name} ({u.role.value}" + (f" of {u.department})" if u.department else ")")
 
-    def check_stored(self, connection: sa.Connection, name: str, rows: list[NewEntry]) -> list[Problem]:
-        """Problems against the store (inside the write transaction, after the writer lock):
-        superseded entries must be live entries of this scheme/period/kind that this user may
-        replace; a natural key may not match a live entry the row does not supersede."""
+    def check_stored(self, connection: sa.Connection, name: str,
+                     rows: list[NewEntry]) -> tuple[list[Problem], list[Problem]]:
+        """(problems, refusals by access) against the store (inside the write transaction, after
+        the writer lock): superseded entries must be live entries of this scheme/period/kind that
+        this user may replace; a natural key may not match a live entry the row does not supersede."""
         problems: list[Problem] = []
+        refusals: list[Problem] = []
         targets = [r.supersedes for r in rows if r.supersedes is not None]
         old = stored.entries_by_id(connection, targets)
         dead = stored.dead_ids(connection, targets)
@@ -263,7 +275,7 @@ class _Writer:
             denied = self.feeds([e.as_new() for e in live_old]) & ~self.allowed[:, None]
             for e, bad in zip(live_old, denied.any(axis=0).tolist()):
                 if bad:
-                    problems.append(Problem(f"{self._who()} may not {self.action.value} entry #{e.id}, which "
+                    refusals.append(Problem(f"{self._who()} may not {self.action.value} entry #{e.id}, which "
                                             "counts in indicators of another department", Location(file=name),
                                             "ask a member of the responsible department, or an admin"))
         keys = {r.natural_key for r in rows}
@@ -277,7 +289,7 @@ class _Writer:
                     f"the same {self.kind} entry is stored already: #{clash.id} {origin}, entered by "
                     f"{clash.entered_by} on {clash.entered_at:%Y-%m-%d}", _row_location(name, r),
                     f"leave the row out, or correct #{clash.id} with supersedes = {clash.id} and a reason"))
-        return problems
+        return problems, refusals
 
     def keyed(self, rows: Iterable[NewEntry]) -> list[NewEntry]:
         return [attrs.evolve(r, natural_key=_natural_key(self.kind, tuple(self.reader.natural_key(self.kind, r))))
@@ -317,7 +329,9 @@ def _write(w: _Writer, name: str, sha256: str, rows: list[NewEntry], *, encoding
         earlier = stored.find_batch(connection, scheme.name, scheme.period.year, w.kind, sha256)
         if earlier is not None:  # the same file again: say so before its rows' keys do
             raise stored.already_imported(earlier, w.kind, name)
-        more = w.check_stored(connection, name, rows)
+        more, refused = w.check_stored(connection, name, rows)
+        if refused:
+            raise _Refused(refused)
         if more:
             raise DataError.from_problems(f"{name}: nothing stored", _shown(more))
         check_unlocked(connection, scheme.name, scheme.period.year, [r.entry_date for r in rows],
@@ -338,6 +352,9 @@ def _write(w: _Writer, name: str, sha256: str, rows: list[NewEntry], *, encoding
         return w.store.write(write)
     except _Preview as done:
         return done.report
+    except _Refused as refused:  # logged after the write transaction rolled back
+        w.refuse(refused.problems, name)
+        raise
 
 
 def import_file(store: Store, registry: Registry, scheme: Scheme, kind: str, path: Path | str, *, user: str,

@@ -20,17 +20,30 @@ def run(store: Store, registry: Registry, scheme: Scheme, *, as_of: dt.date | No
     """Score ``scheme`` as of ``as_of`` and store the run with its plan and its actor.
 
     A run replaces the non-final runs of the same scheme, period and as-of date (daily runs are
-    idempotent). A final run needs an admin once the store has users (AccessDenied, logged).
+    idempotent). No run of a period under an active final lock is stored (LockedError): what is
+    published is the locked final result. A final run needs an admin once the store has users,
+    the period's plan as stored (:mod:`jxcore.records.plans`; AccessDenied, logged) and a store
+    that enforces locks (not MariaDB); it signs the chain's head after it (docs/records.md).
     ``console`` and ``display`` (terminal options, see OutputContext) go to the outputs that print.
     """
     from jxcore.engine import run_scheme
     from jxcore.records.access import Action, require, users
+    from jxcore.records.locking import check_not_final_locked, require_enforced, sign_final_run
+    from jxcore.records.plans import require_published
 
-    if final and users(store):
-        require(store, actor or "", Action.LOCK, scheme=scheme.name, period=scheme.period.year,
-                target="final run")
-    return run_scheme(scheme, registry, as_of=as_of, store=store, console=console, final=final, actor=actor,
-                      display=display)
+    check_not_final_locked(store, scheme.name, scheme.period.year)
+    key = None
+    if final:
+        where = {"scheme": scheme.name, "period": scheme.period.year, "target": "final run"}
+        if users(store):
+            require(store, actor or "", Action.LOCK, **where)
+        require_published(store, scheme, user=actor or "", action=Action.LOCK, what="a final run")
+        key = require_enforced(store, "final run")
+    result = run_scheme(scheme, registry, as_of=as_of, store=store, console=console, final=final, actor=actor,
+                        display=display)
+    if final:
+        sign_final_run(store, result, actor, key)
+    return result
 
 
 def list_runs(store: Store, scheme_name: str, period: int | None = None) -> list[StoredRun]:
@@ -94,7 +107,8 @@ def view_of(store: Any, registry: Registry | None, stored: StoredRun, current: S
 def stored_view(store: Store, registry: Registry, scheme: str | Scheme, period: int | None = None, *,
                 run_id: str | None = None) -> RunView:
     """A stored run with the plan that scored it: ``run_id``, else the current run of the period
-    (the latest as-of date; default period: the installed pack's latest plan, else the latest stored).
+    (the latest as-of date; default period: the installed pack's latest plan, else the latest stored);
+    under an active final lock the period's current run is its locked final run, always.
 
     UsageError naming ``jx run …`` when the period has no run, or when ``run_id`` is another scheme's.
     ``scheme`` is a name, or the plan the caller opened (then compared with the run's own plan).
@@ -102,7 +116,7 @@ def stored_view(store: Store, registry: Registry, scheme: str | Scheme, period: 
     current = scheme if isinstance(scheme, Scheme) else None
     if current is not None:
         scheme, period = current.name, period or current.period.year
-    if run_id:
+    if run_id:  # a run asked for by id is shown as what it is (final or not); the period's is below
         stored = store.load_run(run_id)
         if stored.scheme != scheme:
             raise UsageError(f"run {run_id} is of scheme {stored.scheme}, not {scheme}",

@@ -42,12 +42,17 @@ URL_HINT = ("give a SQLAlchemy URL with --db or JX_DATABASE_URL, e.g. sqlite:///
             "or postgresql+psycopg://user@host/dbname")
 
 
+_SECRET_PARAMS = re.compile(r"([?&](?:[\w.-]*(?:password|passwd|pwd|secret|token|key)[\w.-]*)=)[^&#\s]*", re.I)
+
+
 def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, for messages."""
+    """The URL with its password, and query parameters that look like secrets
+    (``?password=…``, ``sslkey``, ``token``), replaced by ``***``, for messages."""
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
+        shown = sa.make_url(url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+        shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    return _SECRET_PARAMS.sub(r"\1***", shown)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -233,10 +238,14 @@ class _Reader(abc.ABC):
 
         ``final_only`` keeps runs marked final; ``before`` (a run id) returns the run the movement
         of that one is measured against: the latest with an earlier as-of date (the previous day's).
+        A period under an active final lock publishes its final run only (docs/records.md).
         """
         c = runs_table.c
         query = sa.select(runs_table).where(c.scheme == scheme, c.period == period,
                                             c.status == RunStatus.FINISHED.value)
+        if not final_only and before is None:
+            with self._connect() as connection:
+                final_only = ledger.final_locked(connection, scheme, period)
         if final_only:
             query = query.where(c.final == sa.true())
         if before is not None:
@@ -452,18 +461,22 @@ class StoreTransaction(_Reader):
                 f"{len(result.ranks)} ranks for {n_nodes} nodes × {n_units} units",
                 hint="the engine must give one score row per node and one column and rank per unit")
         run_id = run.id or uuid.uuid4().hex
+        new_plan = plan_document is not None and self.plan_document(scheme_digest) is None
+        if final or new_plan:  # chained rows follow: wait for other chained writers first (docs/records.md)
+            ledger.lock_writers(self.connection)
         self.connection.execute(runs_table.insert(), {
             "id": run_id, "scheme": run.scheme, "period": run.period, "as_of": run.as_of,
             "started_at": run.started_at, "finished_at": dt.datetime.now(dt.timezone.utc),
             "status": RunStatus.FINISHED.value, "final": final, "jx_version": jxcore.__version__,
             "scheme_digest": scheme_digest, "unit_count": n_units, "node_count": n_nodes, "actor": actor,
         })
-        if plan_document is not None and self.plan_document(scheme_digest) is None:
+        if new_plan and self.plan_document(scheme_digest) is None:
             try:  # a concurrent run of the same plan may store it first: then theirs is ours
                 with self.connection.begin_nested():
                     self.connection.execute(run_plans.insert(), {
                         "digest": scheme_digest, "scheme": run.scheme, "period": run.period,
                         "document": plan_document, "stored_at": dt.datetime.now(dt.timezone.utc)})
+                ledger.append_where(self.connection, "run_plans", sa.column("digest") == scheme_digest)
             except sa.exc.IntegrityError:
                 pass
         self.connection.execute(run_units.insert(), [

@@ -33,7 +33,14 @@ CHAINED: dict[str, tuple[str, ...]] = {
     "runs": ("id",),
     "run_units": ("run_id", "position"),
     "run_nodes": ("run_id", "position"),
+    "run_plans": ("digest",),  # 0006: the reference plan of a period is the first chained one
+    "departments": ("code",),
+    "access_log": ("id",),
 }
+# Chained by version (0006): a row that jx changes in place (a password, a disabled flag) gets a
+# new chain entry keyed ``name#n`` after each change, so verify compares the row with its newest
+# version and a change made outside jx (``UPDATE users SET role = 'admin'``) shows as changed.
+VERSIONED: dict[str, str] = {"users": "name"}
 # Columns added after a table was first chained, hashed only when not NULL: rows chained before
 # the column existed keep their leaves (a store upgraded from 0003 still verifies).
 LATE_COLUMNS: dict[str, tuple[str, ...]] = {"entries": ("natural_key",), "runs": ("actor",)}
@@ -127,6 +134,104 @@ def merkle_root(leaves: Sequence[str]) -> str:
     return node_hash(bytes.fromhex(merkle_root(leaves[:k])), bytes.fromhex(merkle_root(leaves[k:]))).hex()
 
 
+def _split(n: int) -> int:
+    """The largest power of two smaller than ``n`` (n > 1): RFC 6962's k."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def _mth(leaves: Sequence[bytes]) -> bytes:
+    """MTH over leaf hashes, iteratively (Heads' stack of perfect subtrees)."""
+    heads = Heads()
+    for leaf in leaves:
+        heads.add(leaf.hex())
+    return bytes.fromhex(heads.head())
+
+
+def consistency_proof(leaves: Sequence[str], m: int, n: int) -> list[str]:
+    """RFC 6962 §2.1.2 PROOF(m, D[n]) over the chain's hex leaves: the nodes that show the tree of
+    the first ``m`` leaves is a prefix of the tree of the first ``n``."""
+    raw = [bytes.fromhex(x) for x in leaves[:n]]
+
+    def sub(m: int, d: Sequence[bytes], complete: bool) -> list[bytes]:
+        if m == len(d):
+            return [] if complete else [_mth(d)]
+        k = _split(len(d))
+        if m <= k:
+            return sub(m, d[:k], complete) + [_mth(d[k:])]
+        return sub(m - k, d[k:], False) + [_mth(d[:k])]
+
+    return [x.hex() for x in sub(m, raw, True)] if 0 < m <= n else []
+
+
+def inclusion_proof(leaves: Sequence[str], index: int, n: int) -> list[str]:
+    """RFC 6962 §2.1.1 PATH(index, D[n]): the audit path of leaf ``index`` (0-based) in the tree of
+    the first ``n`` leaves."""
+    raw = [bytes.fromhex(x) for x in leaves[:n]]
+
+    def path(m: int, d: Sequence[bytes]) -> list[bytes]:
+        if len(d) <= 1:
+            return []
+        k = _split(len(d))
+        return path(m, d[:k]) + [_mth(d[k:])] if m < k else path(m - k, d[k:]) + [_mth(d[:k])]
+
+    return [x.hex() for x in path(index, raw)]
+
+
+def verify_consistency(m: int, head_m: str, n: int, head_n: str, proof: Sequence[str]) -> bool:
+    """RFC 9162 §2.1.4.2: does ``proof`` show the tree (m, head_m) is a prefix of (n, head_n)?"""
+    try:
+        first, second, nodes = bytes.fromhex(head_m), bytes.fromhex(head_n), [bytes.fromhex(p) for p in proof]
+    except ValueError:
+        return False
+    if m == 0:
+        return head_m == EMPTY_HEAD and not nodes
+    if m > n:
+        return False
+    if m == n:
+        return not nodes and first == second
+    if m & (m - 1) == 0:
+        nodes = [first, *nodes]
+    if not nodes:
+        return False
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = nodes[0]
+    for c in nodes[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == first and sr == second and sn == 0
+
+
+def verify_inclusion(leaf: str, index: int, n: int, head: str, proof: Sequence[str]) -> bool:
+    """RFC 9162 §2.1.3.2: is ``leaf`` (hex) the leaf ``index`` (0-based) of the tree (n, head)?"""
+    if not 0 <= index < n:
+        return False
+    try:
+        r, nodes = bytes.fromhex(leaf), [bytes.fromhex(p) for p in proof]
+    except ValueError:
+        return False
+    fn, sn = index, n - 1
+    for p in nodes:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r.hex() == head
+
+
 def raw_rows(connection: sa.Connection, tbl: str, where: sa.ColumnElement | None = None) -> Iterator[dict]:
     """The rows of a chained table as the database holds them (untyped), in key order."""
     names = columns(tbl)
@@ -136,7 +241,7 @@ def raw_rows(connection: sa.Connection, tbl: str, where: sa.ColumnElement | None
     query = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl))
     if where is not None:
         query = query.where(where)
-    query = query.order_by(*[sa.column(c) for c in CHAINED[tbl]])
+    query = query.order_by(*[sa.column(c) for c in CHAINED.get(tbl, (VERSIONED.get(tbl),))])
     for row in connection.execute(query).mappings():
         yield dict(row)
 
@@ -149,14 +254,53 @@ def chain_rows(connection: sa.Connection) -> list[dict]:
 
 
 def lock_writers(connection: sa.Connection) -> None:
-    """Make concurrent chained writers wait for this transaction (PostgreSQL's advisory lock; a
-    SQLite write transaction is exclusive already): checks made after it (a natural key still
-    free, an entry still live) hold until commit."""
-    if connection.dialect.name == "postgresql":
+    """Make concurrent chained writers wait for this transaction (PostgreSQL's advisory lock,
+    MariaDB's lock on the chain's last row; a SQLite write transaction is exclusive already):
+    checks made after it (a natural key still free, an entry still live) hold until commit.
+
+    Every chained writer calls it *before* inserting its rows, so ids (assigned at INSERT) grow in
+    chain order and concurrent writers never look "reordered" to ``jx verify``.
+    """
+    name = connection.dialect.name
+    if name == "postgresql":
         connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_LEDGER_LOCK})"))
+    elif name in ("mysql", "mariadb"):  # a next-key lock on the last chain row (or the empty table)
+        connection.execute(sa.text("SELECT seq FROM audit_chain ORDER BY seq DESC LIMIT 1 FOR UPDATE"))
 
 
-def append(connection: sa.Connection, tbl: str, rows: Iterable[Mapping[str, Any]]) -> str:
+#: The tables a lock covers: :func:`freeze_writes` waits for their open writes.
+FROZEN_TABLES = ("entry_batches", "entries", "entry_withdrawals", "runs", "run_units", "run_nodes")
+
+
+def freeze_writes(connection: sa.Connection) -> None:
+    """:func:`lock_writers`, and on PostgreSQL also wait for every open write to the tables a lock
+    covers, made by jx or not, and hold new ones until this transaction ends (SHARE mode conflicts
+    with the ROW EXCLUSIVE lock every INSERT/UPDATE/DELETE takes): a lock then sees every write that
+    commits before it, and a write after it meets its row in the triggers. SQLite's write
+    transactions are exclusive already."""
+    lock_writers(connection)
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text(f"LOCK TABLE {', '.join(FROZEN_TABLES)} IN SHARE MODE"))
+
+
+def last_link(connection: sa.Connection) -> tuple[int, str]:
+    """(size, head) of the chain now."""
+    c = tables.audit_chain.c
+    last = connection.execute(sa.select(c.seq, c.head).order_by(c.seq.desc()).limit(1)).first()
+    return (last.seq, last.head) if last else (0, EMPTY_HEAD)
+
+
+def final_locked(connection: sa.Connection, scheme: str, period: int) -> bool:
+    """Whether scheme/period has an active final lock (what is published is then its final run)."""
+    locks = tables.record_locks.c
+    unlocked = sa.select(locks.lock_id).where(locks.action == "unlock", locks.lock_id.is_not(None))
+    query = sa.select(locks.id).where(locks.scheme == scheme, locks.period == period, locks.scope == "final",
+                                      locks.action == "lock", locks.id.not_in(unlocked)).limit(1)
+    return connection.execute(query).first() is not None
+
+
+def append(connection: sa.Connection, tbl: str, rows: Iterable[Mapping[str, Any]],
+           keys: Sequence[str] | None = None) -> str:
     """Append the leaves of ``rows`` of ``tbl`` to the chain, in the given order; return the new head.
 
     Call it inside the transaction that wrote the rows: the chain and the rows commit together.
@@ -164,12 +308,14 @@ def append(connection: sa.Connection, tbl: str, rows: Iterable[Mapping[str, Any]
     duplicate sequence number); a SQLite write transaction is exclusive already.
     """
     rows = list(rows)
+    require_guards(connection)
     lock_writers(connection)
     heads = _current_heads(connection)
     new = []
-    for row in rows:
+    for i, row in enumerate(rows):
         leaf = leaf_hash(tbl, row)
-        new.append({"seq": heads.size + 1, "tbl": tbl, "row_key": row_key(tbl, row), "leaf": leaf,
+        key = keys[i] if keys is not None else row_key(tbl, row)
+        new.append({"seq": heads.size + 1, "tbl": tbl, "row_key": key, "leaf": leaf,
                     "head": heads.add(leaf)})
     if new:
         connection.execute(tables.audit_chain.insert(), new)
@@ -210,3 +356,116 @@ def append_final_run(connection: sa.Connection, run_id: str) -> str:
     append_where(connection, "runs", sa.column("id") == run_id)
     append_where(connection, "run_units", sa.column("run_id") == run_id)
     return append_where(connection, "run_nodes", sa.column("run_id") == run_id)
+
+
+def append_version(connection: sa.Connection, tbl: str, key: str) -> str:
+    """Chain the current state of a row of a :data:`VERSIONED` table (after jx wrote it) as its
+    next version ``key#n``; return the new head."""
+    lock_writers(connection)
+    column = VERSIONED[tbl]
+    row = next(raw_rows(connection, tbl, sa.column(column) == key))
+    c = tables.audit_chain.c
+    done = connection.execute(sa.select(sa.func.count()).where(
+        c.tbl == tbl, c.row_key.like(_like_prefix(key) + "#%", escape="\\"))).scalar_one()
+    return append(connection, tbl, [row], keys=[f"{key}#{done + 1}"])
+
+
+def update_version(connection: sa.Connection, tbl: str, key: str, **values: Any) -> str:
+    """UPDATE one row of a :data:`VERSIONED` table and chain its new state (the only way jx
+    changes such a row); return the new head."""
+    lock_writers(connection)
+    table = tables.metadata.tables[tbl]
+    connection.execute(table.update().where(table.c[VERSIONED[tbl]] == key).values(**values))
+    return append_version(connection, tbl, key)
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def version_key(row_key: str) -> tuple[str, int]:
+    """``("name", n)`` from a versioned chain key ``name#n``."""
+    key, _, n = row_key.rpartition("#")
+    return key, int(n) if n.isdigit() else 0
+
+
+# --- The database's guards (migrations 0003, 0004, 0006): jx refuses to write without them.
+
+SQLITE_GUARDS: tuple[str, ...] = (
+    "jx_entries_insert_locked", "jx_entries_update_locked", "jx_entries_delete_locked",
+    "jx_entries_update_append_only", "jx_entries_delete_append_only",
+    *(f"jx_{t}_{op}_append_only" for t in ("entry_batches", "record_locks", "audit_chain", "entry_withdrawals",
+                                          "access_log", "signed_heads", "departments")
+      for op in ("update", "delete")),
+    "jx_run_plans_update_append_only", "jx_run_plans_delete_append_only", "jx_users_delete_append_only",
+    "jx_users_update_key", "jx_entries_insert_supersedes",
+    *(f"jx_{t}_{op}_locked" for t in ("runs", "run_units", "run_nodes") for op in ("insert", "update", "delete")),
+    "jx_entry_withdrawals_insert_locked", "jx_record_locks_unlock_two_admins", "jx_record_locks_insert_admin",
+    *(f"jx_{t}_insert_no_replace" for t in ("entry_batches", "entries", "entry_withdrawals", "record_locks", "runs",
+                                           "run_units", "run_nodes", "run_plans", "audit_chain", "users",
+                                           "departments", "access_log", "signed_heads")),
+)
+PG_GUARDS: tuple[str, ...] = (
+    "jx_guard_entries", "jx_guard_runs", "jx_guard_unlock", "jx_guard_run_units", "jx_guard_run_nodes",
+    "jx_guard_withdrawals", "jx_guard_supersedes",
+    *(f"jx_append_only_{t}" for t in ("entry_batches", "record_locks", "audit_chain", "entry_withdrawals",
+                                     "run_plans", "access_log", "departments", "users", "signed_heads")),
+    *(f"jx_no_truncate_{t}" for t in ("entry_batches", "record_locks", "audit_chain", "entries", "entry_withdrawals",
+                                     "runs", "run_units", "run_nodes", "run_plans", "users", "departments",
+                                     "access_log", "signed_heads")),
+)
+#: PostgreSQL trigger functions; each must run with a fixed search_path (0006). The SQL helpers
+#: they call are inlined into them, so they resolve names with that path too.
+PG_FUNCTIONS: tuple[str, ...] = (
+    "jx_guard_entries", "jx_guard_append_only", "jx_guard_runs", "jx_guard_run_rows", "jx_guard_unlock",
+    "jx_guard_withdrawals", "jx_guard_supersedes",
+)
+GUARDED_DIALECTS = ("sqlite", "postgresql")
+
+
+def missing_guards(connection: sa.Connection) -> list[str]:
+    """The database guards that are missing or disabled, by name (one catalog query); [] when all
+    are in place. Backends without triggers (MariaDB) have none to check: see :func:`guarded`."""
+    name = connection.dialect.name
+    if name == "sqlite":
+        present = set(connection.execute(sa.text(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'jx\\_%' ESCAPE '\\'")).scalars())
+        return [f"trigger {g} (missing)" for g in SQLITE_GUARDS if g not in present]
+    if name != "postgresql":
+        return []
+    rows = connection.execute(sa.text(
+        "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal")).all()
+    enabled = {n: e for n, e in rows}
+    missing = [f"trigger {g} ({'disabled' if g in enabled else 'missing'})" for g in PG_GUARDS
+               if enabled.get(g) not in ("O", "A")]
+    fixed = dict(connection.execute(sa.text(
+        "SELECT p.proname, array_to_string(p.proconfig, ',') FROM pg_proc p "
+        "WHERE p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'jx\\_%'")).all())
+    missing += [f"function {f} ({'missing' if f not in fixed else 'search_path not fixed'})" for f in PG_FUNCTIONS
+                if "search_path=pg_catalog" not in (fixed.get(f) or "").replace(" ", "")]
+    role = connection.execute(sa.text("SELECT current_setting('session_replication_role')")).scalar()
+    if role != "origin":
+        missing.append(f"session_replication_role is {role} (triggers do not fire)")
+    return missing
+
+
+def guarded(connection: sa.Connection) -> bool:
+    """Whether the backend enforces locks and append-only tables in the database itself."""
+    return connection.dialect.name in GUARDED_DIALECTS
+
+
+def require_guards(connection: sa.Connection) -> None:
+    """StoreError naming every missing or disabled guard: jx writes no chained record without them.
+
+    Skipped while migrating (the guards are being made) and on backends without triggers.
+    """
+    if connection.info.get("jx_migrating"):
+        return
+    missing = missing_guards(connection)
+    if missing:
+        from jxcore.errors import StoreError
+
+        raise StoreError(f"the store's guards are not in place: {'; '.join(missing)}; nothing was written",
+                         hint="someone with the database owner's rights dropped or disabled them: treat the store "
+                              "as tampered, check it with jx verify --heads FILE and restore it from a backup")

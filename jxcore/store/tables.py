@@ -254,3 +254,17 @@ login_attempts = sa.Table(
     sa.Index(None, "user_name", "at"),
     sa.Index(None, "address", "at"),
 )
+
+# Signed tree heads (migration 0006, issue 14): every lock, unlock and final run signs the audit
+# chain's head with the bureau's Ed25519 key (kept outside the store); append-only. `jx heads
+# export` copies them to a file anyone can keep; see docs/records.md.
+signed_heads = sa.Table(
+    "signed_heads", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("size", sa.Integer, nullable=False),  # chain entries the head covers
+    sa.Column("head", sa.String(64), nullable=False),  # RFC 6962 tree head, hex
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),  # what was signed: "lock #3 …", "final run …"
+    sa.Column("public_key", sa.String(64), nullable=False),  # Ed25519 raw public key, hex
+    sa.Column("signature", sa.String(128), nullable=False),  # Ed25519 over jxcore.records.heads.message()
+)

@@ -395,7 +395,7 @@ class SystemFeed:
 
     def _collect_sql(self, ctx: CollectContext, engine: Any, spec: _Spec, window: _Window) -> Measure:
         stmt = window.bound(spec.p["sql"])
-        columns = _fetch(engine, stmt, f"the SQL of {spec.node}", spec.location)
+        columns = _fetch(engine, stmt, f"the SQL of {spec.node}", spec.location, raw=True)
         missing = [c for c in ("unit", "value") if c not in columns]
         if missing:
             raise DataError(f"the SQL of {spec.node} returns no column {' or '.join(missing)} "
@@ -460,8 +460,12 @@ def _inspector(source: str, engine: Any, location: Location) -> Any:
     try:
         return sa.inspect(engine)
     except sa.exc.DBAPIError as exc:
-        raise DataError(f"cannot open source {source!r} ({engine.url.render_as_string(hide_password=True)}): "
-                        f"{exc.orig}", location=location,
+        from jxcore.store.api import mask_url
+
+        secret = engine.url.password
+        reason = str(exc.orig).replace(str(secret), "***") if secret else str(exc.orig)
+        raise DataError(f"cannot open source {source!r} ({mask_url(engine.url.render_as_string(False))}): "
+                        f"{reason}", location=location,
                         hint="check the source's URL and that its server is up and reachable") from None
 
 
@@ -502,11 +506,34 @@ def _fused(table: sa.TableClause, group: Sequence[_Spec], window: _Window
     return fused
 
 
-def _fetch(engine: Any, stmt: Any, what: str, location: Location) -> dict[str, np.ndarray]:
-    """Run ``stmt``; a database error becomes a DataError naming the query and its indicators."""
+#: How a raw-SQL measure's transaction is made read-only, per dialect (docs/collectors.md): the
+#: statement runs first in the transaction; ``undo`` runs after it (a pooled connection is reused).
+_READ_ONLY = {"postgresql": ("SET TRANSACTION READ ONLY", None),
+              "mysql": ("SET TRANSACTION READ ONLY", None), "mariadb": ("SET TRANSACTION READ ONLY", None),
+              "sqlite": ("PRAGMA query_only = ON", "PRAGMA query_only = OFF")}
+_ROLLED_BACK = ("duckdb",)  # no read-only transactions: whatever it writes is rolled back
+
+
+def _fetch(engine: Any, stmt: Any, what: str, location: Location, *, raw: bool = False) -> dict[str, np.ndarray]:
+    """Run ``stmt``; a database error becomes a DataError naming the query and its indicators.
+
+    A ``raw`` (scheme-written) statement runs in a read-only transaction where the engine has one,
+    and is always rolled back: a measure cannot change the source whatever rights its credentials have.
+    """
+    name = engine.dialect.name
+    guard, undo = _READ_ONLY.get(name, (None, None)) if raw else (None, None)
     try:
         with engine.connect() as conn:
-            return _fetch_columns(conn, stmt)
+            if guard:
+                conn.exec_driver_sql(guard)
+            try:
+                return _fetch_columns(conn, stmt)
+            finally:
+                if raw and (guard or name in _ROLLED_BACK):
+                    conn.rollback()
+                if undo:
+                    conn.exec_driver_sql(undo)
+                    conn.commit()
     except sa.exc.DBAPIError as exc:
         raise DataError(f"{what} failed: {exc.orig}", location=location,
                         hint="check the indicators' filters against the column types, or run the SQL "

@@ -1,0 +1,271 @@
+"""Signed tree heads: the audit chain's head, signed outside the database, kept by anyone.
+
+Every lock, unlock and final run signs the chain's head *after* its own record with the bureau's
+Ed25519 key (a PEM file outside the store: ``JX_SIGNING_KEY``, else ``$JX_HOME/signing-key.pem``,
+made on first use or by ``jx keys init``) and stores it in ``signed_heads``. ``jx heads export
+FILE`` appends the heads to a text file, one JSON line each with the RFC 6962 consistency proof
+from the line before; whoever keeps a copy can later show that the store's history was truncated
+or rewritten (:func:`check_heads`), and a branch can check that its own entry is in the
+published log (:func:`check_inclusion`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import sqlalchemy as sa
+
+from jxcore.errors import DataError, UsageError
+from jxcore.store import ledger
+from jxcore.store.tables import audit_chain, signed_heads
+
+MAGIC = b"jx signed tree head v1\n"
+
+
+def key_path() -> Path:
+    """Where the private key lives: ``JX_SIGNING_KEY``, else ``$JX_HOME/signing-key.pem``."""
+    from jxcore.config import jx_home
+
+    explicit = os.environ.get("JX_SIGNING_KEY")
+    return Path(explicit) if explicit else jx_home() / "signing-key.pem"
+
+
+def init_key(path: Path | None = None, *, force: bool = False) -> tuple[Path, str]:
+    """Make a new Ed25519 key (file mode 0600); (its path, its public key hex). UsageError if one
+    exists (unless ``force``): a new key makes earlier heads unverifiable by the old public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = path or key_path()
+    if path.exists() and not force:
+        raise UsageError(f"a signing key exists already at {path}",
+                         hint="keep it; give --force only to replace a lost or leaked key (publish the new public key)")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    return path, _public_hex(key)
+
+
+def _public_hex(key) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def load_key(path: Path | None = None, *, create: bool = True):
+    """The private key; made at the default path on first use when ``create`` and no
+    ``JX_SIGNING_KEY`` is set. UsageError naming the file when it is missing or not an Ed25519 key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    path = path or key_path()
+    if not path.exists():
+        if create and "JX_SIGNING_KEY" not in os.environ:
+            init_key(path)
+        else:
+            raise UsageError(f"the signing key {path} does not exist",
+                             hint="make one with jx keys init, or point JX_SIGNING_KEY at the bureau's key file")
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError, OSError) as exc:
+        raise UsageError(f"cannot read the signing key {path}: {exc}",
+                         hint="give an unencrypted PEM Ed25519 key (jx keys init makes one)") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise UsageError(f"the signing key {path} is not an Ed25519 key", hint="make one with jx keys init")
+    return key
+
+
+def public_key(path: Path | None = None) -> str:
+    """The public key (hex, 32 bytes) of the signing key: publish it with the plan."""
+    return _public_hex(load_key(path, create=False))
+
+
+@attrs.frozen
+class SignedHead:
+    size: int
+    head: str
+    at: dt.datetime
+    event: str
+    public_key: str
+    signature: str
+    consistency: tuple[str, ...] = ()  #: RFC 6962 proof from the previous head of an export
+
+    def message(self) -> bytes:
+        return message(self.size, self.head, self.at, self.event)
+
+    def valid(self, key: str | None = None) -> bool:
+        """Whether the signature is good (and by ``key``, when given)."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        if key is not None and key.lower() != self.public_key.lower():
+            return False
+        try:
+            Ed25519PublicKey.from_public_bytes(bytes.fromhex(self.public_key)).verify(
+                bytes.fromhex(self.signature), self.message())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def line(self) -> str:
+        return json.dumps({"size": self.size, "head": self.head, "at": self.at.isoformat(), "event": self.event,
+                           "public_key": self.public_key, "signature": self.signature,
+                           "consistency": list(self.consistency)}, ensure_ascii=False)
+
+
+def message(size: int, head: str, at: dt.datetime, event: str) -> bytes:
+    """The bytes signed: a fixed prefix, then size, head, UTC time and event, one per line."""
+    when = at.astimezone(dt.UTC).isoformat()
+    return MAGIC + f"{size}\n{head}\n{when}\n{event}".encode()
+
+
+def sign_head(connection: sa.Connection, event: str, key=None) -> SignedHead:
+    """Sign the chain's current head (after the caller's own records) and store it; inside the
+    caller's transaction, after :func:`jxcore.store.ledger.lock_writers`."""
+    key = key if key is not None else load_key()
+    size, head = ledger.last_link(connection)
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    signature = key.sign(message(size, head, at, event)).hex()
+    signed = SignedHead(size, head, at, event, _public_hex(key), signature)
+    connection.execute(signed_heads.insert(), {"size": size, "head": head, "at": at, "event": event,
+                                               "public_key": signed.public_key, "signature": signature})
+    return signed
+
+
+def stored_heads(connection: sa.Connection) -> list[SignedHead]:
+    """The store's signed heads, oldest first."""
+    rows = connection.execute(sa.select(signed_heads).order_by(signed_heads.c.id)).mappings().all()
+    return [SignedHead(r["size"], r["head"], r["at"], r["event"], r["public_key"], r["signature"]) for r in rows]
+
+
+def read_heads(path: Path) -> list[SignedHead]:
+    """The heads of an export file; DataError naming the line that is not a head."""
+    if not path.exists():
+        return []
+    found = []
+    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            d = json.loads(text)
+            found.append(SignedHead(int(d["size"]), str(d["head"]), dt.datetime.fromisoformat(d["at"]), str(d["event"]),
+                                    str(d["public_key"]), str(d["signature"]), tuple(d.get("consistency", ()))))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}:{number}: not a signed head ({exc})",
+                            hint="the file holds one JSON head per line, as jx heads export writes them") from exc
+    return found
+
+
+def export_heads(connection: sa.Connection, path: Path) -> list[SignedHead]:
+    """Append the store's signed heads that ``path`` lacks, each with its consistency proof from
+    the head before it; return those appended. The file is only ever appended to; DataError if
+    its last head is not a head of this store's chain (nothing is written then)."""
+    kept = read_heads(path)
+    leaves = [link["leaf"] for link in ledger.chain_rows(connection)]
+    if kept:
+        problems = check_against(kept[-1:], leaves)
+        if problems:
+            raise DataError(f"{path}: {problems[0]}", hint="nothing was appended; keep the file as evidence")
+    have = {(h.size, h.head, h.signature) for h in kept}
+    new, previous = [], kept[-1] if kept else None
+    for h in stored_heads(connection):
+        if (h.size, h.head, h.signature) in have or (previous is not None and h.size < previous.size):
+            continue
+        proof = ledger.consistency_proof(leaves, previous.size, h.size) if previous is not None else []
+        h = attrs.evolve(h, consistency=tuple(proof))
+        new.append(h)
+        previous = h
+    if new:
+        with path.open("a", encoding="utf-8") as out:
+            out.writelines(h.line() + "\n" for h in new)
+    return new
+
+
+def check_file(heads: Sequence[SignedHead], key: str | None = None) -> list[str]:
+    """Problems of an export on its own: bad signatures, another key, a head that does not extend
+    the one before (its consistency proof fails)."""
+    problems = []
+    key = key or (heads[0].public_key if heads else None)
+    for i, h in enumerate(heads, start=1):
+        if not h.valid(key):
+            problems.append(f"head {i} (size {h.size}, {h.event}): the signature is not the key {key[:16]}…'s")
+        if i > 1:
+            before = heads[i - 2]
+            if not ledger.verify_consistency(before.size, before.head, h.size, h.head, h.consistency):
+                problems.append(f"head {i} (size {h.size}) does not extend head {i - 1} (size {before.size}): "
+                                "the history between them was rewritten")
+    return problems
+
+
+def check_against(heads: Sequence[SignedHead], leaves: Sequence[str]) -> list[str]:
+    """Problems of the store's chain (its hex ``leaves``) against kept heads: truncated (a kept
+    head is longer than the chain) or rewritten (the RFC 6962 consistency proof from a kept head to
+    the chain's head fails)."""
+    n = len(leaves)
+    head_n = ledger.merkle_root(list(leaves)) if leaves else ledger.EMPTY_HEAD
+    problems = []
+    for h in heads:
+        if h.size > n:
+            problems.append(f"truncated: the store's chain has {n} records, but the kept head of {h.at:%Y-%m-%d %H:%M} "
+                            f"({h.event}) covers {h.size}")
+        elif not ledger.verify_consistency(h.size, h.head, n, head_n, ledger.consistency_proof(leaves, h.size, n)):
+            problems.append(f"rewritten: the store's first {h.size} records are not those the kept head of "
+                            f"{h.at:%Y-%m-%d %H:%M} ({h.event}) covers")
+    return problems
+
+
+def check_heads(connection: sa.Connection, heads: Sequence[SignedHead], key: str | None = None) -> list[str]:
+    """Every problem of kept ``heads``: the file on its own, then the newest head against the store
+    (the file's proofs chain the older ones to it)."""
+    leaves = [link["leaf"] for link in ledger.chain_rows(connection)]
+    return check_file(heads, key) + check_against(heads[-1:], leaves)
+
+
+@attrs.frozen
+class Inclusion:
+    seq: int
+    leaf: str
+    head: SignedHead
+    proof: tuple[str, ...]
+    ok: bool
+    message: str
+
+
+def check_inclusion(connection: sa.Connection, tbl: str, key: str, heads: Sequence[SignedHead]) -> Inclusion:
+    """Is the row ``tbl``/``key`` (as stored now) in the log a kept head covers? Its leaf is
+    recomputed from the row and its RFC 6962 audit path checked against the first kept head
+    that covers it."""
+    c = audit_chain.c
+    link = connection.execute(sa.select(c.seq, c.leaf).where(c.tbl == tbl, c.row_key == key)).first()
+    if link is None:
+        raise UsageError(f"{tbl} {key} is not in the audit chain", hint="check the id (jx entry show ID)")
+    covering = [h for h in heads if h.size >= link.seq]
+    if not covering:
+        raise UsageError(f"no kept head covers {tbl} {key} (record {link.seq}) yet",
+                         hint="it is covered by the next lock, unlock or final run; export the heads after it")
+    head = covering[0]
+    where = sa.and_(*[sa.column(col) == (int(v) if v.isdigit() else v)
+                      for col, v in zip(ledger.CHAINED[tbl], key.split("|"))])
+    row = next(ledger.raw_rows(connection, tbl, where), None)
+    leaf = ledger.leaf_hash(tbl, row) if row is not None else ""
+    leaves = [x["leaf"] for x in ledger.chain_rows(connection)]
+    proof = ledger.inclusion_proof(leaves, link.seq - 1, head.size)
+    ok = row is not None and ledger.verify_inclusion(leaf, link.seq - 1, head.size, head.head, proof)
+    if ok:
+        text = (f"{tbl} {key} is record {link.seq}, included in the head of {head.at:%Y-%m-%d %H:%M} "
+                f"({head.size} records, {head.event}); audit path of {len(proof)} hashes")
+    elif row is None:
+        text = f"{tbl} {key} is gone from the store (record {link.seq})"
+    else:
+        text = (f"{tbl} {key} (record {link.seq}) as stored now is not the record the head of "
+                f"{head.at:%Y-%m-%d %H:%M} ({head.event}) covers: it was changed or the log rewritten")
+    return Inclusion(link.seq, leaf, head, tuple(proof), ok, text)
