@@ -113,7 +113,7 @@ def create_app(*, scheme: str | None = None, period: int | None = None, db: str 
     pack = Path(name) if Path(name).exists() else registry.scheme_pack(name).path
     years = tuple(load_pack(pack).periods)
     store = Store.open(db)
-    catalog = Catalog(store, lambda year: load_scheme(pack, year, registry), period, years)
+    catalog = Catalog(store, registry, lambda year: load_scheme(pack, year, registry), period, years)
     web = Web(store=store, registry=registry, catalog=catalog, policy=policy, secure_cookies=secure_cookies,
               env=_environment())
     app = FastAPI(title="jx 绩效之窗", version="1", openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
@@ -238,9 +238,9 @@ def _results(web: Web, run: str | None = None):
 
 def _explain_doc(web: Web, results, code: str, node: str | None, page: int) -> dict[str, Any]:
     """The explanation of one node of a unit (an indicator: with one page of its source rows)."""
-    from jx_outputs.commands import source_rows
     from jx_outputs.explain import explain_unit
     from jxcore.engine import SourceOpener
+    from jxcore.services import source_rows
 
     view = results.view
     rules = web.registry.rules
@@ -305,13 +305,15 @@ def _page_routes(app: FastAPI, web: Web) -> None:
     @app.get("/", name="leaderboard", response_class=HTMLResponse, include_in_schema=False)
     def leaderboard(request: Request, run: str | None = None) -> Response:
         account = signed_in(request)
-        doc = pages.leaderboard(_results(web, run), account.unit_code)
+        results = _results(web, run)
+        doc = results.memo(("leaderboard", account.unit_code), lambda: pages.leaderboard(results, account.unit_code))
         return web.render(request, "leaderboard.html", doc=doc, live=run is None)
 
     @app.get("/units/{code}", name="unit", response_class=HTMLResponse, include_in_schema=False)
     def unit(request: Request, code: str, run: str | None = None) -> Response:
         signed_in(request, Need.UNIT, code)
-        return web.render(request, "unit.html", doc=pages.unit_page(_results(web, run), code, web.lab))
+        results = _results(web, run)
+        return web.render(request, "unit.html", doc=results.memo(("unit", code), lambda: pages.unit_page(results, code, web.lab)))
 
     @app.get("/units/{code}/explain", name="explain", response_class=HTMLResponse, include_in_schema=False)
     def explain(request: Request, code: str, node: str | None = None, page: int = 1, run: str | None = None) -> Response:
@@ -351,17 +353,18 @@ def _page_routes(app: FastAPI, web: Web) -> None:
 
     @app.post("/admin/run", name="run_now", include_in_schema=False)
     def run_now(request: Request) -> Response:
-        signed_in(request, Need.ADMIN)
-        daily_run(web)
+        admin = signed_in(request, Need.ADMIN)
+        daily_run(web, actor=admin.name)
         return RedirectResponse("/", status_code=303)
 
 
-def daily_run(web: Web, today: dt.date | None = None) -> str:
-    """Score the scheme as of today (inside its period) and store the run: the daily leaderboard."""
-    from jxcore.engine import run_scheme
+def daily_run(web: Web, today: dt.date | None = None, actor: str | None = None) -> str:
+    """Score the scheme as of today (inside its period) and store the run: the daily leaderboard
+    (a second run of the same day replaces the first)."""
+    from jxcore.services import run
 
     scheme = web.catalog.scheme
-    result = run_scheme(scheme, web.registry, as_of=scheme.period.clamp(today or dt.date.today()), store=web.store)
+    result = run(web.store, web.registry, scheme, as_of=scheme.period.clamp(today or dt.date.today()), actor=actor)
     return result.run.id
 
 

@@ -21,10 +21,11 @@ import sqlalchemy as sa
 
 from jx_outputs import services
 from jx_outputs.report import Report
-from jx_outputs.view import RunView
 from jxcore.errors import UsageError
 from jxcore.models import RunStatus, Scheme, positions
+from jxcore.plugins import Registry
 from jxcore.ranking import rank_values
+from jxcore.services import RunView, previous_view, view_of
 from jxcore.store import Store, StoredRun
 from jxcore.store.tables import runs as runs_table
 
@@ -53,13 +54,29 @@ class YearResult:
 class Results(Report):
     """One stored run with everything the pages derive from it (computed on first use).
 
-    ``previous`` (the Report's) is the latest run with an earlier as-of date: movement and "new
-    warnings" compare with the previous day's leaderboard, not with a rerun of the same day.
+    ``previous`` is the latest run with an earlier as-of date, read with its own plan: movement
+    and "new warnings" compare with the previous day's leaderboard, not with a rerun of the day.
     """
 
-    def __init__(self, view: RunView, store: Store, years: tuple[int, ...]):
+    def __init__(self, view: RunView, store: Store, registry: Registry, years: tuple[int, ...]):
         super().__init__(view, store)
+        self.registry = registry
         self.years = years
+
+    def memo(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """A page's document, made once per run and worker (the run never changes)."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = make()
+        return found
+
+    @cached_property
+    def _memo(self) -> dict[tuple, Any]:
+        return {}
+
+    @cached_property
+    def previous(self) -> RunView | None:
+        return previous_view(self.store, self.registry, self.view)
 
     @cached_property
     def runs(self) -> list[StoredRun]:
@@ -121,9 +138,10 @@ class Results(Report):
 class Catalog:
     """The scheme's latest run per period, and the plans that scored them, for one worker."""
 
-    def __init__(self, store: Store, load_scheme: Callable[[int | None], Scheme], period: int | None,
-                 years: tuple[int, ...], size: int = 8):
+    def __init__(self, store: Store, registry: Registry, load_scheme: Callable[[int | None], Scheme],
+                 period: int | None, years: tuple[int, ...], size: int = 8):
         self.store = store
+        self.registry = registry
         self._load_scheme = load_scheme
         self.scheme = load_scheme(period)
         self.years = years
@@ -131,6 +149,7 @@ class Catalog:
         self._cache: OrderedDict[str, Results] = OrderedDict()
         self._size = size
         self._lock = threading.Lock()
+        self._computing: dict[str, threading.Lock] = {}
 
     @property
     def name(self) -> str:
@@ -167,18 +186,28 @@ class Catalog:
             if found is not None:
                 self._cache.move_to_end(run_id)
                 return found
+            computing = self._computing.setdefault(run_id, threading.Lock())
+        with computing:  # one thread computes a new run's results; the others wait for them
+            with self._lock:
+                if run_id in self._cache:
+                    return self._cache[run_id]
+            results = self._compute(run_id)
+            with self._lock:
+                self._cache[run_id] = results
+                self._computing.pop(run_id, None)
+                while len(self._cache) > self._size:
+                    self._cache.popitem(last=False)
+        return results
+
+    def _compute(self, run_id: str) -> Results:
         stored = self.store.load_run(run_id)
         if stored.scheme != self.name:
             raise UsageError(f"run {run_id} is of scheme {stored.scheme}, not {self.name}",
                              hint="pick a run of this scheme from the list of runs")
-        view = RunView.from_stored(stored, self.plan(stored.period))
-        results = Results(view, self.store, self.years)
-        results.ranking  # noqa: B018 - computed here, outside the lock, once per run and worker
-        results.warning_counts  # noqa: B018
-        with self._lock:
-            self._cache[run_id] = results
-            while len(self._cache) > self._size:
-                self._cache.popitem(last=False)
+        view = view_of(self.store, self.registry, stored, self.plan(stored.period))  # the plan that scored it
+        results = Results(view, self.store, self.registry, self.years)
+        for part in ("previous", "ranking", "warning_counts", "indicator_ranks", "commendation", "full_history", "final_years"):
+            getattr(results, part)  # everything the leaderboard and unit pages read, once per run and worker
         return results
 
     def run_list(self) -> list[StoredRun]:

@@ -28,6 +28,7 @@ def run_header(results: Results) -> dict[str, Any]:
     return {"scheme": view.scheme.name, "title": view.scheme.title or view.scheme.name,
             "period": view.scheme.period.year, "as_of": view.as_of.isoformat(), "run_id": view.run_id,
             "final": view.final, "units": len(view), "scale": pts(view.scheme.scale),
+            "plan_differs": view.plan_differs,
             "previous": None if prev is None else {"run_id": prev.run_id, "as_of": prev.as_of.isoformat()}}
 
 
