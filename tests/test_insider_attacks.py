@@ -559,3 +559,43 @@ def test_a_write_that_starts_after_a_lock_began_is_refused_when_the_lock_commits
         assert [e.unit_code for e in store.entries("mini", 2010)] == ["humen"]
         assert services.verify_store(store).ok
         assert heads_mod.check_file(services.signed_heads(store)) == []
+
+
+# --- the commands
+
+
+def test_the_commands_lock_sign_export_and_verify(tmp_path, monkeypatch, capsys):
+    from jxcore.cli import main
+    from jxcore.testing import write_pack
+
+    monkeypatch.setenv("JX_HOME", str(tmp_path / "home"))
+    doc = json.loads(json.dumps(PLAN))
+    doc["nodes"][0]["children"] = [n for n in doc["nodes"][0]["children"] if n["code"] != "AF"]
+    doc["scale"] = doc["nodes"][0]["points"] = 50
+    pack = write_pack(tmp_path / "pack", doc, units=UNITS, scheme={
+        "name": "mini", "title": "mini", "units": "units.yaml", "outputs": [],
+        "settings": {"checklists": CHECKLISTS, "records": {"inspection_kinds": ["inspection"]}}})
+    db, kept = f"sqlite:///{tmp_path / 'jx.sqlite'}", tmp_path / "heads.jsonl"
+
+    def jx(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert jx("user", "add", "boss", "--role", "admin", "--db", db)[0] == 0
+    code, _, err = jx("run", "--scheme", str(pack), "--period", "2010", "--final", "--as", "boss", "--db", db)
+    assert code == 0, err
+    code, out, _ = jx("lock", "--scheme", str(pack), "--period", "2010", "--final", "--as", "boss", "--db", db)
+    assert code == 0 and "signed head" in out
+    code, out, _ = jx("heads", "export", str(kept), "--db", db)
+    assert code == 0 and out.startswith("2 new signed heads appended")
+    code, out, _ = jx("keys", "show")
+    public = out.split()[2]
+    code, out, err = jx("verify", "--heads", str(kept), "--key", public, "--db", db)
+    assert code == 0 and out.splitlines()[-1].startswith("ok: "), err
+    code, _, err = jx("run", "--scheme", str(pack), "--period", "2010", "--as", "boss", "--db", db)
+    assert code == 2 and "no run of the period is stored" in err
+    code, _, err = jx("verify", "--entry", "1", "--db", db)
+    assert code == 2 and "--entry needs --heads FILE" in err
+    code, _, err = jx("verify", "--heads", str(kept), "--key", "00" * 32, "--db", db)
+    assert code == 1 and "signature" in err
