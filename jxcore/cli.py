@@ -122,10 +122,13 @@ def runs(scheme: Scheme, store: Any, registry: Any, discard: str | None, user: s
     if not found:
         click.echo(f"no runs of {scheme.name} {scheme.period.year} yet (jx run --scheme {scheme.name})")
     from jxcore.engine import scheme_digest
+    from jxcore.services.plans import version_numbers
 
     mine = scheme_digest(scheme)
+    versions = version_numbers(store, scheme.name, [r.scheme_digest for r in found])
     for r in found:
-        plan = r.scheme_digest[:12] + ("" if r.scheme_digest == mine else " (not the installed plan)")
+        plan = r.scheme_digest[:12] + (f" = {versions[r.scheme_digest]}" if r.scheme_digest in versions else "")
+        plan += "" if r.scheme_digest == mine else " (not the installed plan)"
         click.echo(f"{r.id}\tas of {r.as_of}\t{'final' if r.final else 'daily'}\t"
                    f"{r.started_at:%Y-%m-%d %H:%M} UTC\t{r.actor or '-'}\tplan {plan}")
 
@@ -199,53 +202,34 @@ def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...])
 
 def _weight_tables(plans: list[Scheme]) -> list[Any]:
     """The year-over-year table of weighted items (share of the 100 %, "—" where absent, a total
-    row), then the items outside the 100 % with their caps. Items keep the plans' order: an item
-    new in a year goes right before the next item of that year already listed."""
+    row), then the items outside the 100 % with their caps: one view of the plan diff
+    (jxcore.services.plan_analysis.weight_table)."""
     from decimal import Decimal
 
     from rich.table import Table
 
-    from jxcore.models import Scoring
     from jxcore.points import format_points
+    from jxcore.services.plan_analysis import weight_table
 
-    def merged(codes_by_year: list[list[str]]) -> list[str]:
-        order: list[str] = []
-        for codes in codes_by_year:
-            for i, code in enumerate(codes):
-                if code in order:
-                    continue
-                after = [c for c in codes[i + 1:] if c in order]
-                order.insert(order.index(after[0]) if after else len(order), code)
-        return order
-
-    def share(scheme: Scheme, points: int) -> str:
-        text = f"{Decimal(points) * 100 / Decimal(scheme.scale):f}"
+    def share(scale: int, points: int) -> str:
+        text = f"{Decimal(points) * 100 / Decimal(scale):f}"
         return text.rstrip("0").rstrip(".") if "." in text else text
 
-    years = [p.period.year for p in plans]
-    by_year = [{n.code: n for n in p.items()} for p in plans]
+    weights = weight_table(plans)
     tables = []
-    for weighted in (True, False):
-        codes = merged([[n.code for n in p.items() if (n.scoring is Scoring.WEIGHTED) is weighted] for p in plans])
-        if not codes:
+    for rows, weighted in ((weights.weighted, True), (weights.outside, False)):
+        if not rows:
             continue
         title = "major items: share of the 100 %" if weighted else "outside the 100 %: cap in points"
-        table = Table("item", *map(str, years), title=title)
-        for code in codes:
-            name = next(items[code].name for items in reversed(by_year) if code in items)
-            cells = []
-            for plan, items in zip(plans, by_year):
-                node = items.get(code)
-                if node is None or (node.scoring is Scoring.WEIGHTED) is not weighted:
-                    cells.append("—")
-                elif weighted:
-                    cells.append(share(plan, node.points))
-                else:
-                    cells.append(f"{'+' if node.scoring is Scoring.REWARD else '−'}{format_points(node.cap)}")
-            table.add_row(f"{code} {name}", *cells)
+        table = Table("item", *map(str, weights.years), title=title)
+        for row in rows:
+            cells = ["—" if milli is None else share(scale, milli) if weighted else
+                     f"{'+' if scoring == 'reward' else '−'}{format_points(milli)}"
+                     for milli, scoring, scale in zip(row.cells, row.scoring, weights.scales)]
+            table.add_row(f"{row.code} {row.name}", *cells)
         if weighted:
-            table.add_row("total", *(share(p, sum(n.points for n in p.items() if n.scoring is Scoring.WEIGHTED))
-                                     for p in plans), end_section=True)
+            table.add_row("total", *(share(scale, sum(r.cells[i] or 0 for r in rows))
+                                     for i, scale in enumerate(weights.scales)), end_section=True)
         tables.append(table)
     return tables
 
@@ -362,12 +346,14 @@ def collect_command(scheme: Scheme, store: Any, registry: Any, as_of: dt.date | 
 # their own modules.
 from jxcore.cli_entries import entry_group, import_command  # noqa: E402
 from jxcore.cli_records import add_record_commands  # noqa: E402
+from jxcore.cli_plans import plan_group  # noqa: E402
 
 add_record_commands(cli)
 from jxcore.cli_heads import add_heads_commands  # noqa: E402
 add_heads_commands(cli)
 cli.add_command(import_command)
 cli.add_command(entry_group)
+cli.add_command(plan_group)
 
 
 def main(argv: list[str] | None = None) -> int:

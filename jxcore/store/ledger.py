@@ -36,6 +36,9 @@ CHAINED: dict[str, tuple[str, ...]] = {
     "run_plans": ("digest",),  # 0006: the reference plan of a period is the first chained one
     "departments": ("code",),
     "access_log": ("id",),
+    "plan_versions": ("id",),  # 0007: plan versions, their transitions and comments
+    "plan_transitions": ("id",),
+    "plan_comments": ("id",),
 }
 # Chained by version (0006): a row that jx changes in place (a password, a disabled flag) gets a
 # new chain entry keyed ``name#n`` after each change, so verify compares the row with its newest

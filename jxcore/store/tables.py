@@ -268,3 +268,57 @@ signed_heads = sa.Table(
     sa.Column("public_key", sa.String(64), nullable=False),  # Ed25519 raw public key, hex
     sa.Column("signature", sa.String(128), nullable=False),  # Ed25519 over jxcore.records.heads.message()
 )
+
+# Plan versions (migration 0007, issue 16): every version of a year's plan, its transitions
+# (draft → consultation → approved → published → superseded) and the branches' comments. All three
+# are append-only and chained: a version is never changed (a revision is a new version naming its
+# parent), and its state is the last transition's. See jxcore/services/plans.py and docs/plans.md.
+PLAN_STATES = ("draft", "consultation", "approved", "published", "superseded")
+
+plan_versions = sa.Table(
+    "plan_versions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("scheme", sa.String(200), nullable=False),
+    sa.Column("period", sa.Integer, nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),  # 1, 2, 3 … within scheme and period
+    sa.Column("document", sa.Text, nullable=False),  # jxcore.scheme.document JSON
+    sa.Column("digest", sa.String(64), nullable=False),  # sha256 of document = runs.scheme_digest
+    sa.Column("departments", sa.Text, nullable=True),  # JSON {code: name} as the plan wrote them
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("plan_versions.id"), nullable=True),
+    sa.Column("origin", sa.Text, nullable=False),  # where it came from: a pack file, a file, a year
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("scheme", "period", "number"),
+    sa.Index(None, "digest"),
+)
+
+plan_transitions = sa.Table(
+    "plan_transitions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version_id", sa.Integer, sa.ForeignKey("plan_versions.id"), nullable=False),
+    sa.Column("from_state", sa.String(20), nullable=True),  # NULL: the version's first state
+    sa.Column("to_state", sa.String(20), nullable=False),
+    sa.Column("by_user", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("meeting", sa.Text, nullable=True),  # approval: the bureau meeting (局务会议) that decided
+    sa.Column("minutes_ref", sa.Text, nullable=True),  # approval: the minutes' reference
+    sa.CheckConstraint("to_state IN ('draft', 'consultation', 'approved', 'published', 'superseded')",
+                       name="state"),
+    sa.CheckConstraint("to_state <> 'approved' OR (meeting IS NOT NULL AND minutes_ref IS NOT NULL)",
+                       name="approval_minuted"),
+    sa.Index(None, "version_id"),
+)
+
+plan_comments = sa.Table(
+    "plan_comments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("version_id", sa.Integer, sa.ForeignKey("plan_versions.id"), nullable=False),
+    sa.Column("node_code", sa.String(100), nullable=False),  # the plan's root code: the whole plan
+    sa.Column("unit_code", sa.String(100), nullable=True),  # the commenting branch (answers: NULL)
+    sa.Column("answers", sa.Integer, sa.ForeignKey("plan_comments.id"), nullable=True),
+    sa.Column("by_user", sa.String(200), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index(None, "version_id"),
+)

@@ -23,6 +23,8 @@ from jx_outputs.services import (
     COMMENDATION_SETTINGS,
     NODE_LISTS,
     REVIEW_SETTINGS,
+    commendation_statuses,
+    review_statuses,
     warning_options,
 )
 from jx_outputs.view import RunView
@@ -112,6 +114,10 @@ class CommendationOutput:
     def check_settings(self, scheme: Scheme) -> list[Problem]:
         return settings_problems(scheme, "commendation", COMMENDATION_SETTINGS, node_lists=NODE_LISTS)
 
+    def statuses(self, view: RunView, store: Any) -> dict:
+        """The units commended, by total and per item (the what-if of a draft plan compares them)."""
+        return commendation_statuses(view)
+
     def emit(self, ctx: OutputContext) -> None:
         table = tables.commendation_table(report_of(ctx))
         if ctx.console is not None:
@@ -135,6 +141,10 @@ class ReviewOutput:
             return [Problem(f"scheme {scheme.name} lists the leadership_review output but has no "
                             "settings.leadership_review", Location(node="settings"), REVIEW_HINT)]
         return settings_problems(scheme, "leadership_review", REVIEW_SETTINGS)
+
+    def statuses(self, view: RunView, store: Any) -> dict:
+        """The units an admonition talk or a reshuffle would concern (for the what-if of a draft plan)."""
+        return review_statuses(view, store)
 
     def emit(self, ctx: OutputContext) -> None:
         report = report_of(ctx)

@@ -258,3 +258,25 @@ def warnings(view: RunView, previous: RunView | None = None, **options: Any) -> 
         before = np.where(where >= 0, old[:, np.maximum(where, 0)] if len(previous) else 0, 0).astype(np.int8)
     return Warnings(indicators=tuple(n.code for n in nodes),
                     stages=tuple(due_stage(n.stages, view.as_of) for n in nodes), levels=levels, before=before)
+
+
+# ---------------------------------------------------------------------------------------------
+# Statuses: who each application picks, as masks (the core's what-if compares two plans with them)
+
+
+def commendation_statuses(view: RunView) -> dict[str, np.ndarray]:
+    """``commended`` (top N by total) and ``commended:CODE`` (single items) as bool per unit."""
+    found = commendation(view)
+    masks = {"commended": np.isin(np.arange(len(view)), found.top)}
+    masks.update({f"commended:{code}": np.isin(np.arange(len(view)), units) for code, units in found.items.items()})
+    return masks
+
+
+def review_statuses(view: RunView, store: Any) -> dict[str, np.ndarray]:
+    """``admonition`` and ``reshuffle`` as bool per unit, with earlier years' final results from ``store``."""
+    if "leadership_review" not in view.scheme.settings:
+        return {}
+    earlier = final_results(store, view.scheme.name, review_years(view)) if store is not None else {}
+    found = leadership_review(view, earlier)
+    return {"admonition": np.isin(np.arange(len(view)), found.admonition),
+            "reshuffle": np.isin(np.arange(len(view)), found.reshuffle)}
