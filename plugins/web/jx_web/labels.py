@@ -55,6 +55,7 @@ WEB_LABELS: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "final": ("最终结果", "final"),
     "latest": ("最新", "latest"),
     "home": ("首页", "Home"),
+    "item_rank_note": ("括号内为单项名次", "in brackets: the rank on that item"),
     "plan_differs": ("本结果按当时的考核方案计分，与现行方案不同", "scored with the plan of its day, which differs from the installed plan"),
 }
 

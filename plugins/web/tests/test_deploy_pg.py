@@ -77,6 +77,8 @@ def test_the_app_role_runs_serves_and_signs_in(deployed, monkeypatch, tmp_path):
         assert login(client, "branch-humen", passwords["branch-humen"]).status_code == 303
         board = client.get("/api/leaderboard").json()
         assert board["mine"]["code"] == "humen" and len(board["rows"]) == 33
+        unit = client.get("/units/humen")  # no final result of an earlier year: the chart says none
+        assert unit.status_code == 200 and 'id="years-history"' not in unit.text
         assert client.post("/logout", data={"csrf": re.search(r'name="csrf" value="([^"]+)"',
                                                                 client.get("/").text).group(1)}).status_code == 200
         assert client.get("/api/me").status_code == 401

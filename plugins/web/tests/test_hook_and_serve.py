@@ -65,17 +65,10 @@ def _wait(url: str, proc: subprocess.Popen) -> None:
 def test_jx_serve_prints_demo_accounts_once_and_serves_with_workers(web_home, tmp_path):
     """A store without users: the first `jx serve` makes and prints the demo accounts; the next does not."""
     db = f"sqlite:///{tmp_path / 'serve.sqlite'}"
-    source = web_home["home"] / "jx.sqlite"
-    import sqlite3
-
-    with sqlite3.connect(source) as a, sqlite3.connect(tmp_path / "serve.sqlite") as b:
-        a.backup(b)
-        b.execute("DELETE FROM sessions")
-    with sqlite3.connect(tmp_path / "serve.sqlite") as b:  # a store with runs and no users
-        for table in ("login_attempts", "sessions", "users"):
-            b.execute(f"DELETE FROM {table}")
     env = {**os.environ, "JX_HOME": str(tmp_path)}
     jx = str(Path(sys.executable).with_name("jx"))
+    subprocess.run([jx, "run", "--scheme", "guangdong", "--period", "2010", "--as-of", "2010-06-30", "--db", db,
+                    "--json"], env=env, check=True, stdout=subprocess.DEVNULL)  # a store with a run, no users
     for round_, workers in ((1, "2"), (2, "1")):
         proc = subprocess.Popen([jx, "serve", "--scheme", "guangdong", "--period", "2010", "--db", db,
                                  "--port", "18041", "--workers", workers], env=env, stdout=subprocess.PIPE,
@@ -94,3 +87,13 @@ def test_jx_serve_prints_demo_accounts_once_and_serves_with_workers(web_home, tm
             assert "2 workers" in out
         else:
             assert "demo accounts" not in out
+
+
+def test_every_web_hook_is_documented_with_an_example():
+    from jx_web import hookspecs
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "web.md").read_text(encoding="utf-8")
+    sections = {s.split("\n", 1)[0].strip(): s for s in text.split("\n### ")[1:]}
+    names = [n for n in vars(hookspecs) if n.startswith("jx_web_")]
+    assert names == ["jx_web_register_routes"]
+    assert all(name in sections and "@hookimpl(optionalhook=True)" in sections[name] for name in names)
