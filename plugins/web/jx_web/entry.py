@@ -207,19 +207,16 @@ def register(app: FastAPI, web) -> None:
     async def entry_upload(request: Request, kind: str) -> Response:
         account = signed_in(request, Need.ENTER)
         kind = _kind(kind)
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > UPLOAD_LIMIT + 64 * 1024:
-            return render(web, request, "error.html", status=413, title=entry_kinds()[kind],
-                          message=f"the file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; split it or ask an "
-                                  "admin to import it with jx import")
-        form = await request.form()
-        upload = form.get("file")
-        sheet = str(form.get("sheet") or "").strip() or None
-        if upload is None or isinstance(upload, str):
-            return render(web, request, "error.html", status=400, title=entry_kinds()[kind],
-                          message="no file was chosen (choose a CSV or XLSX file)")
-        name = _safe_name(upload.filename, kind)
-        data = await upload.read(UPLOAD_LIMIT + 1)
+        form = await request.form()  # parsed (and spooled to disk) by the CSRF check already
+        try:
+            upload, sheet = form.get("file"), str(form.get("sheet") or "").strip() or None
+            if upload is None or isinstance(upload, str):
+                return render(web, request, "error.html", status=400, title=entry_kinds()[kind],
+                              message="no file was chosen (choose a CSV or XLSX file)")
+            name = _safe_name(upload.filename, kind)
+            data = await upload.read(UPLOAD_LIMIT + 1)
+        finally:
+            await form.close()  # the spooled temporary files of the form
         if len(data) > UPLOAD_LIMIT:
             return render(web, request, "error.html", status=413, title=entry_kinds()[kind],
                           message=f"{name} is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; split it or ask an "

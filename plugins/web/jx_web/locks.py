@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from jx_web.security import Need, signed_in
 from jx_web.workflow import perform, render, words_of
 from jxcore import services
-from jxcore.errors import DataError
+from jxcore.errors import DataError, LockedError
 from jxcore.services.audit import chain_head
 
 
@@ -115,6 +115,10 @@ def register(app: FastAPI, web) -> None:
         year = scheme.period.year
 
         def work() -> None:
+            final = [lk for lk in services.list_locks(web.store, scheme.name, year) if lk.active and lk.scope == "final"]
+            if final:
+                raise LockedError(f"{year} is published already: {final[-1].describe()}",
+                                  hint="two admins lift the lock to publish again")
             if _final_run(web, year) is None:
                 services.run(web.store, web.registry, scheme, as_of=scheme.period.end, final=True, actor=admin.name)
             services.lock(web.store, scheme.name, year, user=admin.name, final=True,
