@@ -144,6 +144,8 @@ def verify_command(heads: tuple[str, ...], kept: Path | None, key: str | None, e
     for lk in known:
         state = f"lifted by {' and '.join(lk.unlocked_by)}" if lk.unlocked_by else "active"
         click.echo(f"{lk.describe()}, head {lk.head[:16]}… ({state})")
+    if not result.enforced:
+        click.echo("note: this store has no lock triggers (MariaDB/MySQL): jx refuses locks and final runs here")
     click.echo(f"ok: {result.size} chained records, head {result.head}")
 
 

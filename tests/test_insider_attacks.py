@@ -599,3 +599,50 @@ def test_the_commands_lock_sign_export_and_verify(tmp_path, monkeypatch, capsys)
     assert code == 2 and "--entry needs --heads FILE" in err
     code, _, err = jx("verify", "--heads", str(kept), "--key", "00" * 32, "--db", db)
     assert code == 1 and "signature" in err
+
+
+def test_concurrent_imports_on_mariadb_take_turns_on_the_chain(make_mariadb_url, registry):
+    scheme = plan()
+    with Store.open(make_mariadb_url()) as store:
+        services.add_user(store, ADMIN, role="admin")
+        services.add_user(store, "viewer", role="viewer", by=ADMIN)
+        for r in range(5):
+            assert _round(store, registry, scheme, r) == []
+        verified = services.verify_store(store)
+        assert verified.ok and not verified.enforced
+        assert len(store.entries("mini", 2010)) == 5 * IMPORTERS * ROWS
+
+
+def test_a_store_at_0005_with_people_plans_and_a_log_is_chained_on_upgrade(tmp_path, registry):
+    from alembic import command
+
+    from jxcore.store.api import alembic_config, create_engine
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0005")
+        connection.exec_driver_sql("INSERT INTO departments VALUES ('DJK', '登记科')")
+        connection.exec_driver_sql("INSERT INTO users (name, department, role, added_by, added_at, disabled) VALUES "
+                                   f"('{ADMIN}', NULL, 'admin', '{ADMIN}', '2010-01-01 00:00:00', 0), "
+                                   f"('{DJK}', 'DJK', 'clerk', '{ADMIN}', '2010-01-02 00:00:00', 0)")
+        connection.exec_driver_sql("INSERT INTO access_log (at, user_name, action, allowed, message) VALUES "
+                                   f"('2010-01-02 00:00:00', '{ADMIN}', 'users', 1, 'added clerk')")
+    engine.dispose()
+    with Store.open(url) as store:
+        assert services.verify_store(store).ok
+        chained = {link["tbl"] for link in _chain(store)}
+        assert {"users", "departments", "access_log"} <= chained
+        raw(store, "UPDATE users SET role = 'admin' WHERE name = :n", n=DJK)
+        assert [f.kind for f in services.verify_store(store).findings] == ["changed"]
+
+
+def test_a_heads_file_that_cannot_be_written_or_read_is_a_usage_error(store, tmp_path):
+    services.lock(store, "mini", 2010, user=ADMIN, until=D(2010, 3, 31))
+    with pytest.raises(UsageError, match="cannot write the heads file"):
+        services.export_heads(store, tmp_path / "no" / "such" / "dir" / "heads.jsonl")
+    (tmp_path / "bad.jsonl").write_text("not json\n", encoding="utf-8")
+    with pytest.raises(DataError, match="bad.jsonl:1: not a signed head"):
+        services.verify_store(store, kept=tmp_path / "bad.jsonl")
+    with pytest.raises(UsageError, match="holds no signed heads"):
+        services.verify_store(store, kept=tmp_path / "missing.jsonl")

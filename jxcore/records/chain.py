@@ -41,6 +41,8 @@ class Verification:
     size: int
     head: str
     findings: tuple[Finding, ...]
+    #: whether the database enforces locks itself (False on MariaDB/MySQL: locks are refused there)
+    enforced: bool = True
 
     @property
     def ok(self) -> bool:
@@ -133,7 +135,7 @@ def verify(connection: sa.Connection, expected_heads: Iterable[str] = (),
             findings.append(Finding(None, kind, "signed_heads", "kept", problem))
     findings.sort(key=lambda f: (f.seq is None, f.seq or 0, f.kind))
     return Verification(len(chain), recomputed.get(len(chain), ledger.EMPTY_HEAD) if chain else ledger.EMPTY_HEAD,
-                        tuple(findings))
+                        tuple(findings), ledger.guarded(connection))
 
 
 def _moved_from(link: dict, row: dict, others: list[dict], leaves: dict[str, dict]) -> dict | None:

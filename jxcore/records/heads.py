@@ -151,8 +151,13 @@ def read_heads(path: Path) -> list[SignedHead]:
     """The heads of an export file; DataError naming the line that is not a head."""
     if not path.exists():
         return []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the heads file {path}: {exc}",
+                         hint="give the file jx heads export wrote") from exc
     found = []
-    for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
@@ -185,8 +190,12 @@ def export_heads(connection: sa.Connection, path: Path) -> list[SignedHead]:
         new.append(h)
         previous = h
     if new:
-        with path.open("a", encoding="utf-8") as out:
-            out.writelines(h.line() + "\n" for h in new)
+        try:
+            with path.open("a", encoding="utf-8") as out:
+                out.writelines(h.line() + "\n" for h in new)
+        except OSError as exc:
+            raise UsageError(f"cannot write the heads file {path}: {exc}",
+                             hint="give a file in a directory that exists and you may write to") from exc
     return new
 
 
