@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi import Depends
 
+from jx_outputs.tables import format_cell
 from jx_web import hookspecs, pages
 from jx_web.data import Catalog
 from jx_web.labels import labels
@@ -96,7 +97,7 @@ def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.ChoiceLoader([jinja2.PackageLoader("jx_web", "templates")]),
                              autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
-    env.filters.update(points=_fmt_points, number=_fmt_number, move=_fmt_move)
+    env.filters.update(points=_fmt_points, number=_fmt_number, move=_fmt_move, cell=format_cell)
     return env
 
 

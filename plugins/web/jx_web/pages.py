@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from jx_outputs.tables import is_rate
 from jx_web import charts
 from jx_web.data import Results, losses_against_best
 from jxcore.models import Scoring
@@ -88,6 +89,7 @@ def unit_page(results: Results, code: str, lab) -> dict[str, Any]:
         score = int(view.node_scores(n.code)[i])
         target = n.rule.params.get("target") if n.rule else None
         indicators.append({"code": n.code, "name": n.name, "points": pts(n.points), "score": pts(score),
+                           "kind": "rate" if is_rate(n) else "number",
                            "lost": pts(max(-(score - n.points if n.scoring is Scoring.WEIGHTED else score), 0)),
                            "target": target if isinstance(target, (int, float)) else None,
                            "measure": _num(float(view.values.get(n.code, nan)[i])),
@@ -99,6 +101,7 @@ def unit_page(results: Results, code: str, lab) -> dict[str, Any]:
         if level:
             stage = w.stages[k]
             warnings.append({"indicator": ind, "name": view.node(ind).name, "level": level,
+                             "kind": "rate" if is_rate(view.node(ind)) else "number",
                              "label": lab[f"level_{level}"], "due": str(stage.date) if stage else None,
                              "stage": float(stage.target) if stage else None,
                              "value": _num(float(view.values[ind][i])), "new": bool(w.new[k, i])})

@@ -97,3 +97,22 @@ def test_every_web_hook_is_documented_with_an_example():
     names = [n for n in vars(hookspecs) if n.startswith("jx_web_")]
     assert names == ["jx_web_register_routes"]
     assert all(name in sections and "@hookimpl(optionalhook=True)" in sections[name] for name in names)
+
+
+def test_serve_refuses_a_daily_run_time_that_is_not_a_time(capsys):
+    from jxcore.cli import main
+
+    assert main(["serve", "--daily-run", "25:70"]) == 2
+    assert "--daily-run '25:70' is not a time of day (write it as HH:MM" in capsys.readouterr().err
+
+
+def test_daily_run_scores_as_of_today_inside_the_period(web_app):
+    import datetime as dt
+
+    from jx_web.app import daily_run
+
+    web = web_app.state.web
+    run_id = daily_run(web, today=dt.date(2010, 10, 8), actor="admin")
+    stored = web.store.load_run(run_id)
+    assert stored.as_of == dt.date(2010, 10, 8) and not stored.final
+    assert web.catalog.latest_id() != run_id or web.catalog.results().view.as_of == dt.date(2010, 10, 8)
