@@ -646,3 +646,13 @@ def test_a_heads_file_that_cannot_be_written_or_read_is_a_usage_error(store, tmp
         services.verify_store(store, kept=tmp_path / "bad.jsonl")
     with pytest.raises(UsageError, match="holds no signed heads"):
         services.verify_store(store, kept=tmp_path / "missing.jsonl")
+
+
+def test_the_signing_key_is_kept_and_a_missing_one_stops_a_lock(store, tmp_path, monkeypatch, signing_key):
+    with pytest.raises(UsageError, match="a signing key exists already"):
+        heads_mod.init_key()
+    assert heads_mod.public_key() == signing_key
+    monkeypatch.setenv("JX_SIGNING_KEY", str(tmp_path / "elsewhere.pem"))
+    with pytest.raises(UsageError, match="elsewhere.pem does not exist"):
+        services.lock(store, "mini", 2010, user=ADMIN, final=True)
+    assert services.list_locks(store) == []

@@ -48,10 +48,23 @@ def init_key(path: Path | None = None, *, force: bool = False) -> tuple[Path, st
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption())
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".jx-key-")  # mode 0600; whole or absent
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # never over a key another process made meanwhile
+            except FileExistsError:
+                return path, public_key(path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path, _public_hex(key)
 
 
