@@ -361,11 +361,12 @@ def _page_routes(app: FastAPI, web: Web) -> None:
 
 def daily_run(web: Web, today: dt.date | None = None, actor: str | None = None) -> str:
     """Score the scheme as of today (inside its period) and store the run: the daily leaderboard
-    (a second run of the same day replaces the first)."""
+    (a second run of the same day replaces the first); then drop expired sessions and old attempts."""
     from jxcore.services import run
 
     scheme = web.catalog.scheme
     result = run(web.store, web.registry, scheme, as_of=scheme.period.clamp(today or dt.date.today()), actor=actor)
+    auth.purge(web.store, policy=web.policy)  # old sessions and sign-in attempts go with the day
     return result.run.id
 
 

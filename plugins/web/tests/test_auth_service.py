@@ -116,3 +116,21 @@ def test_a_success_resets_the_account_failures(store):
 def test_generated_passwords_are_long_and_different():
     made = {auth.generate_password() for _ in range(50)}
     assert len(made) == 50 and all(len(p) == 16 and p.isalnum() for p in made)
+
+
+def test_purge_drops_expired_sessions_and_old_attempts_only(store):
+    from jxcore.store.tables import login_attempts
+
+    old = auth.create_session(store, auth.get_account(store, "li"))
+    with pytest.raises(AccessDenied):
+        auth.authenticate(store, "li", "wrong", address="a")
+    _age(store, "created_at", dt.timedelta(days=45))
+    with store.engine.begin() as connection:
+        connection.execute(login_attempts.update().values(at=auth._now() - dt.timedelta(days=45)))
+    fresh = auth.create_session(store, auth.get_account(store, "li"))
+    auth.authenticate(store, "li", "li-password-1", address="a")
+    auth.purge(store)
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(sessions.c.id)).scalars().all() == [fresh.id]
+        assert connection.execute(sa.select(login_attempts.c.success)).scalars().all() == [True]
+    assert old.id != fresh.id
