@@ -168,7 +168,8 @@ class WarningsOutput:
     def emit(self, ctx: OutputContext) -> None:
         report = report_of(ctx)
         table = tables.warning_table(report, new_only=ctx.params["new_only"])
-        limit, left = ctx.params["limit"], len(table.rows) - ctx.params["limit"]
+        limit = 0 if ctx.display.get("all") else ctx.params["limit"]  # jx run --all: every warning
+        left = len(table.rows) - limit
         if limit and left > 0:
             table = attrs.evolve(table, rows=table.rows[:limit],
                                  notes=(labels(report.view.language)["more_warnings"].format(n=left),))

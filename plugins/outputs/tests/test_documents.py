@@ -180,3 +180,7 @@ def test_the_warnings_output_prints_the_most_serious_and_counts_the_rest(store):
     text = console.export_text()
     assert len([line for line in text.splitlines() if line.startswith("│ u")]) == 5
     assert "另有 25 条预警未列出（jx report 写入工作簿与网站）" in text
+    console = Console(width=100, record=True, force_terminal=False, color_system=None)
+    WarningsOutput().emit(OutputContext(result=result, params=params, store=store, console=console,
+                                        display={"all": True}))  # jx run --all
+    assert len([line for line in console.export_text().splitlines() if line.startswith("│ u")]) == 30
