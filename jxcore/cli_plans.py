@@ -13,7 +13,14 @@ from typing import Any
 
 import click
 
-from jxcore.cli_kit import DateType, acting_user, as_option, console, scheme_option, with_store
+from jxcore.cli_kit import (
+    DateType,
+    acting_user,
+    as_option,
+    console,
+    scheme_option,
+    with_store,
+)
 
 REF = click.argument("ref", metavar="YEAR[vN]")
 

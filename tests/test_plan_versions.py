@@ -7,7 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from jxcore.errors import AccessDenied, LockedError, SchemeError, UsageError
+from jxcore.errors import AccessDenied, LockedError, SchemeError, StoreError, UsageError
 from jxcore.records import add_user
 from jxcore.services import access_log, plans, verify_store
 from jxcore.services.auth import set_unit
@@ -205,22 +205,25 @@ def test_versions_transitions_and_comments_are_append_only_in_the_database(store
                       "DELETE FROM plan_versions WHERE period = 2011",
                       "UPDATE plan_transitions SET to_state = 'published'",
                       "DELETE FROM plan_transitions", "UPDATE plan_comments SET text = 'x'",
-                      "INSERT OR REPLACE INTO plan_versions (id, scheme, period, number, document, digest, origin, "
-                      "created_by, created_at) VALUES (1, 'guangdong', 2007, 1, '{}', 'x', 'forged', 'x', '2011-01-01')",
-                      "INSERT INTO plan_transitions (version_id, from_state, to_state, by_user, at) "
-                      f"VALUES ({draft.id}, 'consultation', 'published', 'x', '2011-01-01')"):
+                      ("INSERT OR REPLACE INTO plan_versions (id, scheme, period, number, document, digest, origin, "
+                      "created_by, created_at) VALUES (1, 'guangdong', 2007, 1, '{}', 'x', 'forged', 'x', '2011-01-01')"),
+                      ("INSERT INTO plan_transitions (version_id, from_state, to_state, by_user, at) "
+                      f"VALUES ({draft.id}, 'consultation', 'published', 'x', '2011-01-01')")):
         with pytest.raises(LockedError):
-            store.write(lambda tx: tx.connection.execute(sa.text(statement)))
+            store.write(lambda tx, sql=statement: tx.connection.execute(sa.text(sql)))
     assert verify_store(store).ok
 
 
-def test_a_row_changed_around_jx_is_found_by_verify(store, registry):
+def test_a_row_changed_around_jx_is_found_by_verify_and_jx_stops_writing(store, registry):
     plans.import_pack(store, registry, SCHEME, user="a")
     with store.engine.begin() as connection:
         connection.execute(sa.text("DROP TRIGGER jx_plan_versions_update_append_only"))
         connection.execute(sa.text("UPDATE plan_versions SET created_by = 'forger' WHERE period = 2010"))
     found = verify_store(store).findings
-    assert [(f.kind, f.table) for f in found] == [("changed", "plan_versions")]
+    assert [(f.kind, f.table) for f in found] == [("changed", "plan_versions"), ("unguarded", "guards")]
+    assert "jx_plan_versions_update_append_only" in found[1].message
+    with pytest.raises(StoreError, match="guards are not in place: trigger jx_plan_versions_update_append_only"):
+        plans.new_version(store, registry, SCHEME, 2011, source="2010", user="a")  # jx writes no more
 
 
 def test_runs_say_which_version_scored_them(store, registry):
@@ -259,10 +262,10 @@ def test_postgresql_keeps_the_same_guards(postgres_store, registry):
     plans.comment(store, consulting, "DJZC", "意见", user="b")
     for statement in ("UPDATE plan_versions SET document = '{}'", "DELETE FROM plan_comments",
                       "TRUNCATE plan_transitions CASCADE",
-                      "INSERT INTO plan_transitions (version_id, from_state, to_state, by_user, at) "
-                      f"VALUES ({consulting.id}, 'consultation', 'published', 'x', now())"):
+                      ("INSERT INTO plan_transitions (version_id, from_state, to_state, by_user, at) "
+                      f"VALUES ({consulting.id}, 'consultation', 'published', 'x', now())")):
         with pytest.raises(LockedError):
-            store.write(lambda tx: tx.connection.execute(sa.text(statement)))
+            store.write(lambda tx, sql=statement: tx.connection.execute(sa.text(sql)))
     with pytest.raises(Exception, match="approval_minuted"):
         store.write(lambda tx: tx.connection.execute(sa.text(
             "INSERT INTO plan_transitions (version_id, from_state, to_state, by_user, at) "

@@ -240,7 +240,7 @@ def test_lint_finds_changes_to_a_published_plan_without_an_approval(store, regis
 # -- the command line ---------------------------------------------------------------------------
 
 def test_the_whole_workflow_on_the_command_line(store, capsys, tmp_path):
-    ok = lambda *args: jx(capsys, *args, "--scheme", SCHEME)  # noqa: E731
+    ok = lambda *args: jx(capsys, *args, "--scheme", SCHEME)
     code, out, err = ok("plan", "new", "2011", "--from", "2010")
     assert code == 0 and "plan guangdong 2011v1: draft (from 2010v1)" in out, err
     assert ok("plan", "submit", "2011")[1] == "plan guangdong 2011v1: consultation\n"

@@ -22,7 +22,7 @@ import attrs
 import numpy as np
 
 from jxcore.errors import JxError, PluginError, UsageError
-from jxcore.models import Node, NodeKind, Scheme, Scoring
+from jxcore.models import Node, Scheme, Scoring
 from jxcore.plugins import Registry
 from jxcore.points import format_points
 from jxcore.services.views import RunView
@@ -132,6 +132,20 @@ def _ref_changes(kind: str, a: Any, b: Any) -> list[str]:
     return [f"{kind} {a.name}: " + "; ".join(shown)]
 
 
+def _milli(value: int | None) -> str:
+    return "—" if value is None else format_points(value)
+
+
+def _stages(stages: Sequence[Any]) -> str:
+    return ", ".join(f"{s.date:%m-%d} {s.target:g}" for s in stages) or "—"
+
+
+#: the compared fields of a node, each with how its values are shown (rule and collector apart)
+_FIELDS = (("renamed", str), ("points", _milli), ("scoring", lambda s: s.value), ("cap", _milli),
+           ("department", lambda d: d or "—"), ("stages", _stages))
+_FIELD_OF = {"renamed": "name"}
+
+
 def _node_change(a_plan: Scheme, b_plan: Scheme, code: str, depth: int) -> NodeChange:
     a, b = a_plan.nodes.get(code), b_plan.nodes.get(code)
     changes: list[str] = []
@@ -144,31 +158,16 @@ def _node_change(a_plan: Scheme, b_plan: Scheme, code: str, depth: int) -> NodeC
         if a.parent != b.parent and code not in (a_plan.root, b_plan.root):
             changes.append("moved")
             details.append(f"moved from {a.parent} to {b.parent}")
-        if a.name != b.name:
-            changes.append("renamed")
-            details.append(f"renamed {a.name} → {b.name}")
-        if a.points != b.points:
-            changes.append("points")
-            details.append(f"points {format_points(a.points)} → {format_points(b.points)}")
-        if a.scoring != b.scoring:
-            changes.append("scoring")
-            details.append(f"scoring {a.scoring.value} → {b.scoring.value}")
-        if a.cap != b.cap:
-            changes.append("cap")
-            details.append(f"cap {format_points(a.cap) if a.cap is not None else '—'} → "
-                           f"{format_points(b.cap) if b.cap is not None else '—'}")
+        for change, shown in _FIELDS:
+            before, after = getattr(a, _FIELD_OF.get(change, change)), getattr(b, _FIELD_OF.get(change, change))
+            if before != after:
+                changes.append(change)
+                details.append(f"{change} {shown(before)} → {shown(after)}")
         for kind in ("rule", "collector"):
             found = _ref_changes(kind, getattr(a, kind), getattr(b, kind))
             if found:
                 changes.append(kind)
                 details += found
-        if a.department != b.department:
-            changes.append("department")
-            details.append(f"department {a.department or '—'} → {b.department or '—'}")
-        if a.stages != b.stages:
-            changes.append("stages")
-            details.append("stages " + ", ".join(f"{s.date:%m-%d} {s.target:g}" for s in a.stages) + " → "
-                           + ", ".join(f"{s.date:%m-%d} {s.target:g}" for s in b.stages))
         if a.description != b.description:
             changes.append("description")
     node = b or a

@@ -25,7 +25,14 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
-from jxcore.errors import AccessDenied, JxError, Location, Problem, SchemeError, UsageError
+from jxcore.errors import (
+    AccessDenied,
+    JxError,
+    Location,
+    Problem,
+    SchemeError,
+    UsageError,
+)
 from jxcore.models import Scheme
 from jxcore.plugins import Registry
 from jxcore.store import Store, ledger
@@ -140,7 +147,7 @@ class ImportResult:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _read(connection: sa.Connection, *where: Any) -> list[PlanVersion]:
@@ -263,7 +270,7 @@ def _allowed(store: Store, user: str, action: PlanAction, *, scheme: str, period
 
     if not users(store):
         return None
-    where = dict(version=target, scheme=scheme, period=period)
+    where = {"version": target, "scheme": scheme, "period": period}
     account = get_account(store, user)
     if account is None:
         raise _refuse(store, user, action, f"unknown user {user!r}", "an admin adds users with jx user add", **where)
@@ -616,7 +623,7 @@ def _add_comment(store: Store, version: PlanVersion, node: str, unit: str | None
         return new_id
 
     new_id = store.write(write)
-    return [x for x in record(store, version).comments if x.id == new_id][0]
+    return next(x for x in record(store, version).comments if x.id == new_id)
 
 
 # ---------------------------------------------------------------------------------------------

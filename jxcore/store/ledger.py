@@ -423,6 +423,14 @@ PG_FUNCTIONS: tuple[str, ...] = (
     "jx_guard_entries", "jx_guard_append_only", "jx_guard_runs", "jx_guard_run_rows", "jx_guard_unlock",
     "jx_guard_withdrawals", "jx_guard_supersedes",
 )
+# Plan versions (0007): append-only, never replaced, published only after an approval.
+_PLAN_TABLES = ("plan_versions", "plan_transitions", "plan_comments")
+SQLITE_GUARDS += (*(f"jx_{t}_{op}" for t in _PLAN_TABLES
+                    for op in ("update_append_only", "delete_append_only", "insert_no_replace")),
+                  "jx_plan_transitions_publish_approved")
+PG_GUARDS += (*(f"jx_{kind}_{t}" for t in _PLAN_TABLES for kind in ("append_only", "no_truncate")),
+              "jx_guard_plan_publish")
+PG_FUNCTIONS += ("jx_guard_plan_publish",)
 GUARDED_DIALECTS = ("sqlite", "postgresql")
 
 

@@ -48,10 +48,10 @@ def _sqlite() -> list[str]:
 def _postgres(schema: str) -> list[str]:
     sql = []
     for table in TABLES:
-        sql += [f"CREATE TRIGGER jx_append_only_{table} BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION jx_guard_append_only()",
-                f"CREATE TRIGGER jx_no_truncate_{table} BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION jx_guard_append_only()"]
+        sql += [(f"CREATE TRIGGER jx_append_only_{table} BEFORE UPDATE OR DELETE ON {table} "
+                 "FOR EACH ROW EXECUTE FUNCTION jx_guard_append_only()"),
+                (f"CREATE TRIGGER jx_no_truncate_{table} BEFORE TRUNCATE ON {table} "
+                 "FOR EACH STATEMENT EXECUTE FUNCTION jx_guard_append_only()")]
     quoted = '"' + schema.replace('"', '""') + '"'
     sql += [f"""CREATE FUNCTION jx_guard_plan_publish() RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, {quoted}, pg_temp AS $$
@@ -61,8 +61,8 @@ BEGIN
   END IF;
   RETURN NEW;
 END $$""",
-            "CREATE TRIGGER jx_guard_plan_publish BEFORE INSERT ON plan_transitions "
-            "FOR EACH ROW EXECUTE FUNCTION jx_guard_plan_publish()"]
+            ("CREATE TRIGGER jx_guard_plan_publish BEFORE INSERT ON plan_transitions "
+             "FOR EACH ROW EXECUTE FUNCTION jx_guard_plan_publish()")]
     return sql
 
 
