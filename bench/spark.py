@@ -160,7 +160,7 @@ def report(results: dict, sizes: list[str]) -> None:
         else:
             cores = max(1, math.ceil(work / (duck - fixed)))
             print(f"{size} ({how}): DuckDB {duck:.1f} s; Spark {work:.0f} CPU-s of work + {fixed:.1f} s fixed "
-                  f"→ about {cores} executor cores to finish with DuckDB")
+                  f"→ about {cores} executor core{'s' if cores > 1 else ''} to finish with DuckDB")
 
 
 def main() -> None:
