@@ -30,7 +30,7 @@ def test_add_a_clerk_of_a_new_department_who_then_signs_in(app, accounts):
     assert page.status_code == 200
     password = _new_password(page.text)
     assert "陈科员" in page.text and "安全科" in re.search(r'<table id="departments-table">.*?</table>', page.text,
-                                                          re.S).group(0)
+                                                          re.DOTALL).group(0)
     assert password not in admin.get("/admin/users").text  # shown once
     me, _ = signed(app, "陈科员", password)
     assert me.get("/api/me").json() == {"name": "陈科员", "role": "clerk", "department": "AQK", "unit": None}

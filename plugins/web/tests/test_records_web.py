@@ -38,7 +38,7 @@ def test_lock_then_two_admins_unlock(app, accounts):
     assert services.list_locks(store, "guangdong", 2010)[0].active
 
     second, token2 = signed(app, "admin-2", "second-admin-password")
-    row = re.search(rf'<tr id="lock-{lock.id}">.*?</tr>', second.get("/records").text, re.S).group(0)
+    row = re.search(rf'<tr id="lock-{lock.id}">.*?</tr>', second.get("/records").text, re.DOTALL).group(0)
     assert "admin 已申请解除" in row and "虎门数据需更正" in row and "确认解除" in row
     assert second.post(f"/records/unlock/{lock.id}", data={"csrf": token2, "reason": "同意更正"},
                        follow_redirects=False).status_code == 303
@@ -73,7 +73,7 @@ def test_chain_head_shown_downloaded_printable_and_verified(app, accounts):
 def test_verify_from_the_page_reports_a_tampered_store(app, accounts):
     import sqlalchemy as sa
 
-    client, token = signed(app, "admin", accounts["admin"])
+    client, _token = signed(app, "admin", accounts["admin"])
     store = app.state.web.store
     with store.engine.begin() as connection:  # a row changed behind jx's back (the trigger dropped first)
         names = [r[0] for r in connection.execute(sa.text(
@@ -98,7 +98,7 @@ def test_publishing_a_year_makes_its_announcement_readable_by_every_account(app,
     assert [lk.scope for lk in services.list_locks(store, "guangdong", 2010) if lk.active] == ["final"]
     page = branch.get("/announcement")
     assert page.status_code == 200 and "2010 年度绩效考核结果公示" in page.text
-    tables = re.findall(r'<table class="announcement" id="table-(\d)">(.*?)</table>', page.text, re.S)
+    tables = re.findall(r'<table class="announcement" id="table-(\d)">(.*?)</table>', page.text, re.DOTALL)
     assert len(tables) >= 2  # the ranking and the commendation (and the review when it has rows)
     assert tables[0][1].count("<tr>") == 33 + 1 and "虎门" in tables[0][1]
     assert 'href="/announcement?year=2009"' in page.text
