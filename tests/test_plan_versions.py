@@ -274,3 +274,25 @@ def test_postgresql_keeps_the_same_guards(postgres_store, registry):
     plans.publish(store, plans.approve(store, consulting, user="a", meeting="m", minutes_ref="r"), user="a")
     assert plans.get_version(store, SCHEME, 2011).state is State.PUBLISHED
     assert verify_store(store).ok
+
+
+def test_a_new_year_starts_from_the_packs_plan_when_the_store_has_none(store, registry):
+    draft = plans.new_version(store, registry, SCHEME, 2011, source="2010", user="a")
+    assert (draft.label, draft.origin, draft.parent, draft.state) == ("2011v1", "from plans/2010.yaml", None,
+                                                                     State.DRAFT)
+    assert draft.departments["RSK"] == "人事科" and draft.plan().root == "GD2011"
+    with pytest.raises(UsageError, match="no plan version 2010v2"):
+        plans.new_version(store, registry, SCHEME, 2011, source="2010v2", user="a")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("- a\n", ":1: a plan must be a mapping"),
+    ("nodes: []\n", ":1: missing field 'period'"),
+    ("period: [", "2012.yaml:2: YAML syntax error"),
+])
+def test_a_plan_file_that_is_no_plan_is_refused_at_its_line(store, registry, tmp_path, text, message):
+    path = tmp_path / "2012.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SchemeError, match=message):
+        plans.import_file(store, registry, SCHEME, path, user="a")
+    assert plans.versions(store, SCHEME) == []

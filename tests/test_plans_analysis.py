@@ -119,6 +119,8 @@ def test_diff_on_the_command_line_with_a_workbook(store, capsys, tmp_path):
     assert "ZFBA" in out and "13.0 → 20.0" in out and "42 added, 7 removed" in out
     from openpyxl import load_workbook
 
+    code, _, err = jx(capsys, "plan", "diff", "2009", "2010", "--scheme", SCHEME, "--xlsx", str(tmp_path / "no" / "d.xlsx"))
+    assert code == 2 and "cannot write the workbook" in err and "Traceback" not in err
     sheet = load_workbook(tmp_path / "d.xlsx")["diff"]
     rows = {r[0].strip(): r for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert rows["ZFBA"][4:8] == (130, 200, 13.0, 20.0)

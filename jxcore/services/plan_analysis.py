@@ -574,6 +574,16 @@ def lint_ref(store: Store, registry: Registry, scheme: str, ref: str, **limits: 
 # Workbooks
 
 
+def _save(book: Any, path: Path | str) -> Path:
+    path = Path(path)
+    try:
+        book.save(path)
+    except OSError as exc:
+        raise UsageError(f"cannot write the workbook {path}: {exc.strerror or exc}",
+                         hint="give a path in a directory you may write to") from exc
+    return path
+
+
 def _workbook():
     try:
         from openpyxl import Workbook
@@ -601,9 +611,7 @@ def diff_workbook(result: PlanDiff, path: Path | str) -> Path:
     notes.append(["effective weights from", result.reference or "no final run in the store"])
     for line in result.plan:
         notes.append(["plan change", line])
-    path = Path(path)
-    book.save(path)
-    return path
+    return _save(book, path)
 
 
 def whatif_workbook(result: WhatIf, path: Path | str) -> Path:
@@ -621,6 +629,4 @@ def whatif_workbook(result: WhatIf, path: Path | str) -> Path:
     weights.append(["node", f"effective % {result.baseline_label}", f"effective % {result.draft_label}"])
     for code in dict.fromkeys([*result.draft.node_codes, *result.baseline.node_codes]):
         weights.append([code, _pct(result.effective_before.get(code)), _pct(result.effective_after.get(code))])
-    path = Path(path)
-    book.save(path)
-    return path
+    return _save(book, path)

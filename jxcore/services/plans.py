@@ -439,7 +439,11 @@ def import_file(store: Store, registry: Registry, scheme: str, path: Path | str,
     data, problems = read_yaml(path, str(path), "give the path of a plan file such as plans/2011.yaml")
     if problems:
         raise SchemeError.from_problems(f"plan file {path} cannot be read", problems)
-    period = data.get("period") if isinstance(data, Mapping) else None
+    if not isinstance(data, Mapping):
+        raise SchemeError.from_problems(f"plan file {path} is invalid", [Problem(
+            "a plan must be a mapping (key: value lines: period, nodes …)",
+            Location(file=str(path), line=getattr(data, "line", None)), "see docs/scheme-format.md")])
+    period = data.get("period")
     if not isinstance(period, int) or isinstance(period, bool):
         raise SchemeError.from_problems(f"plan file {path} is invalid", [Problem(
             "missing field 'period' (the plan's year)", Location(file=str(path), line=getattr(data, "line", None)),
@@ -506,19 +510,26 @@ def new_version(store: Store, registry: Registry, scheme: str, period: int, *, s
                 user: str) -> PlanVersion:
     """A new draft for ``period`` from another version (``2010``, ``2010v3``): a new year's plan
     renumbered from last year's (``jx plan new 2011 --from 2010``), or a mid-year change to the plan in
-    force. Checked against the installed pack (its units and plugins) before it is stored."""
+    force. A bare year the store has no version of is the installed pack's plan of that year.
+    Checked against the installed pack (its units and plugins) before it is stored."""
+    from jxcore.scheme.document import dumps
     from jxcore.scheme.export import plan_data
+    from jxcore.services.schemes import open_scheme, pack_path
 
     name = _pack(registry, scheme).name
     source_period, number = parse_ref(str(source))
-    base = get_version(store, name, source_period, number)
-    doc = renumber(base.document, period) if source_period != period else json.loads(base.document)
-    plan = _build(registry, scheme, plan_data(doc, base.departments), file=f"<{name} {period} from {base.label}>",
-                  period=period)
+    base: PlanVersion | None = None
+    if number is None and not versions(store, name, source_period):
+        document = dumps(open_scheme(registry, scheme, source_period))
+        departments, label = _departments_of(pack_path(registry, scheme), source_period), f"plans/{source_period}.yaml"
+    else:
+        base = get_version(store, name, source_period, number)
+        document, departments, label = base.document, base.departments, base.label
+    doc = renumber(document, period) if source_period != period else json.loads(document)
+    plan = _build(registry, scheme, plan_data(doc, departments), file=f"<{name} {period} from {label}>", period=period)
     _allowed(store, user, PlanAction.DRAFT, scheme=name, period=period, target=f"{period} (new)", plan=plan)
     parent = base if source_period == period else None
-    return _store_new(store, plan, user=user, origin=f"from {base.label}", departments=base.departments,
-                      parent=parent)
+    return _store_new(store, plan, user=user, origin=f"from {label}", departments=departments, parent=parent)
 
 
 def _move(store: Store, version: PlanVersion, new: State, action: PlanAction, *, user: str,
