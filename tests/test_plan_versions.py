@@ -104,6 +104,9 @@ def test_a_mid_year_change_is_a_new_version_that_supersedes_the_published_one_on
     plans.publish(store, approved, user="局长")
     states = {v.label: v.state for v in plans.versions(store, SCHEME, 2010)}
     assert states == {"2010v1": State.SUPERSEDED, "2010v2": State.SUPERSEDED, "2010v3": State.PUBLISHED}
+    with store.engine.connect() as connection:
+        assert plans.published_digest(connection, SCHEME, 2010) == revised.digest
+        assert plans.published_digest(connection, SCHEME, 2031) is None
     assert plans.get_version(store, SCHEME, 2010).label == "2010v3"
     assert plans.published(store, SCHEME, 2010).label == "2010v3"
 

@@ -203,6 +203,14 @@ def published(store: Store, scheme: str, period: int) -> PlanVersion | None:
     return found[-1] if found else None
 
 
+def published_digest(connection: sa.Connection, scheme: str, period: int) -> str | None:
+    """The digest of the period's plan in force, read on an open connection (inside a transaction
+    that authorizes a run or an entry against it); None while the store has no published version."""
+    v = plan_versions.c
+    found = [x for x in _read(connection, v.scheme == scheme, v.period == period) if x.state is State.PUBLISHED]
+    return found[-1].digest if found else None
+
+
 def parse_ref(text: str) -> tuple[int, int | None]:
     """``2010`` (the published version, else the newest) or ``2010v3`` → (period, number)."""
     match = _REF.fullmatch(str(text).strip())
