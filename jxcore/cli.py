@@ -143,7 +143,10 @@ def validate(scheme: str) -> None:
 
     registry = app().registry
     path = pack_path(registry, scheme)
-    problems = check_pack(path, registry)
+    warnings: list = []
+    problems = check_pack(path, registry, warnings=warnings)
+    for warning in warnings:  # valid, and probably not meant (docs/scheme-format.md)
+        click.echo(f"warning: {warning}", err=True)
     if problems:
         for problem in problems:
             click.echo(f"error: {problem}", err=True)

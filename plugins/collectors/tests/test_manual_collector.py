@@ -95,7 +95,7 @@ def test_validate_reports_unknown_where_fields_and_non_numeric_columns(registry)
     assert "YW.AF: manual collector: value mean needs a numeric field, and 'round_name' is not one" in text
 
 
-def test_a_misspelt_checklist_code_stops_the_run_instead_of_giving_full_points(loaded, registry):
+def test_a_misspelt_checklist_code_is_refused_before_any_run_instead_of_giving_full_points(loaded, registry):
     from jxcore.errors import SchemeError
     from jxcore.scheme import scheme_from_dict
     from manual_helpers import CHECKLISTS, PLAN, UNITS
@@ -105,6 +105,8 @@ def test_a_misspelt_checklist_code_stops_the_run_instead_of_giving_full_points(l
         {**PLAN["nodes"][0]["children"][0],
          "collector": {"name": "manual", "params": {"kind": "spot_check", "where": {"archive": "registraton"}}}},
         *PLAN["nodes"][0]["children"][1:]]}]}
-    scheme = scheme_from_dict(bad, units=UNITS, name="mini", settings={"checklists": CHECKLISTS}, registry=registry)
+    with pytest.raises(SchemeError, match="where archive: 'registraton' is not a code of checklist 'archive'"):
+        scheme_from_dict(bad, units=UNITS, name="mini", settings={"checklists": CHECKLISTS}, registry=registry)
+    scheme = scheme_from_dict(bad, units=UNITS, name="mini", settings={"checklists": CHECKLISTS})  # unchecked
     with pytest.raises(SchemeError, match="where archive: 'registraton' is not a code of checklist 'archive'"):
         collect(scheme, registry, scheme.unit_table(), dt.date(2010, 6, 30), given={}, store=store)

@@ -18,7 +18,7 @@ from jx_collectors.manual.kinds import KINDS, Kind, checklist
 from jxcore.errors import DataError, Location, Problem, SchemeError
 from jxcore.interfaces import CollectContext, CollectRequest, RowSample
 from jxcore.models import Measure, Scheme, UnitTable
-from jxcore.params import Param
+from jxcore.params import Param, check_params
 from jxcore.store.entries import EntryColumns, NewEntry
 
 VALUES = ("count", "entries", "mean", "sum")
@@ -87,6 +87,30 @@ class ManualCollector:
         fields of the kind (a typo would otherwise select nothing, or fail at run time)."""
         return [Problem(text, _location(req), hint) for req in requests
                 for text, hint in _field_problems(KINDS[req.params["kind"]], req.params)]
+
+    def check_settings(self, scheme: Scheme) -> list[Problem]:
+        """For `jx validate`: the checklists the plan's manual indicators read must be mappings of
+        code: description, and their ``where`` codes codes of them (a misspelt code would select no
+        entry and give every unit full points)."""
+        problems: list[Problem] = []
+        lists: set[str] = set()
+        for node in scheme.indicators():
+            if node.collector is None or node.collector.name != self.name:
+                continue
+            params, issues = check_params(self.params, node.collector.params)
+            if issues or params["kind"] not in KINDS:
+                continue  # reported with the parameters
+            spec = KINDS[params["kind"]]
+            needed = {c.checklist for c in spec.columns if c.checklist}
+            try:
+                for name in sorted(needed - lists):
+                    checklist(scheme, name)
+                problems += [Problem(text, Location(node=node.code), hint)
+                             for text, hint in _checklist_problems(scheme, spec, params)]
+            except DataError as exc:
+                problems += [attrs.evolve(p, location=Location(node=p.location.node)) for p in exc.problems]
+            lists |= needed
+        return problems
 
     def collect(self, ctx: CollectContext, requests: Sequence[CollectRequest]) -> Mapping[str, Measure]:
         problems = self.check(requests) + [
