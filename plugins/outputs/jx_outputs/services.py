@@ -22,6 +22,16 @@ from jxcore.points import to_milli
 from jxcore.ranking import rank_values, ranking_settings
 from jxcore.settings import checked_settings
 
+
+def _points_problem(value: object) -> str | None:
+    """What is wrong with ``value`` as points (more than 3 decimals, beyond the range), or None."""
+    try:
+        to_milli(value)  # type: ignore[arg-type]
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 #: settings that name nodes of the plan
 NODE_LISTS = ("items", "exclude_if_deducted")
 
@@ -37,7 +47,8 @@ REVIEW_SETTINGS = (
     Param("admonition_years", "integer", "M: bottom K M years running → admonition talk", default=2, minimum=1),
     Param("reshuffle_years", "integer", "M′: bottom K M′ years running and below the pass line → reshuffle",
           default=3, minimum=1),
-    Param("pass_line", "number", "the pass line (合格线) in points of the scheme's scale"),
+    Param("pass_line", "number", "the pass line (合格线) in points of the scheme's scale",
+          validator=_points_problem),
 )
 
 

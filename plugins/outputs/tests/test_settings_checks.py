@@ -57,3 +57,13 @@ def test_a_fixed_plan_validates_and_a_missing_review_section_is_named(pack, caps
     assert main(["validate", "--scheme", str(pack)]) == 2
     assert ("plans/2010.yaml:4: settings: scheme p lists the leadership_review output but has no "
             "settings.leadership_review") in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("line, problem", [("600.0001", "more than 3 decimals"), ("2000000", "within ±1,000,000")])
+def test_a_pass_line_the_run_could_not_use_is_refused_at_validate(pack, capsys, line, problem):
+    plan = pack / "plans" / "2010.yaml"
+    plan.write_text(PLAN.replace("NOPE", "A").replace("pass_lin: 60", f"pass_line: {line}"), encoding="utf-8")
+    (pack / "scheme.yaml").write_text("name: p\n", encoding="utf-8")
+    assert main(["validate", "--scheme", str(pack)]) == 2
+    err = capsys.readouterr().err
+    assert "settings.leadership_review.pass_line" in err and problem in err
