@@ -498,8 +498,8 @@ def lint(plan: Scheme, *, store: Store | None = None, reference: StoredRun | Non
         found.append(LintWarning(node, message, REASONS[kind], kind))
 
     if reference is not None:
-        for node in plan.indicators():
-            if node.code not in reference.node_codes:
+        for node in plan.indicators():  # rewards and deductions are rare by design: all zero is their aim
+            if node.code not in reference.node_codes or node.scoring is not Scoring.WEIGHTED:
                 continue
             scores = reference.node_scores(node.code)
             values, counts = np.unique(scores, return_counts=True)
