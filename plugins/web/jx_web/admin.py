@@ -1,4 +1,5 @@
-"""Administration in the browser: users (add, disable, enable, reset a password, tie to a unit),
+"""Administration in the browser: users (add, disable, enable, reset a password, change the role
+and department, tie to a unit),
 departments, the access log and the audit chain, browsable and filterable (admins only).
 
 Users are added through ``jxcore.records.add_user`` and managed through
@@ -19,6 +20,7 @@ from jxcore.errors import JxError, UsageError
 from jxcore.records.access import roles
 from jxcore.services import auth
 from jxcore.services.audit import audit_links, chained_tables, departments
+from jxcore.services.people import set_role
 
 LOG_ROWS = 200  #: access-log rows and chain records per page
 
@@ -114,6 +116,20 @@ def register(app: FastAPI, web) -> None:
             if unit is not None and unit not in {u.code for u in scheme.units}:
                 raise UsageError(f"unknown unit {unit!r}", hint="choose a unit of the list")
             auth.set_unit(web.store, name, unit, by=admin.name)
+
+        return await act(request, work)
+
+    @app.post("/admin/users/{name}/role", name="admin_role", include_in_schema=False)
+    async def admin_role(request: Request, name: str) -> Response:
+        admin = signed_in(request, Need.ADMIN)
+        form = await request.form()
+        role, department = str(form.get("role") or ""), str(form.get("department") or "").strip() or None
+
+        def work():
+            if role not in roles():
+                raise UsageError(f"unknown role {role!r}", hint="choose one of " + ", ".join(roles()))
+            set_role(web.store, name, role, department, by=admin.name,
+                     department_name=str(form.get("department_name") or "").strip() or None)
 
         return await act(request, work)
 

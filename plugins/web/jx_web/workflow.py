@@ -112,6 +112,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "reset_password": ("重置密码", "Reset the password"),
     "new_password": ("{name} 的新密码（只显示这一次）：", "New password of {name} (shown only once):"),
     "set_unit": ("设置单位", "Set the unit"),
+    "change_role": ("修改角色", "Change the role"),
     "departments": ("科室", "Departments"),
     "department_name": ("科室名称（新科室）", "Department name (a new department)"),
     "access_log": ("访问日志", "Access log"),

@@ -93,3 +93,21 @@ def test_access_log_and_audit_chain_are_browsable_and_filterable(app, accounts):
     assert older is not None  # the demo store has more than a page of entries
     page2 = admin.get(f"/admin/chain?table=entries&before={older.group(1)}").text
     assert max(int(s) for s in re.findall(r'<tr><td class="n">(\d+)</td>', page2)) < int(older.group(1))
+
+
+def test_an_admin_changes_a_role_and_department_which_holds_at_the_next_page(app, accounts):
+    admin, token = signed(app, "admin", accounts["admin"])
+    page = admin.post("/admin/users", data={"csrf": token, "name": "调岗人员", "role": "clerk", "department": "DJK"})
+    person, _ = signed(app, "调岗人员", _new_password(page.text))
+    assert person.get("/entry").status_code == 200
+    quoted = "/admin/users/%E8%B0%83%E5%B2%97%E4%BA%BA%E5%91%98/role"
+    assert admin.post(quoted, data={"csrf": token, "role": "clerk"}).status_code == 400  # a clerk needs a department
+    moved = admin.post(quoted, data={"csrf": token, "role": "inspector", "department": "DCX",
+                                     "department_name": "督察新科"})
+    assert moved.status_code == 200 and "督察新科" in moved.text
+    assert person.get("/api/me").json() == {"name": "调岗人员", "role": "inspector", "department": "DCX", "unit": None}
+    assert admin.post(quoted, data={"csrf": token, "role": "viewer"}).status_code == 200
+    assert person.get("/entry").status_code == 403  # a viewer enters nothing, from the next page on
+    own = admin.post("/admin/users/admin/role", data={"csrf": token, "role": "viewer"})
+    assert own.status_code == 400 and "may not change their own role" in own.text
+    assert "made 调岗人员 viewer" in admin.get("/admin/access?outcome=allowed&action=users").text

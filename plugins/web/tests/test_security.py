@@ -90,6 +90,7 @@ MATRIX = {
     ("POST", "/admin/users/{name}/enable"): [("/admin/users/nobody/enable", ADMIN_POST_EMPTY)],
     ("POST", "/admin/users/{name}/password"): [("/admin/users/nobody/password", ADMIN_POST_EMPTY)],
     ("POST", "/admin/users/{name}/unit"): [("/admin/users/nobody/unit", ADMIN_POST_EMPTY)],
+    ("POST", "/admin/users/{name}/role"): [("/admin/users/nobody/role", ADMIN_POST_EMPTY)],
     ("GET", "/admin/access"): [("/admin/access?outcome=refused", ADMIN)],
     ("GET", "/admin/chain"): [("/admin/chain?table=entries", ADMIN)],
 }
@@ -98,7 +99,7 @@ WORKFLOW_POSTS = ["/entry/new/inspection", "/entry/new/inspection/upload", "/ent
                   "/entry/uploads/no-such-upload-token-000/cancel", "/entry/entries/1/withdraw",
                   "/entry/batches/no-such-batch/withdraw", "/records/lock", "/records/unlock/1", "/records/publish",
                   "/admin/users", "/admin/users/nobody/disable", "/admin/users/nobody/enable",
-                  "/admin/users/nobody/password", "/admin/users/nobody/unit"]
+                  "/admin/users/nobody/password", "/admin/users/nobody/unit", "/admin/users/nobody/role"]
 
 
 def _routes(app) -> set[tuple[str, str]]:
