@@ -38,6 +38,8 @@ UPLOAD_TTL = 3600  #: seconds an uploaded file waits for its confirmation
 LISTED = 200  #: entries and batches listed per page (the newest)
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 _COLUMN = re.compile(r"\(([^()]+)\)\s*$")
+_UPLOAD_PATH = re.compile(r"^/entry/new/[^/]+/upload$")
+_FORM_OVERHEAD = 64 * 1024  #: the multipart envelope and the form's other fields
 
 
 def uploads_dir() -> Path:
@@ -119,8 +121,34 @@ def _upload_of(request: Request, token: str) -> tuple[Path, dict[str, Any]]:
     return folder / meta["name"], meta
 
 
+class UploadLimit:
+    """ASGI middleware: an upload's body is refused before anything reads it (the CSRF check would
+    otherwise spool all of it to disk) when its Content-Length passes :data:`UPLOAD_LIMIT` (413) or
+    it has none (411: browsers always send one)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and _UPLOAD_PATH.match(scope["path"]):
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            status = (411 if not length.isdigit() else 413 if int(length) > UPLOAD_LIMIT + _FORM_OVERHEAD
+                      else None)
+            if status is not None:
+                text = ("the upload has no Content-Length; send the file from the form" if status == 411 else
+                        f"the file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; split it or ask an admin "
+                        "to import it with jx import").encode()
+                await send({"type": "http.response.start", "status": status,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"content-length", str(len(text)).encode())]})
+                await send({"type": "http.response.body", "body": text})
+                return
+        await self.app(scope, receive, send)
+
+
 def register(app: FastAPI, web) -> None:
     scheme = web.catalog.scheme
+    app.add_middleware(UploadLimit)
 
     def form_page(request: Request, kind: str, *, status: int = 200, values=None, errors=None, error=None,
                   report=None, change=None, supersedes: int | None = None, reason: str = "") -> Response:

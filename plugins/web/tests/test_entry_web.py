@@ -202,8 +202,15 @@ def test_a_cancelled_or_too_large_upload_keeps_nothing(app, as_user, monkeypatch
                        follow_redirects=False).status_code == 303
     assert not (entry_module.uploads_dir() / upload).exists()
     monkeypatch.setattr(entry_module, "UPLOAD_LIMIT", 64)
-    response = _upload(client, token, "大.csv", GOOD)
+    response = _upload(client, token, "大.csv", GOOD)  # the form's envelope fits, the file does not
     assert response.status_code == 413 and "larger than" in response.text
+    monkeypatch.setattr(entry_module, "_FORM_OVERHEAD", 0)
+    response = _upload(client, token, "大.csv", GOOD)  # refused by its Content-Length, before any parsing
+    assert response.status_code == 413 and "larger than" in response.text
+    assert response.headers["content-type"].startswith("text/plain")  # the middleware's, not the page's
+    chunked = client.post("/entry/new/inspection/upload", content=iter([b"x" * 10]),
+                          headers={"content-type": "multipart/form-data; boundary=x", "x-csrf-token": token})
+    assert chunked.status_code == 411
 
 
 def test_templates_have_the_headers_and_validation_lists_the_importer_reads(app, as_user, tmp_path):
