@@ -86,9 +86,38 @@ as_option = click.option("--as", "user", metavar="NAME",
                               "at the prompt or in JX_PASSWORD.")
 
 
-def acting_user(explicit: str | None) -> str:
-    """Who acts: ``--as NAME``, else ``JX_USER``, else the OS user name."""
-    return explicit or os.environ.get("JX_USER") or getpass.getuser()
+def acting_user(explicit: str | None, store: Any = None) -> str:
+    """Who acts: ``--as NAME``, else ``JX_USER``, else the OS user name. When the store is known
+    (given, or opened by :func:`with_store`) and that user has a password, the password must be
+    given (``JX_PASSWORD``, or a prompt at a terminal): a typed name alone grants no role."""
+    name = explicit or os.environ.get("JX_USER") or getpass.getuser()
+    ctx = click.get_current_context(silent=True)
+    if store is None and ctx is not None:
+        store = ctx.meta.get("jx.store")
+    if store is not None:
+        prove_identity(store, name)
+    return name
+
+
+def prove_identity(store: Any, name: str) -> None:
+    """AccessDenied unless ``name`` has no password or the right one is given (asked once a command)."""
+    from jxcore.errors import AccessDenied
+    from jxcore.services import auth
+
+    ctx = click.get_current_context(silent=True)
+    proven = ctx.meta.setdefault("jx.proven", set()) if ctx is not None else set()
+    if name in proven:
+        return
+    account = auth.get_account(store, name)
+    if account is not None and account.has_password:
+        password = os.environ.get("JX_PASSWORD")
+        if password is None:
+            if not sys.stdin.isatty():
+                raise AccessDenied(f"{name} has a password: give it to act as {name}",
+                                   hint="set JX_PASSWORD, or run the command at a terminal to be asked")
+            password = click.prompt(f"password of {name}", hide_input=True, err=True)
+        auth.check_password(store, name, password)
+    proven.add(name)
 
 
 def with_store(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -100,7 +129,12 @@ def with_store(command: Callable[..., Any]) -> Callable[..., Any]:
         from jxcore.store import Store
 
         with Store.open(db) as store:
-            return command(*args, store=store, registry=app().registry, **kwargs)
+            meta = click.get_current_context().meta
+            meta["jx.store"] = store  # acting_user checks passwords against it
+            try:
+                return command(*args, store=store, registry=app().registry, **kwargs)
+            finally:
+                meta.pop("jx.store", None)
 
     return wrapper
 

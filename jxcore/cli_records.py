@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -31,18 +32,68 @@ def user_group() -> None:
 @click.option("--dept", "department", metavar="CODE", help="The department's code (the plan's departments:).")
 @click.option("--dept-name", metavar="TEXT", help="The department's name, when it is new to the store.")
 @click.option("--role", type=click.Choice(["clerk", "inspector", "admin", "viewer"]), required=True)
+@click.option("--unit", metavar="CODE", help="A branch account's unit: its row is pinned on the leaderboard, its "
+                                             "pages are the only unit pages it opens (jx serve).")
+@click.option("--generate", is_flag=True, help="Generate the password and print it once (else it is asked for "
+                                               "at a terminal).")
 @as_option
 @db_option
-def user_add(name: str, department: str | None, dept_name: str | None, role: str, user: str | None,
-             db: str | None) -> None:
-    """Add a user (an admin does it; the store's first user must be an admin)."""
+def user_add(name: str, department: str | None, dept_name: str | None, role: str, unit: str | None, generate: bool,
+             user: str | None, db: str | None) -> None:
+    """Add a user with a password (an admin does it; the store's first user must be an admin)."""
     from jxcore.records import add_user
+    from jxcore.services import auth
     from jxcore.store import Store
 
     with Store.open(db) as store:
-        added = add_user(store, name, role=role, department=department, department_name=dept_name,
-                         by=acting_user(user) if user or os.environ.get("JX_USER") else None)
-    click.echo(f"added {added.role.value} {added.name}" + (f" of {added.department}" if added.department else ""))
+        by = acting_user(user, store) if user or os.environ.get("JX_USER") else None
+        password = _new_password(name, generate)
+        added = add_user(store, name, role=role, department=department, department_name=dept_name, by=by)
+        if password is not None:
+            auth.set_password(store, name, password, by=by)
+        if unit:
+            auth.set_unit(store, name, unit, by=by or name)
+    click.echo(f"added {added.role.value} {added.name}" + (f" of {added.department}" if added.department else "")
+               + (f", unit {unit}" if unit else ""))
+    if password is None:
+        click.echo(f"no password set (no terminal to ask at): set one with jx user passwd {name} --generate")
+    elif generate:
+        click.echo(f"password of {name} (shown once): {password}")
+
+
+def _new_password(name: str, generate: bool) -> str | None:
+    """A generated password, one typed twice at a terminal (checked), or None without a terminal."""
+    from jxcore.services import auth
+
+    if generate:
+        return auth.generate_password()
+    if not sys.stdin.isatty():
+        return None
+    password = click.prompt(f"password for {name}", hide_input=True, confirmation_prompt=True, err=True)
+    auth.check_strength(password)
+    return password
+
+
+@user_group.command("passwd")
+@click.argument("name")
+@click.option("--generate", is_flag=True, help="Generate the new password and print it once.")
+@as_option
+@db_option
+def user_passwd(name: str, generate: bool, user: str | None, db: str | None) -> None:
+    """Set a user's password: the user themself (giving the current one) or an admin (--as ADMIN)."""
+    from jxcore.errors import UsageError
+    from jxcore.services import auth
+    from jxcore.store import Store
+
+    with Store.open(db) as store:
+        by = acting_user(user if user or os.environ.get("JX_USER") else name, store)
+        password = _new_password(name, generate)
+        if password is None:
+            raise UsageError("no terminal to type the new password at", hint="give --generate")
+        auth.set_password(store, name, password, by=by)
+    click.echo(f"password of {name} set; their sessions are ended")
+    if generate:
+        click.echo(f"password of {name} (shown once): {password}")
 
 
 @user_group.command("list")
@@ -77,7 +128,7 @@ def lock_command(scheme: str, period: int | None, until: dt.date | None, final: 
 
     loaded = _plan(scheme, period)
     with Store.open(db) as store:
-        done = lock(store, loaded.name, loaded.period.year, user=acting_user(user), until=until, final=final,
+        done = lock(store, loaded.name, loaded.period.year, user=acting_user(user, store), until=until, final=final,
                     reason=reason)
     click.echo(f"locked: {done.describe()}")
     click.echo(f"signed head {done.signed.head} ({done.signed.size} records, including the lock): write it into "
@@ -99,7 +150,7 @@ def unlock_command(scheme: str, period: int | None, lock_id: int | None, reason:
 
     loaded = _plan(scheme, period)
     with Store.open(db) as store:
-        done = unlock(store, loaded.name, loaded.period.year, user=acting_user(user), reason=reason, lock_id=lock_id)
+        done = unlock(store, loaded.name, loaded.period.year, user=acting_user(user, store), reason=reason, lock_id=lock_id)
     if done.active:
         click.echo(f"unlock of lock #{done.id} requested by {done.unlock_requested_by}; "
                    "a second admin must confirm it with the same command")

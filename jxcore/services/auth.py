@@ -107,7 +107,8 @@ def generate_password(length: int = 16) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
 
 
-def _check_strength(password: str) -> None:
+def check_strength(password: str) -> None:
+    """UsageError for a password too short to keep (the only rule: length, as NIST SP 800-63B asks)."""
     if len(password) < MIN_PASSWORD:
         raise UsageError(f"the password has {len(password)} characters; it needs at least {MIN_PASSWORD}",
                          hint="choose a longer one, or let jx generate one (--generate)")
@@ -118,7 +119,7 @@ def set_password(store: Store, name: str, password: str, *, by: str | None = Non
 
     ``by`` None: the first password of a store whose users have none (setting up the first admin).
     """
-    _check_strength(password)
+    check_strength(password)
     target = get_account(store, name)
     if target is None:
         raise UsageError(f"unknown user {name!r}", hint="add them first with jx user add")
