@@ -56,6 +56,8 @@ def jx_register_outputs(register):
 DRIVER = '''
 import json, os, random, signal, sqlite3, sys, time
 from jxcore.cli import main
+import jxcore.engine, jxcore.services, jxcore.records.heads  # what a run imports lazily: once, not per child
+from cryptography.hazmat.primitives import serialization  # the signing key's loader
 
 pack, url, path, kills = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 args = ["run", "--scheme", pack, "--period", "2010", "--as-of", "2010-06-30", "--db", url, "--final", "--json"]
@@ -84,10 +86,11 @@ def check():
     return ok, partial
 
 
-start = time.perf_counter()
-pid = fork_run()
-_, status = os.waitpid(pid, 0)
-assert os.waitstatus_to_exitcode(status) == 0, "the first run failed"
+for _ in range(2):  # the first run also migrates the store and makes the key: time the second
+    start = time.perf_counter()
+    pid = fork_run()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "a first run failed"
 duration = time.perf_counter() - start
 random.seed(7)
 killed = completed = bad_checks = partial_runs = 0
@@ -163,6 +166,6 @@ def test_sigkill_at_random_moments_leaves_whole_runs_and_a_sound_store(tmp_path)
     assert figures["killed"] >= 200
     assert figures["bad_checks"] == 0 and figures["partial_runs"] == 0
     # every finished run is stored; a child killed after its commit has a whole run stored too
-    assert 1 + figures["completed"] <= len(runs) <= 1 + figures["completed"] + figures["killed"]
+    assert 2 + figures["completed"] <= len(runs) <= 2 + figures["completed"] + figures["killed"]
     assert chain.ok, chain.findings[:3]
     assert differing == 0
