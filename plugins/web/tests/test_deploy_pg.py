@@ -16,9 +16,7 @@ from fastapi.testclient import TestClient
 
 from conftest import POSTGRES_URL, login
 from jx_web.app import create_app
-from jx_web.commands import demo_accounts
 from jxcore.cli import main
-from jxcore.store import Store
 
 DEPLOY = Path(__file__).resolve().parents[3] / "docs" / "deploy.md"
 
@@ -50,7 +48,7 @@ def deployed():
     in_db.dispose()
     owner_url = server.set(database=db, username=owner, password="owner-secret").render_as_string(False)
     app_url = server.set(database=db, username=app, password="app-secret").render_as_string(False)
-    Store.open(owner_url).close()  # the migrations, as the owner
+    assert main(["user", "list", "--db", owner_url]) == 0  # step 3: the migrations, as the owner
     owner_engine = sa.create_engine(owner_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with owner_engine.connect() as connection:
         for statement in _sql("grants.sql", owner, app, db):
@@ -64,17 +62,25 @@ def deployed():
     admin.dispose()
 
 
-def test_the_app_role_runs_serves_and_signs_in(deployed, monkeypatch, tmp_path):
+def test_the_app_role_runs_serves_and_signs_in(deployed, monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("JX_HOME", str(tmp_path))
+    monkeypatch.delenv("JX_PASSWORD", raising=False)
+    app_url = deployed["app_url"]
     assert main(["run", "--scheme", "guangdong", "--period", "2010", "--as-of", "2010-06-30",
-                 "--db", deployed["app_url"], "--json"]) == 0
+                 "--db", app_url, "--json"]) == 0
     assert main(["run", "--scheme", "guangdong", "--period", "2010", "--as-of", "2010-07-01",
-                 "--db", deployed["app_url"], "--json"]) == 0  # the next day's run
-    app = create_app(scheme="guangdong", period=2010, db=deployed["app_url"])
+                 "--db", app_url, "--json"]) == 0  # the next day's run
+    capsys.readouterr()
+    assert main(["user", "add", "admin", "--role", "admin", "--generate", "--db", app_url]) == 0  # step 4
+    admin = re.search(r"password of admin \(shown once\): (\S+)", capsys.readouterr().out).group(1)
+    monkeypatch.setenv("JX_PASSWORD", admin)
+    assert main(["user", "add", "head-humen", "--role", "viewer", "--unit", "humen", "--generate", "--as", "admin",
+                 "--db", app_url]) == 0
+    head = re.search(r"password of head-humen \(shown once\): (\S+)", capsys.readouterr().out).group(1)
+    app = create_app(scheme="guangdong", period=2010, db=app_url)
     web = app.state.web
-    passwords = {name: password for name, _, password in demo_accounts(web.store, web.catalog.scheme)}
     with TestClient(app) as client:
-        assert login(client, "branch-humen", passwords["branch-humen"]).status_code == 303
+        assert login(client, "head-humen", head).status_code == 303
         board = client.get("/api/leaderboard").json()
         assert board["mine"]["code"] == "humen" and len(board["rows"]) == 33
         unit = client.get("/units/humen")  # no final result of an earlier year: the chart says none
