@@ -432,10 +432,11 @@ def _rows(round_: int, who: int) -> list[NewEntry]:
             for unit in ("humen", "changan", "hongmei")[:ROWS]]
 
 
-def _round(store: Store, registry, scheme, r: int) -> list[BaseException]:
-    """Three imports and a refused lock (an access-log row) at once; their errors."""
+def _round(store: Store, registry, scheme, r: int, *, lockers: int = 2) -> list[BaseException]:
+    """Three imports, two refused locks (access-log rows) and ``lockers`` locks of January 1st
+    (lock and log rows, not in the way of the imports) at once; their errors."""
     errors: list[BaseException] = []
-    start = threading.Barrier(IMPORTERS + 1)
+    start = threading.Barrier(IMPORTERS + 2 + lockers)
 
     def importer(who: int) -> None:
         try:
@@ -453,8 +454,15 @@ def _round(store: Store, registry, scheme, r: int) -> list[BaseException]:
         except AccessDenied:
             pass
 
+    def locker() -> None:
+        try:
+            start.wait()
+            services.lock(store, "mini", 2010, user=ADMIN, until=D(2010, 1, 1), reason=f"round {r}")
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
     threads = [threading.Thread(target=importer, args=(w,)) for w in range(IMPORTERS)]
-    threads.append(threading.Thread(target=refused))
+    threads += [threading.Thread(target=refused) for _ in range(2)] + [threading.Thread(target=locker) for _ in range(lockers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -474,7 +482,7 @@ def test_fifty_rounds_of_concurrent_writers_give_no_false_alarm(make_pg, registr
             alarms += [f"round {r}: {f}" for f in found]
             rounds_ok += not found
         entries = len(store.entries("mini", 2010))
-    print(f"\n{ROUNDS} rounds of {IMPORTERS} concurrent imports + a logged refusal: {rounds_ok} verified ok, "
+    print(f"\n{ROUNDS} rounds of {IMPORTERS} imports, 2 refusals and 2 locks at once: {rounds_ok} verified ok, "
           f"{len(alarms)} false alarms, {entries} entries")
     assert alarms == [] and entries == ROUNDS * IMPORTERS * ROWS
 
@@ -607,7 +615,7 @@ def test_concurrent_imports_on_mariadb_take_turns_on_the_chain(make_mariadb_url,
         services.add_user(store, ADMIN, role="admin")
         services.add_user(store, "viewer", role="viewer", by=ADMIN)
         for r in range(5):
-            assert _round(store, registry, scheme, r) == []
+            assert _round(store, registry, scheme, r, lockers=0) == []  # MariaDB refuses locks
         verified = services.verify_store(store)
         assert verified.ok and not verified.enforced
         assert len(store.entries("mini", 2010)) == 5 * IMPORTERS * ROWS
