@@ -115,6 +115,9 @@ def template_xlsx(scheme: Scheme, kind: str) -> bytes:
                                    formula2=f"DATE({scheme.period.year},12,31)", allow_blank=not f.required)
             for row in range(2, 200):
                 sheet.cell(row=row, column=i).number_format = "yyyy-mm-dd"
+        elif f.type == "codes" and f.choices:  # several codes a cell: no list, the allowed ones as a prompt
+            check = DataValidation(allow_blank=True, showInputMessage=True, promptTitle=f.label[:32],
+                                   prompt="、".join(label for _, label in f.choices)[:250])
         elif f.type in ("integer", "number") and (f.minimum is not None or f.maximum is not None):
             check = DataValidation(type="whole" if f.type == "integer" else "decimal", operator="between",
                                    formula1=str(f.minimum if f.minimum is not None else -1e12),

@@ -233,6 +233,9 @@ def test_templates_have_the_headers_and_validation_lists_the_importer_reads(app,
     report = services.import_file(web.store, web.registry, web.catalog.scheme, "inspection", filled,
                                   user="inspector", preview=True)
     assert report.rows == 1 and report.units == ("humen",)
+    spot = load_workbook(io.BytesIO(client.get("/entry/new/spot_check/template.xlsx").content)).worksheets[0]
+    defects = {str(v.sqref): v for v in spot.data_validations.dataValidation}["E2:E5000"]
+    assert "超越职权" in defects.prompt and defects.showInputMessage  # several codes a cell: shown, not a list
 
 
 def test_an_entry_inside_a_lock_is_refused_with_the_lock_named(app, as_user):
