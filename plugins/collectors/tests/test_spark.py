@@ -8,6 +8,7 @@ system-feed measure, score and rank must agree.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import attrs
@@ -260,7 +261,9 @@ def test_jx_explain_rows_behind_a_rate_on_spark_equal_duckdb(spark_local, demo_d
 
 
 def test_demo_export_registers_the_tables_where_the_cluster_reads_them(demo_data, tmp_path, capsys):
-    assert main(["demo", "export", "--parquet", str(tmp_path / "out"), "--from", str(demo_data[1]),
+    source = tmp_path / "business.duckdb"  # a copy: this process may hold the fixture's file open
+    shutil.copyfile(demo_data[1], source)
+    assert main(["demo", "export", "--parquet", str(tmp_path / "out"), "--from", str(source),
                  "--location", "hdfs:///data/jx/"]) == 0
     assert "register them in Spark with" in capsys.readouterr().out
     script = (tmp_path / "out" / "register.sql").read_text(encoding="utf-8")
