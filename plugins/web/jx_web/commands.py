@@ -93,10 +93,14 @@ def register(cli: click.Group) -> None:
         at = _parse_time(daily)
         app = create_app(scheme=scheme, period=period, db=db)  # checks scheme and store before serving
         web = app.state.web
-        if not auth.accounts(web.store):
+        people = auth.accounts(web.store)
+        if not people:
             click.echo("demo accounts (shown once; change them with jx user passwd):")
             for name, role, password in demo_accounts(web.store, web.catalog.scheme):
                 click.echo(f"  {name:<22} {password}  {role}")
+        elif not any(a.has_password for a in people):
+            click.secho("no account has a password, so nobody can sign in: give one with "
+                        "jx user passwd NAME --generate", fg="yellow", err=True)
         os.environ.update({"JX_WEB_SCHEME": scheme or web.catalog.name, "JX_WEB_PERIOD": str(period or ""),
                            "JX_WEB_DB": web.store.url, "JX_WEB_SECURE_COOKIES":
                            {"auto": "auto", "always": "1", "never": "0"}[secure_cookies]})

@@ -9,7 +9,6 @@ TestClient in through the form, as a browser does.
 from __future__ import annotations
 
 import os
-import re
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -21,10 +20,7 @@ from jx_web.app import create_app
 from jx_web.commands import demo_accounts
 from jxcore.cli import main
 from jxcore.services.auth import Policy
-
-POSTGRES_URL = os.environ.get("JX_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-BRANCH, OTHER_UNIT = "branch-humen", "changan"
-
+from web_kit import POSTGRES_URL, login
 
 @pytest.fixture(scope="session")
 def web_home(tmp_path_factory) -> Iterator[dict]:
@@ -48,19 +44,6 @@ def web_app(web_home):
 def accounts(web_app) -> dict[str, str]:
     web = web_app.state.web
     return {name: password for name, _, password in demo_accounts(web.store, web.catalog.scheme)}
-
-
-def login(client: TestClient, name: str, password: str, *, follow: bool = False):
-    """Sign in through the form (GET for the CSRF token, then POST); the response of the POST."""
-    form = client.get("/login")
-    token = re.search(r'id="login-csrf" name="csrf" value="([^"]+)"', form.text).group(1)
-    return client.post("/login", data={"csrf": token, "name": name, "password": password, "next": "/"},
-                       follow_redirects=follow)
-
-
-def csrf_of(client: TestClient) -> str:
-    """The signed-in session's CSRF token, read from a page's sign-out form."""
-    return re.search(r'name="csrf" value="([^"]+)"', client.get("/").text).group(1)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from conftest import login
+from web_kit import login
 from fastapi.testclient import TestClient
 from jx_web.app import create_app
 

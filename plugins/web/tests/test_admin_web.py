@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import login
+from web_kit import login
 from entry_support import copied_app, signed
 from fastapi.testclient import TestClient
 

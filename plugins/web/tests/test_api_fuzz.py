@@ -8,7 +8,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from conftest import BRANCH, login
+from web_kit import BRANCH, login
 
 
 def _cookie(web_app, name: str, password: str) -> str:

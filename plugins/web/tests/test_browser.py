@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from conftest import BRANCH
+from web_kit import BRANCH
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / ".artifacts" / "web"
 PORT = 18031

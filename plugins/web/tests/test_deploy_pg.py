@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from conftest import POSTGRES_URL, login
+from web_kit import POSTGRES_URL, login
 from jx_web.app import create_app
 from jxcore.cli import main
 

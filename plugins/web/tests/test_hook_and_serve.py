@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
-from conftest import login
+from web_kit import login
 from jx_web.app import create_app
 from jx_web.security import signed_in
 from jxcore import hookimpl
@@ -116,3 +116,20 @@ def test_daily_run_scores_as_of_today_inside_the_period(web_app):
     stored = web.store.load_run(run_id)
     assert stored.as_of == dt.date(2010, 10, 8) and not stored.final
     assert web.catalog.latest_id() != run_id or web.catalog.results().view.as_of == dt.date(2010, 10, 8)
+
+
+def test_serve_warns_when_no_account_can_sign_in(tmp_path, monkeypatch, capsys):
+    import uvicorn
+
+    from jxcore.cli import main
+    from jxcore.records.access import add_user
+    from jxcore.store import Store
+
+    db = f"sqlite:///{tmp_path / 'jx.sqlite'}"
+    with Store.open(db) as store:
+        add_user(store, "admin", role="admin")  # a user from before passwords
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    assert main(["serve", "--scheme", "guangdong", "--db", db]) == 0
+    captured = capsys.readouterr()
+    assert "nobody can sign in: give one with jx user passwd NAME --generate" in captured.err
+    assert "demo accounts" not in captured.out

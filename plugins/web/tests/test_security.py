@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
-from conftest import BRANCH, OTHER_UNIT, csrf_of, login
+from web_kit import BRANCH, OTHER_UNIT, csrf_of, login
 from jx_web.app import create_app
 from jxcore.records.access import add_user
 from jxcore.services import auth
