@@ -57,9 +57,12 @@ def test_collect_lists_each_indicator_with_units_and_events(pack, tmp_path, caps
 
 
 def test_collect_shows_a_collectors_data_error_without_failing(pack, tmp_path, capsys):
-    plan = yaml.safe_load((pack / "plans" / "2010.yaml").read_text(encoding="utf-8"))
-    plan["nodes"][0]["children"][0]["collector"]["params"]["where"] = {"archive": "nosuch"}
-    (pack / "plans" / "2010.yaml").write_text(yaml.safe_dump(plan, allow_unicode=True), encoding="utf-8")
+    visits = write_csv(tmp_path / "v.csv", "轮次,日期,单位,得分\n1,2010-03-01,hongmei,95\n")
+    assert main(["import", "mystery_shopper", str(visits), "--scheme", str(pack), "--as", "u"]) == 0
+    units = pack / "units.yaml"  # the unit is dropped from the pack after its entry was stored
+    kept = [u for u in yaml.safe_load(units.read_text(encoding="utf-8"))["units"] if u["code"] != "hongmei"]
+    units.write_text(yaml.safe_dump({"units": kept}, allow_unicode=True), encoding="utf-8")
+    capsys.readouterr()
     assert main(["collect", "--scheme", str(pack), "--as-of", "2010-06-30"]) == 0
     out = capsys.readouterr().out
-    assert "problem: manual: " in out and "where archive: 'nosuch' is not a code of checklist 'archive'" in out
+    assert "problem: manual: " in out and "entries name units that are not in the scheme: hongmei" in out
