@@ -40,7 +40,6 @@ import sqlalchemy as sa
 
 SIZES = {"tiny": (20, 20_000), "city": (33, 500_000), "province": (1_500, 5_000_000),
          "national": (30_000, 100_000_000)}
-LOCAL_PORTS, CLUSTER_PORTS = 15020, 15060
 
 
 def prepare(size: str, work: Path, seed: int):
@@ -164,7 +163,7 @@ def report(results: dict, sizes: list[str]) -> None:
 
 
 def main() -> None:
-    from jx_collectors.spark_local import SparkConnect
+    from jx_collectors.spark_local import SparkConnect, free_blocks
 
     sizes = ["tiny", *[s for s in ARGS.sizes.split(",") if s != "tiny"]]
     unknown = [s for s in sizes if s not in SIZES]
@@ -178,9 +177,10 @@ def main() -> None:
         results[("duckdb", size)] = collect(f"duckdb:///{prepare(size, ARGS.work, ARGS.seed)[1]}", size,
                                             ARGS.seed, ARGS.repeat, None)
         print(f"duckdb {size}: {results[('duckdb', size)]}", flush=True)
-    run_spark("spark local[2]", SparkConnect(ARGS.work / "spark-local", base_port=LOCAL_PORTS, cores=2,
+    local_ports, cluster_ports = free_blocks(2)
+    run_spark("spark local[2]", SparkConnect(ARGS.work / "spark-local", base_port=local_ports, cores=2,
                                              driver_memory="2g"), sizes, results)
-    run_spark("spark 2 workers", SparkConnect(ARGS.work / "spark-cluster", base_port=CLUSTER_PORTS, workers=2,
+    run_spark("spark 2 workers", SparkConnect(ARGS.work / "spark-cluster", base_port=cluster_ports, workers=2,
                                               executor_memory="1g"), sizes, results)
     report(results, sizes)
 

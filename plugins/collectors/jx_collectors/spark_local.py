@@ -164,6 +164,28 @@ class SparkConnect:
         self._procs.clear()
 
 
+def free_blocks(count: int, *, first: int = 15000, last: int = 15099, span: int = 20) -> list[int]:
+    """Base ports of ``count`` blocks of ``span`` ports in [first, last] that nothing listens on, so
+    that two sessions on one machine (a developer's tests beside CI's) do not meet on a port."""
+    bases = []
+    for base in range(first, last - span + 2, span):
+        if all(_bindable(port) for port in range(base, base + span)):
+            bases.append(base)
+            if len(bases) == count:
+                return bases
+    raise JxError(f"no {count} free blocks of {span} ports between {first} and {last} on 127.0.0.1",
+                  hint="stop the other Spark servers on this machine (see `ss -ltnp`)")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def run_script(url: str, script: Path) -> int:
     """Run a SQL script whose statements end with ``;`` at a line end (``register.sql``) against the
     database at ``url``, statement by statement; the number of statements run."""

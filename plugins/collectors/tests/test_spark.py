@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from jx_collectors.spark import SparkConnectDialect
-from jx_collectors.spark_local import SparkConnect, run_script
+from jx_collectors.spark_local import SparkConnect, free_blocks, run_script
 from jx_collectors.system_feed import SystemFeed
 from jx_scheme_guangdong import PACK_DIR, demo, manual
 from jxcore.cli import main
@@ -31,7 +31,12 @@ from jxcore.scheme import load_scheme
 from jxcore.store import Store
 
 AS_OF = dt.date(2010, 6, 30)
-LOCAL_PORTS, CLUSTER_PORTS = 15000, 15040  # base ports: each server uses base … base + 18
+
+
+@pytest.fixture(scope="session")
+def ports() -> list[int]:
+    """Base ports of the local server and of the cluster (each uses base … base + 18), in 15000-15099."""
+    return free_blocks(2)
 
 
 @pytest.fixture(scope="session")
@@ -62,10 +67,10 @@ def store_url(tmp_path_factory, demo_data) -> str:
 
 
 @pytest.fixture(scope="session")
-def cluster_launched(tmp_path_factory):
+def cluster_launched(tmp_path_factory, ports):
     """The two-worker cluster's JVMs, launched without waiting: they boot while the local server's
     tests run (both are killed, process group and all, at the end of the session)."""
-    cluster = SparkConnect(tmp_path_factory.mktemp("spark-cluster"), base_port=CLUSTER_PORTS, workers=2,
+    cluster = SparkConnect(tmp_path_factory.mktemp("spark-cluster"), base_port=ports[1], workers=2,
                            executor_memory="512m")
     cluster.launch()
     yield cluster
@@ -73,8 +78,8 @@ def cluster_launched(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def spark_local(tmp_path_factory, demo_data, cluster_launched):
-    with SparkConnect(tmp_path_factory.mktemp("spark-local"), base_port=LOCAL_PORTS, cores=2) as spark:
+def spark_local(tmp_path_factory, demo_data, ports, cluster_launched):
+    with SparkConnect(tmp_path_factory.mktemp("spark-local"), base_port=ports[0], cores=2) as spark:
         assert run_script(spark.url(), demo_data[2] / "register.sql") == 1 + 2 * len(demo.TABLES)
         yield spark
 
