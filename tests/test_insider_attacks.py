@@ -559,7 +559,7 @@ def test_a_write_that_starts_after_a_lock_began_is_refused_when_the_lock_commits
 
         writer = threading.Thread(target=raw_writer)
         writer.start()
-        _until(lambda: _waiting(store, "INSERT INTO entries"), "the write waits for the lock")
+        _until(lambda: _waiting(store, "COMMIT"), "the write waits for the lock at its commit")
         release.set()
         locker.join()
         writer.join()

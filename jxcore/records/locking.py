@@ -4,8 +4,8 @@ A lock is an append-only ``record_locks`` row holding the audit chain's head at 
 unlock is two more rows (a request by one admin, the unlock by another), so every lift leaves a
 trace. Each of them signs the chain's head after its own record (jxcore.records.heads). The
 database's triggers (migrations 0003, 0006) enforce the locks; the checks here only give the
-friendlier message first. A lock waits for every open write to the tables it covers and holds
-new ones until it commits (:func:`jxcore.store.ledger.freeze_writes`).
+friendlier message first. A lock takes the chain's writer lock; a write made around jx waits
+for it at commit (PostgreSQL's deferred check of migration 0006) and then meets the lock's row.
 """
 
 from __future__ import annotations
@@ -89,7 +89,9 @@ def lock(store: Store, scheme: str, period: int, *, user: str, until: dt.date | 
 
     def write(tx) -> tuple[Lock, SignedHead]:
         connection = tx.connection
-        ledger.freeze_writes(connection)  # nothing can commit behind the lock (docs/records.md)
+        # Every jx writer waits for this lock, and on PostgreSQL so does any other writer at its
+        # commit (0006's deferred check): nothing commits behind the lock (docs/records.md).
+        ledger.lock_writers(connection)
         size, head = ledger.last_link(connection)
         new_id = connection.execute(record_locks.insert().values(
             scheme=scheme, period=period, action="lock", scope="final" if final else "entries", until=until,

@@ -271,21 +271,6 @@ def lock_writers(connection: sa.Connection) -> None:
         connection.execute(sa.text("SELECT seq FROM audit_chain ORDER BY seq DESC LIMIT 1 FOR UPDATE"))
 
 
-#: The tables a lock covers: :func:`freeze_writes` waits for their open writes.
-FROZEN_TABLES = ("entry_batches", "entries", "entry_withdrawals", "runs", "run_units", "run_nodes")
-
-
-def freeze_writes(connection: sa.Connection) -> None:
-    """:func:`lock_writers`, and on PostgreSQL also wait for every open write to the tables a lock
-    covers, made by jx or not, and hold new ones until this transaction ends (SHARE mode conflicts
-    with the ROW EXCLUSIVE lock every INSERT/UPDATE/DELETE takes): a lock then sees every write that
-    commits before it, and a write after it meets its row in the triggers. SQLite's write
-    transactions are exclusive already."""
-    lock_writers(connection)
-    if connection.dialect.name == "postgresql":
-        connection.execute(sa.text(f"LOCK TABLE {', '.join(FROZEN_TABLES)} IN SHARE MODE"))
-
-
 def last_link(connection: sa.Connection) -> tuple[int, str]:
     """(size, head) of the chain now."""
     c = tables.audit_chain.c
@@ -410,7 +395,8 @@ SQLITE_GUARDS: tuple[str, ...] = (
 )
 PG_GUARDS: tuple[str, ...] = (
     "jx_guard_entries", "jx_guard_runs", "jx_guard_unlock", "jx_guard_run_units", "jx_guard_run_nodes",
-    "jx_guard_withdrawals", "jx_guard_supersedes",
+    "jx_guard_withdrawals", "jx_guard_supersedes", "jx_commit_entries", "jx_commit_entry_withdrawals",
+    "jx_commit_runs",
     *(f"jx_append_only_{t}" for t in ("entry_batches", "record_locks", "audit_chain", "entry_withdrawals",
                                      "run_plans", "access_log", "departments", "users", "signed_heads")),
     *(f"jx_no_truncate_{t}" for t in ("entry_batches", "record_locks", "audit_chain", "entries", "entry_withdrawals",

@@ -10,7 +10,8 @@ Revises: 0005
 - SQLite refuses an INSERT whose key (or any unique key) exists already: ``INSERT OR REPLACE`` and
   UPSERT deleted the old row without firing a delete trigger.
 - A final lock refuses every new run of its period (final or not): what is published is the
-  locked final result. Rows of ``record_locks`` need an admin of the ``users`` table (forged
+  locked final result. On PostgreSQL a deferred check at commit refuses an entry, withdrawal or run
+  that began before a lock and commits after it. Rows of ``record_locks`` need an admin of the ``users`` table (forged
   unlocks by made-up names fail), an unlock a request by another, current admin.
 - ``access_log``, ``departments``, ``run_plans`` and ``signed_heads`` are append-only; ``users``
   rows are never deleted or renamed. ``users``, ``departments``, ``access_log`` and ``run_plans``
@@ -29,6 +30,7 @@ branch_labels = None
 depends_on = None
 
 LOCKED = "locked: the final results of this scheme and period are locked"
+WRITER_LOCK = 7368052  # jxcore.store.ledger's pg_advisory_xact_lock key for chained writers
 # --- SQLite
 
 
@@ -156,6 +158,31 @@ BEGIN
   RETURN NEW;
 END $$;
 
+-- At commit (a deferred constraint trigger): wait for a lock being taken (it holds the chain's writer
+-- lock, as every jx writer does), then look again: a write that began before a lock and commits
+-- after it is refused, so nothing commits behind a lock, whatever wrote it and with no privilege
+-- beyond INSERT.
+CREATE FUNCTION jx_guard_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  locked boolean;
+BEGIN
+  PERFORM pg_advisory_xact_lock({WRITER_LOCK});
+  IF TG_TABLE_NAME = 'entries' THEN
+    locked := jx_entries_locked(NEW.scheme, NEW.period, NEW.entry_date) OR (NEW.supersedes IS NOT NULL AND EXISTS (
+      SELECT 1 FROM entries o WHERE o.id = NEW.supersedes AND jx_entries_locked(o.scheme, o.period, o.entry_date)));
+  ELSIF TG_TABLE_NAME = 'entry_withdrawals' THEN
+    locked := EXISTS (SELECT 1 FROM entries o WHERE o.id = NEW.entry_id
+                      AND jx_entries_locked(o.scheme, o.period, o.entry_date));
+  ELSE
+    locked := jx_final_locked(NEW.scheme, NEW.period);
+  END IF;
+  IF locked THEN
+    RAISE EXCEPTION 'locked: a lock of this scheme and period was taken while this % was being written',
+      TG_TABLE_NAME USING ERRCODE = 'JXL01';
+  END IF;
+  RETURN NULL;
+END $$;
+
 CREATE OR REPLACE FUNCTION jx_guard_unlock() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM users a WHERE a.name = NEW.by_user AND a.role = 'admin' AND NOT a.disabled)
@@ -179,6 +206,7 @@ END $$;
 # SET clause would stop the inlining and cost a GUC change per row: a national run took 2× longer).
 PG_SIGNATURES = ("jx_guard_entries()", "jx_guard_append_only()", "jx_guard_runs()", "jx_guard_run_rows()",
                  "jx_guard_unlock()", "jx_guard_withdrawals()", "jx_guard_supersedes()")
+COMMIT_CHECKED = ("entries", "entry_withdrawals", "runs")
 NEW_TRUNCATE = ("runs", "run_units", "run_nodes", "run_plans", "users", "departments", "access_log", "signed_heads")
 
 
@@ -193,6 +221,8 @@ def _pg(schema: str) -> list[str]:
                    "FOR EACH ROW EXECUTE FUNCTION jx_guard_append_only()")
     sql.append("CREATE TRIGGER jx_guard_supersedes BEFORE INSERT ON entries "
                "FOR EACH ROW EXECUTE FUNCTION jx_guard_supersedes()")
+    sql += [f"CREATE CONSTRAINT TRIGGER jx_commit_{table} AFTER INSERT ON {table} DEFERRABLE INITIALLY DEFERRED "
+            "FOR EACH ROW EXECUTE FUNCTION jx_guard_commit()" for table in COMMIT_CHECKED]
     sql += [f"CREATE TRIGGER jx_no_truncate_{table} BEFORE TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION jx_guard_append_only()" for table in NEW_TRUNCATE]
     return sql
@@ -250,9 +280,10 @@ def downgrade() -> None:
         for table in ("access_log", "departments", "signed_heads", "users"):
             op.execute(f"DROP TRIGGER jx_append_only_{table} ON {table}")
         op.execute("DROP FUNCTION jx_guard_supersedes CASCADE")
+        op.execute("DROP FUNCTION jx_guard_commit CASCADE")
         for table in NEW_TRUNCATE:
             op.execute(f"DROP TRIGGER jx_no_truncate_{table} ON {table}")
         for f in PG_SIGNATURES:
-            if f != "jx_guard_supersedes()":
+            if f not in ("jx_guard_supersedes()", "jx_guard_commit()"):
                 op.execute(f"ALTER FUNCTION {f} RESET search_path")
     op.drop_table("signed_heads")
