@@ -75,6 +75,12 @@ class Web:
     policy: auth.Policy
     secure_cookies: bool | None  #: None: Secure when the request came over https
     env: jinja2.Environment
+    live: Any = attrs.field(init=False, default=None)  #: jx_web.live.LiveRefresh
+
+    def __attrs_post_init__(self) -> None:
+        from jx_web.live import LiveRefresh
+
+        self.live = LiveRefresh(self)
 
     @property
     def lab(self):

@@ -200,6 +200,7 @@ def register(app: FastAPI, web) -> None:
             report = services.enter(web.store, web.registry, scheme, kind, _service_fields(values), user=account.name,
                                     supersedes=supersedes, reason=reason, preview=not save, source="web form")
             if save:
+                web.live.request()
                 return report, None
             row = web.registry.collector("manual").read_fields(scheme, kind, _service_fields(values))
             return report, _change(web, kind, report, [row], [supersedes] if supersedes else [])
@@ -290,6 +291,7 @@ def register(app: FastAPI, web) -> None:
         try:
             report = await run_in_threadpool(lambda: services.import_file(
                 web.store, web.registry, scheme, meta["kind"], path, user=account.name, sheet=meta["sheet"]))
+            web.live.request()
         except JxError as exc:
             return render(web, request, "entry_upload.html", status=status_of(exc), kind=meta["kind"],
                           title=entry_kinds()[meta["kind"]], name=meta["name"], exc=exc, problems=exc.problems,
@@ -325,8 +327,9 @@ def register(app: FastAPI, web) -> None:
     async def entry_withdraw(request: Request, entry_id: int) -> Response:
         account = signed_in(request, Need.ENTER)
         reason = str((await request.form()).get("reason") or "")
-        return await perform(web, request, f"#{entry_id}", lambda: services.withdraw(
-            web.store, web.registry, scheme, [entry_id], reason=reason, user=account.name), f"/entry/entries/{entry_id}")
+        return await perform(web, request, f"#{entry_id}", lambda: (services.withdraw(
+            web.store, web.registry, scheme, [entry_id], reason=reason, user=account.name), web.live.request()),
+            f"/entry/entries/{entry_id}")
 
     @app.get("/entry/batches", name="entry_batches", include_in_schema=False)
     def entry_batches(request: Request) -> Response:
@@ -352,6 +355,6 @@ def register(app: FastAPI, web) -> None:
     async def entry_withdraw_batch(request: Request, batch_id: str) -> Response:
         account = signed_in(request, Need.ENTER)
         reason = str((await request.form()).get("reason") or "")
-        return await perform(web, request, batch_id, lambda: services.withdraw(
+        return await perform(web, request, batch_id, lambda: (services.withdraw(
             web.store, web.registry, scheme, reason=reason, user=account.name, batch_id=batch_id),
-            f"/entry/batches/{batch_id}")
+            web.live.request()), f"/entry/batches/{batch_id}")

@@ -257,3 +257,18 @@ def test_an_entry_inside_a_lock_is_refused_with_the_lock_named(app, as_user):
         if auth.get_account(web.store, "admin-b") is None:
             add_user(web.store, "admin-b", role="admin", by="admin")
         services.unlock(web.store, "guangdong", 2010, user="admin-b", reason="测试", lock_id=lock.id)
+
+
+def test_a_saved_entry_reaches_the_leaderboard_without_waiting_for_the_daily_run(app, as_user):
+    client, token = as_user("inspector")
+    web = app.state.web
+    before = web.catalog.latest_id()
+    saved = client.post("/entry/new/inspection", data={**FINDING, "date": "2010-05-03", "inspector": "王五",
+                                                       "csrf": token, "action": "save"}, follow_redirects=False)
+    assert saved.status_code == 303
+    assert web.live.done.wait(600)  # the background run of the current day is stored
+    latest = client.get("/api/latest").json()["run_id"]
+    assert latest != before  # what the open leaderboards poll, to reload
+    view = services.stored_view(web.store, web.registry, web.catalog.scheme)
+    entry_id = int(re.search(r"/entry/entries/(\d+)", saved.headers["location"]).group(1))
+    assert view.run_id == latest and entry_id in {e.id for e in services.list_entries(web.store, web.catalog.scheme)}
