@@ -109,6 +109,9 @@ def test_a_mid_year_change_is_a_new_version_that_supersedes_the_published_one_on
         assert plans.published_digest(connection, SCHEME, 2031) is None
     assert plans.get_version(store, SCHEME, 2010).label == "2010v3"
     assert plans.published(store, SCHEME, 2010).label == "2010v3"
+    # the version in force is what a final run scores with (records.plans.approved_digests)
+    done = plans.run_version(store, registry, plans.published(store, SCHEME, 2010), final=True, actor="局长")
+    assert done.run.final and store.load_run(done.run.id).scheme_digest == revised.digest
 
 
 @pytest.mark.parametrize(("who", "act"), [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import numpy as np
 import pytest
@@ -267,7 +266,9 @@ def test_the_server_fixtures_give_fresh_empty_databases(make_postgres_url, make_
 
 
 @pytest.mark.slow
-def test_a_national_run_is_written_in_a_few_seconds(store_url: str):
+def test_a_national_run_round_trips_exactly(store_url: str):
+    """A national run (30,000 units × 230 nodes) is written and read back exactly; how fast is
+    bench/scale.py's business (no wall-clock assertion here: the machine is shared)."""
     n_units, n_nodes = 30_000, 230
     nodes = [Node("R", "root", NodeKind.ROOT, None, 100_000)]
     nodes += [Node(f"N{i}", f"node {i}", NodeKind.INDICATOR, "R", 1_000) for i in range(1, n_nodes)]
@@ -282,15 +283,11 @@ def test_a_national_run_is_written_in_a_few_seconds(store_url: str):
         measures={n.code: Measure(n.code, rng.random(n_units), source="SELECT 1") for n in nodes[1:]},
     )
     with Store.open(store_url) as store:
-        start = time.perf_counter()
         run_id = save(store, result)
-        written = time.perf_counter() - start
-        start = time.perf_counter()
         run = store.load_run(run_id)
         np.testing.assert_array_equal(run.scores, scores)
-        read = time.perf_counter() - start
-    print(f"national run on {store.engine.dialect.name}: write {written:.2f} s, read {read:.2f} s")
-    assert written < 5.0  # ~0.9 s on both backends; PostgreSQL's default pglz compression: 11 s
+        np.testing.assert_array_equal(run.values["N7"], result.measures["N7"].value)
+        assert run.unit_codes == tuple(u.code for u in units)
 
 
 def test_opening_an_up_to_date_store_skips_alembic(tmp_path):

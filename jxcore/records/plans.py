@@ -1,9 +1,10 @@
 """Which plan is the period's: authorization reads the plan published in the store, never the
 caller's copy.
 
-The rule (docs/records.md): the plan of a scheme's period is the first plan chained into the
-store for that period (the first run stores it); until one is stored, the caller's plan is taken
-and becomes it. A final run must be scored with it, and entries are checked against it: a copied
+The rule (docs/records.md, docs/plans.md): the plan of a scheme's period is its published plan
+version (``jx plan publish``; a mid-year change is a newer published version); without plan
+versions, the first plan chained into the store for that period (the first run stores it); until
+one is stored, the caller's plan is taken and becomes it. A final run must be scored with it, and entries are checked against it: a copied
 pack with one ``department:`` or rule parameter edited has another digest and is refused.
 :func:`approved_digests` is the one place the rule lives, so plan versions with approvals can
 replace it.
@@ -20,9 +21,14 @@ from jxcore.store.tables import audit_chain, run_plans
 
 
 def approved_digests(connection: sa.Connection, scheme: str, period: int) -> frozenset[str]:
-    """The digests of the plans scheme/period may be scored and policed with: the first plan of
-    that period in the audit chain (an unchained row, written around jx, does not count); empty
-    while the store has none."""
+    """The digests of the plans scheme/period may be scored and policed with: its published plan
+    version, else the first plan of that period in the audit chain (an unchained row, written
+    around jx, does not count); empty while the store has neither."""
+    from jxcore.services.plans import published_digest
+
+    published = published_digest(connection, scheme, period)
+    if published:
+        return frozenset([published])
     c, p = audit_chain.c, run_plans.c
     first = connection.execute(
         sa.select(p.digest).join(audit_chain, sa.and_(c.tbl == "run_plans", c.row_key == p.digest))

@@ -44,6 +44,10 @@ def jx_run_started(run, scheme, store):
         return
     if store.has_entries(scheme.name, run.period):
         return
+    from jxcore.records import get_user, users
+
+    if users(store) and get_user(store, "demo") is None:  # a bureau's store: its people enter the data
+        return
     from jx_scheme_guangdong import manual
     from jxcore.config import data_dir
 
