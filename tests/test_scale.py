@@ -134,7 +134,8 @@ def _live_scheme(registry):
              "rule": {"name": "per_event", "params": {"deductions": {"F1": 15}}},
              "collector": {"name": "manual", "params": {"kind": "inspection"}}}]}]}
     units = [{"code": c, "name": c.upper()} for c in ("a", "b", "c")]
-    return scheme_from_dict(plan, units=units, registry=registry, name="live")
+    return scheme_from_dict(plan, units=units, registry=registry, name="live",
+                            settings={"checklists": {"inspection": {"F1": "问题一"}}})
 
 
 def test_one_new_inspection_entry_updates_the_ranking_like_a_full_run(tmp_path, registry):
