@@ -46,6 +46,8 @@ MATRIX = {
     ("GET", "/warnings"): [("/warnings", SIGNED), ("/warnings?new=1", SIGNED)],
     ("GET", "/commendations"): [("/commendations", SIGNED)],
     ("GET", "/review"): [("/review", BUREAU)],
+    ("GET", "/evaluation"): [("/evaluation", BUREAU)],  # jx-evaluation's page (its plugin's hook)
+    ("GET", "/api/evaluation"): [("/api/evaluation", BUREAU_API)],
     ("GET", "/compare"): [("/compare", SIGNED)],
     ("GET", "/admin/sessions"): [("/admin/sessions", ADMIN)],
     ("POST", "/admin/sessions/revoke"): [("/admin/sessions/revoke", ADMIN_POST)],
