@@ -123,6 +123,7 @@ def create_app(*, scheme: str | None = None, period: int | None = None, db: str 
     catalog = Catalog(store, registry, lambda year: load_scheme(pack, year, registry), period, years)
     web = Web(store=store, registry=registry, catalog=catalog, policy=policy, secure_cookies=secure_cookies,
               env=_environment())
+    pages.figure_codes(catalog.scheme)  # a misnamed settings.web.figures stops jx serve at once
     app = FastAPI(title="jx 绩效之窗", version="1", openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
                   dependencies=[Depends(csrf_guard)],
                   description="Read-only JSON over the stored runs of one scheme; sign in at /login first "

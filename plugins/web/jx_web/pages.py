@@ -33,11 +33,30 @@ def run_header(results: Results) -> dict[str, Any]:
             "previous": None if prev is None else {"run_id": prev.run_id, "as_of": prev.as_of.isoformat()}}
 
 
+def figure_codes(scheme) -> list[str]:
+    """The indicators whose measured figures the leaderboard shows beside the scores
+    (``settings.web.figures``: the common figures the lecture names, e.g. registrations done in
+    time, cases per head, patrols per head); UsageError naming a code the plan does not have."""
+    from jxcore.errors import UsageError
+
+    codes = list(((scheme.settings.get("web") or {}).get("figures")) or [])
+    wrong = [c for c in codes if c not in scheme.nodes or not scheme.nodes[c].is_indicator]
+    if wrong:
+        raise UsageError(f"settings.web.figures of {scheme.name} {scheme.period.year} names "
+                         f"{', '.join(map(str, wrong))}, which are not indicators of the plan",
+                         hint="list indicator codes (jx tree --scheme NAME shows them)")
+    return codes
+
+
 def leaderboard(results: Results, mine: str | None = None) -> dict[str, Any]:
     """Every unit by rank: total, item scores with item ranks, gap to the unit above, movement
-    since the previous day's run, warnings; ``mine`` (a unit code) is flagged and repeated on top."""
+    since the previous day's run, warnings, the common figures (:func:`figure_codes`); ``mine``
+    (a unit code) is flagged and repeated on top."""
     view, r = results.view, results.ranking
     items = view.items()
+    figures = [view.node(c) for c in figure_codes(view.scheme)]
+    nan = np.full(len(view), np.nan)
+    measured = [view.values.get(n.code, nan) for n in figures]
     scores = [view.node_scores(n.code) for n in items]
     has_prev = results.previous is not None
     first = int(r.order[0]) if len(r.order) else -1
@@ -50,11 +69,13 @@ def leaderboard(results: Results, mine: str | None = None) -> dict[str, Any]:
                       for n, s in zip(items, scores)],
             "gap": None if i == first else pts(r.gaps[i]),
             "move": int(r.moves[i]) if has_prev and r.previous[i] > 0 else None,
-            "warnings": int(results.warning_counts[i]), "mine": str(view.codes[i]) == mine})
+            "warnings": int(results.warning_counts[i]), "mine": str(view.codes[i]) == mine,
+            "figures": [_num(float(v[i])) for v in measured]})
     mine_row = next((row for row in rows if row["mine"]), None)
     mark = None if mine_row is None else mine_row["total"]
     chart = charts.histogram(view.totals / MILLI, mark=mark, fmt=lambda v: f"{v:.0f}")
     return {**run_header(results), "items": [{"code": n.code, "name": n.name, "points": pts(n.points)} for n in items],
+            "figures": [{"code": n.code, "name": n.name, "kind": "rate" if is_rate(n) else "number"} for n in figures],
             "rows": rows, "mine": mine_row, "distribution": chart}
 
 
