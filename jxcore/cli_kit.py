@@ -1,4 +1,4 @@
-"""The CLI surface for commands, the core's and plugins' alike (docs/cli.md, "Writing a command").
+"""The CLI surface for commands, the core's and plugins' alike (docs/services.md, "Writing a command").
 
 One definition of each shared option (``--scheme``, ``--period``, ``--db``, ``--as``) and a
 decorator, :func:`with_scheme`, that opens the scheme and the store and hands them to the command
@@ -141,7 +141,7 @@ def with_store(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def with_scheme(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``--scheme``, ``--period`` and ``--db``; hand the command ``scheme`` (the checked plan),
-    ``store`` and ``registry`` (see docs/cli.md)."""
+    ``store`` and ``registry`` (see docs/services.md, "Writing a command")."""
 
     @scheme_option
     @period_option
