@@ -17,8 +17,9 @@ from typing import Any
 
 import click
 
-from jxcore import __version__, cli_kit
-from jxcore.cli_kit import acting_user, as_option, with_scheme
+from jxcore import __version__
+from jxcore.cli_kit import App, DateType, acting_user, app, as_option, period_option, scheme_option, with_scheme
+from jxcore.cli_kit import console as jx_console
 from jxcore.errors import JxError, UsageError
 from jxcore.models import Scheme
 from jxcore.plugins import JxPluginManager
@@ -28,12 +29,6 @@ class ExitCode(enum.IntEnum):
     OK = 0
     RUN_FAILED = 1
     USAGE = 2
-
-
-# The CLI surface commands share (plugins' too) lives in jxcore.cli_kit; these names stay importable
-# from here for plugins written against earlier versions.
-App, app, jx_console = cli_kit.App, cli_kit.app, cli_kit.console
-DateType, scheme_option, period_option = cli_kit.DateType, cli_kit.scheme_option, cli_kit.period_option
 
 
 class JxGroup(click.Group):

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import threading
 import time
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -29,33 +28,9 @@ ADMIN, ADMIN2, DJK, JCK = "局长", "副局长", "登记科李", "稽查科陈"
 SPOT = {"date": "2010-03-01", "unit": "humen", "file_no": "A1", "defects": "facts_unclear"}
 
 
-@pytest.fixture(scope="module")
-def make_pg():
-    """New PostgreSQL databases named jx_records_<hex>, dropped at the end (skipped when unreachable)."""
-    server = sa.make_url("postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"jx_records_{uuid.uuid4().hex[:10]}"
-        try:
-            with engine.connect() as connection:
-                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        except sa.exc.OperationalError as exc:
-            pytest.skip(f"PostgreSQL unreachable: {exc}")
-        made.append(name)
-        return server.set(database=name).render_as_string(hide_password=False)
-
-    yield make
-    with engine.connect() as connection:
-        for name in made:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def url(request, tmp_path):
-    return f"sqlite:///{tmp_path / 'jx.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("make_pg")()
+    return f"sqlite:///{tmp_path / 'jx.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("make_postgres_url")()
 
 
 @pytest.fixture(autouse=True)
@@ -166,8 +141,8 @@ def test_a_final_lock_freezes_what_is_published(store, registry):
 # --- 4. PostgreSQL: no shadowing temp table, no TRUNCATE
 
 
-def test_postgres_triggers_ignore_a_temp_table_and_refuse_truncate(make_pg, registry):
-    with Store.open(make_pg()) as store:
+def test_postgres_triggers_ignore_a_temp_table_and_refuse_truncate(make_postgres_url, registry):
+    with Store.open(make_postgres_url()) as store:
         services.add_user(store, ADMIN, role="admin")
         final = services.run(store, registry, plan(), as_of=D(2010, 12, 31), final=True, actor=ADMIN).run.id
         services.lock(store, "mini", 2010, user=ADMIN, final=True)
@@ -397,12 +372,12 @@ def test_passwords_are_masked_in_store_and_source_errors(registry):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_a_raw_sql_measure_cannot_change_its_source(backend, tmp_path, make_pg, registry):
+def test_a_raw_sql_measure_cannot_change_its_source(backend, tmp_path, make_postgres_url, registry):
     from jxcore.interfaces import CollectContext, CollectRequest
     from jxcore.models import Node, NodeKind, Period, PluginRef
 
     url = {"sqlite": f"sqlite:///{tmp_path / 'feed.sqlite'}", "duckdb": f"duckdb:///{tmp_path / 'feed.duckdb'}"}
-    engine = sa.create_engine(url[backend] if backend in url else make_pg())
+    engine = sa.create_engine(url[backend] if backend in url else make_postgres_url())
     with engine.begin() as connection:
         connection.exec_driver_sql("CREATE TABLE fines (unit_code VARCHAR(10), amount INTEGER)")
         connection.exec_driver_sql("INSERT INTO fines VALUES ('humen', 100), ('changan', 50)")
@@ -470,10 +445,10 @@ def _round(store: Store, registry, scheme, r: int, *, lockers: int = 2) -> list[
     return errors
 
 
-def test_fifty_rounds_of_concurrent_writers_give_no_false_alarm(make_pg, registry):
+def test_fifty_rounds_of_concurrent_writers_give_no_false_alarm(make_postgres_url, registry):
     scheme = plan()
     alarms, rounds_ok = [], 0
-    with Store.open(make_pg()) as store:
+    with Store.open(make_postgres_url()) as store:
         services.add_user(store, ADMIN, role="admin")
         services.add_user(store, "viewer", role="viewer", by=ADMIN)
         for r in range(ROUNDS):
@@ -504,8 +479,8 @@ def _until(condition, what: str) -> None:
     pytest.fail(f"never happened: {what}")
 
 
-def test_a_lock_waits_for_a_write_in_flight_and_covers_it(make_pg, registry):
-    with Store.open(make_pg()) as store:
+def test_a_lock_waits_for_a_write_in_flight_and_covers_it(make_postgres_url, registry):
+    with Store.open(make_postgres_url()) as store:
         services.add_user(store, ADMIN, role="admin")
         done: list = []
         locker = threading.Thread(target=lambda: done.append(
@@ -526,8 +501,8 @@ def test_a_lock_waits_for_a_write_in_flight_and_covers_it(make_pg, registry):
         assert services.verify_store(store).ok
 
 
-def test_a_write_that_starts_after_a_lock_began_is_refused_when_the_lock_commits(make_pg, registry, monkeypatch):
-    with Store.open(make_pg()) as store:
+def test_a_write_that_starts_after_a_lock_began_is_refused_when_the_lock_commits(make_postgres_url, registry, monkeypatch):
+    with Store.open(make_postgres_url()) as store:
         services.add_user(store, ADMIN, role="admin")
         services.enter(store, registry, plan(), "inspection", {"date": "2010-03-01", "unit": "humen",
                        "finding": "absent", "note": "暗访发现", "inspector": "甲"}, user=ADMIN)

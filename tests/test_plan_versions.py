@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -242,22 +241,10 @@ def test_runs_say_which_version_scored_them(store, registry):
 
 
 @pytest.fixture
-def postgres_store():
-    """A fresh PostgreSQL database named jx_plans_<hex> (dropped afterwards); skipped without a server."""
-    server = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/test", isolation_level="AUTOCOMMIT",
-                              poolclass=sa.NullPool)
-    name = f"jx_plans_{uuid.uuid4().hex[:12]}"
-    try:
-        with server.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable: {exc}")
-    store = Store.open(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
-    yield store
-    store.close()
-    with server.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    server.dispose()
+def postgres_store(make_postgres_url):
+    """A store in a fresh database of the local PostgreSQL (tests/conftest.py: fails under CI when unreachable)."""
+    with Store.open(make_postgres_url()) as store:
+        yield store
 
 
 def test_postgresql_keeps_the_same_guards(postgres_store, registry):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import click
 
@@ -20,16 +19,15 @@ def sql_command(scheme: str, period: int | None, as_of: dt.datetime | None) -> N
     import sqlalchemy as sa
 
     from jx_collectors.system_feed import SystemFeed
-    from jxcore.cli import app
+    from jxcore.cli_kit import app
     from jxcore.engine import checked_as_of
     from jxcore.errors import UsageError
     from jxcore.interfaces import CollectRequest
     from jxcore.params import check_params
-    from jxcore.scheme import load_scheme
+    from jxcore.services import open_scheme
 
     a = app()
-    path = Path(scheme) if Path(scheme).exists() else a.registry.scheme_pack(scheme).path
-    loaded = load_scheme(path, period, a.registry)
+    loaded = open_scheme(a.registry, scheme, period)
     day = checked_as_of(loaded, as_of.date() if as_of else None)
     feed = a.registry.collector(SystemFeed.name)
     requests = [CollectRequest(node, check_params(feed.params, node.collector.params)[0])

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
-
 from jx_web.app import create_app
 from jx_web.commands import demo_accounts
+from web_kit import POSTGRES_URL, chromium, login
+
 from jxcore.cli import main
 from jxcore.services.auth import Policy
-from web_kit import POSTGRES_URL, login
+
 
 @pytest.fixture(scope="session")
 def web_home(tmp_path_factory) -> Iterator[dict]:
@@ -87,3 +88,15 @@ def make_postgres_url() -> Iterator[Callable[[], str]]:
         for name in made:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright (``executable_path``: no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    path = chromium()
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
+        yield launched
+        launched.close()

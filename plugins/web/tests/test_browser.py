@@ -4,56 +4,17 @@ screen, sign out. Screenshots go to ``.artifacts/web/`` (gitignored) for a perso
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-import time
-from pathlib import Path
-
 import pytest
-import uvicorn
+from web_kit import ARTIFACTS, BRANCH, serving
 
-from web_kit import BRANCH
-
-ARTIFACTS = Path(__file__).resolve().parents[3] / ".artifacts" / "web"
 PORT = 18031
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-    if found is None:
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail("chromium is not installed: the Makefile installs it (make browser)")
-        pytest.skip("chromium is not installed (make browser); CI fails instead of skipping")
-    return found
 
 
 @pytest.fixture(scope="module")
 def server(web_app, accounts):
     """The app under uvicorn on 127.0.0.1, in a thread of this process."""
-    config = uvicorn.Config(web_app, host="127.0.0.1", port=PORT, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{PORT}"
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    path = chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
+    with serving(web_app, PORT) as base:
+        yield base
 
 
 def sign_in(page, base: str, name: str, password: str) -> None:

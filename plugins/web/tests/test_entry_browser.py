@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
 
 import pytest
-import uvicorn
 from entry_support import copied_app
-from test_browser import ARTIFACTS, chromium
+from web_kit import ARTIFACTS, serving
 
 from jxcore import services
 from jxcore.records.access import add_user
@@ -36,28 +33,8 @@ def served(web_home, accounts, tmp_path_factory):
     store = app.state.web.store
     add_user(store, "admin-2", role="admin", by="admin")
     auth.set_password(store, "admin-2", "second-admin-password", by="admin")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=PORT, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield app, f"http://127.0.0.1:{PORT}"
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    path = chromium()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
-        yield browser
-        browser.close()
+    with serving(app, PORT) as base:
+        yield app, base
 
 
 def sign_in(context, base: str, name: str, password: str):

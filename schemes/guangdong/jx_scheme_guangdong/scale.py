@@ -381,11 +381,12 @@ def jx_register_commands(cli):
             raise UsageError(f"--database {database!r} is not a plain name", hint="use letters, digits and _")
         if source is None:
             from jx_scheme_guangdong import DEMO_URL
-            from jxcore.cli import app
+            from jxcore.cli_kit import app
             from jxcore.config import expand
+            from jxcore.services import open_scheme
 
             source = Path(expand(DEMO_URL).removeprefix("duckdb:///"))
-            demo.ensure(source, app().load("guangdong", None).units)
+            demo.ensure(source, open_scheme(app().registry, "guangdong").units)
         started = time.perf_counter()
         counts = export_parquet(source, out, location=location, database=database)
         click.echo(f"wrote {sum(counts.values()):,} rows of {len(counts)} tables to {Path(out).absolute()} "
