@@ -29,6 +29,7 @@ from jxcore.errors import (
     AccessDenied,
     JxError,
     Location,
+    LockedError,
     Problem,
     SchemeError,
     UsageError,
@@ -465,6 +466,126 @@ def import_file(store: Store, registry: Registry, scheme: str, path: Path | str,
                       parent=found[-1] if found else None)
 
 
+# ---------------------------------------------------------------------------------------------
+# Editing a draft (the browser's plan editor)
+
+
+def editable(version: PlanVersion) -> dict[str, Any]:
+    """The version as the plan file's mapping (``plans/<year>.yaml``: nested nodes, full rules and
+    collectors, departments, outputs, settings) in JSON: dates as ``{"$date": "2011-06-30"}``. What
+    the plan editor edits and :func:`check_data` / :func:`save_draft` take back."""
+    from jxcore.scheme.document import _plain
+    from jxcore.scheme.export import plan_data
+
+    return _plain(plan_data(version.document, version.departments))
+
+
+def _from_json(value: Any) -> Any:
+    """JSON back to what a plan file holds: ``{"$date": …}`` to dates (a wrong date stays text, so
+    the checks report it where it is)."""
+    if isinstance(value, Mapping):
+        if set(value) == {"$date"}:
+            try:
+                return dt.date.fromisoformat(str(value["$date"]))
+            except ValueError:
+                return value["$date"]
+        return {str(k): _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
+
+
+def _edited(version: PlanVersion, document: Mapping[str, Any] | str) -> dict[str, Any]:
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError as exc:
+            raise SchemeError(f"the edited plan {version.label} is not JSON: {exc}",
+                              hint="send the document the editor gives (GET /api/plans/REF)") from None
+    if not isinstance(document, Mapping):
+        raise SchemeError(f"the edited plan {version.label} must be a mapping (period, code, nodes …)",
+                          hint="send the document the editor gives (GET /api/plans/REF)")
+    return _from_json(document)
+
+
+def _build_edited(registry: Registry, version: PlanVersion, data: Mapping[str, Any]) -> Scheme:
+    """``data`` checked as ``jx validate`` checks a plan file, and kept in the version's year."""
+    file = f"<{version.scheme} {version.label} edited>"
+    period = data.get("period")
+    if period != version.period:
+        raise SchemeError.from_problems(f"plan {file} of scheme {version.scheme} is invalid", [Problem(
+            f"'period' must stay {version.period}, not {period!r}", Location(file=file, node=str(data.get("code") or "")
+                                                                            or None),
+            f"a plan of another year is a new version: jx plan new YEAR --from {version.label}")])
+    return _build(registry, version.scheme, data, file=file, period=version.period)
+
+
+def check_data(registry: Registry, version: PlanVersion, document: Mapping[str, Any] | str) -> list[Problem]:
+    """Every problem ``jx validate`` would report for an edited ``document`` of ``version`` (as
+    :func:`editable` gives it), each with its node code; [] when it is a valid plan. Stores nothing."""
+    try:
+        _build_edited(registry, version, _edited(version, document))
+    except JxError as exc:
+        return list(exc.problems)
+    return []
+
+
+def check_editable(store: Store, version: PlanVersion, *, user: str) -> PlanVersion:
+    """``version`` as it is now, if ``user`` may edit it: only a draft is edited (LockedError
+    otherwise: a published plan is frozen, a plan in consultation is revised as a new draft), and
+    only by the drafting department or an admin (AccessDenied, logged)."""
+    now = _by_id(store, version.id)
+    if now.state is not State.DRAFT:
+        newer = [x.label for x in versions(store, now.scheme, now.period) if x.parent_id == now.id]
+        why = {State.PUBLISHED: "a published plan is frozen: it changes only by a new version the bureau meeting "
+                                "approves",
+               State.APPROVED: "an approved plan is frozen until it is published",
+               State.CONSULTATION: "it is out to the branches for comments; revise it as a new draft",
+               State.SUPERSEDED: "it was replaced" + (f" by {', '.join(newer)}" if newer else "")}[now.state]
+        raise LockedError(f"plan {now.label} is {now.state.value}, not a draft: {why}",
+                          hint=f"start a new draft from it (jx plan new {now.period} --from {now.label}, or "
+                               "修订 on its page) and edit that")
+    _allowed(store, user, PlanAction.DRAFT, scheme=now.scheme, period=now.period, target=now.label, plan=now.plan())
+    return now
+
+
+def save_draft(store: Store, registry: Registry, version: PlanVersion, document: Mapping[str, Any] | str, *,
+               user: str, note: str | None = None) -> PlanVersion:
+    """Save an edited draft (the editor's document, see :func:`editable`): checked as ``jx validate``
+    checks a plan (SchemeError with every problem and its node), then stored as the next version of
+    the year, revising ``version`` (which becomes superseded), made by ``user`` now, with ``note``
+    as the reason on its record. Versions never change, so every save is on the record.
+
+    Only a draft is saved, and only by the drafting department or an admin (:func:`check_editable`),
+    checked again inside the writing transaction: a draft another user saved (or submitted) in the
+    meantime is refused, not overwritten. An unchanged document stores nothing and returns ``version``."""
+    from jxcore.scheme.document import digest, dumps
+
+    current = check_editable(store, version, user=user)
+    data = _edited(current, document)
+    plan = _build_edited(registry, current, data)
+    text = dumps(plan)
+    written = data.get("departments")
+    departments = ({str(k): str(v) for k, v in written.items()} if isinstance(written, Mapping)
+                   else current.departments)
+    if digest(text) == current.digest and departments == current.departments:
+        return current
+
+    def write(tx: Any) -> int:
+        ledger.lock_writers(tx.connection)
+        now = _read(tx.connection, plan_versions.c.id == current.id)[0]  # as of this transaction
+        if now.state is not State.DRAFT:
+            raise LockedError(f"plan {now.label} became {now.state.value} while it was edited: nothing was saved",
+                              hint="open the newest version and make the change there")
+        return _insert_version(tx, scheme=plan, document=text, digest=digest(text), departments=departments,
+                               parent=now, origin=f"edited from {now.label}", user=user, state=State.DRAFT,
+                               reason=(note or "").strip() or f"edited from {now.label}")
+
+    saved = _by_id(store, store.write(write))
+    _log_allowed(store, user, PlanAction.DRAFT, f"plan {current.label} edited as {saved.label}", saved)
+    return saved
+
+
 def renumber(document: str | Mapping[str, Any], year: int) -> dict[str, Any]:
     """A plan document moved to another year: the period, stage dates and the dates in rule and
     collector parameters (dates, dates and the year written in text such as SQL, integers equal to
@@ -576,15 +697,17 @@ def approve(store: Store, version: PlanVersion, *, user: str, meeting: str, minu
             reason: str | None = None) -> PlanVersion:
     """The bureau meeting's approval, with the meeting and its minutes' reference (both required).
 
-    A draft is approved only if it, or the version it revises, went out for comments: a plan is not
-    rushed without consultation; a comment still unanswered also stops it."""
+    A draft is approved only if it, or a version it revises, went out for comments: a plan is not
+    rushed without consultation; a comment still unanswered also stops it. The versions it revises
+    are its parent, the parent's parent … (browser saves and revisions after the comments), up to
+    the first one that was ever approved or published: an earlier plan's consultation does not
+    cover a later change to it."""
     if not (meeting or "").strip() or not (minutes_ref or "").strip():
         raise UsageError(f"approving plan {version.label} needs the bureau meeting and its minutes' reference",
                          hint='give --meeting "2011年第2次局务会议" --minutes "会议纪要〔2011〕2号"')
     _allowed(store, user, PlanAction.APPROVE, scheme=version.scheme, period=version.period, target=version.label,
              plan=version.plan())
-    consulted = [version] + ([_by_id(store, version.parent_id)] if version.parent_id else [])
-    records = [record(store, x) for x in consulted]
+    records = _revision_line(store, version)
     if not any(t.to_state is State.CONSULTATION for r in records for t in r.transitions):
         raise UsageError(f"plan {version.label} was never sent to the branches for comments",
                          hint=f"submit it first (jx plan submit {version.label}): a plan is not approved "
@@ -596,6 +719,24 @@ def approve(store: Store, version: PlanVersion, *, user: str, meeting: str, minu
                          hint="the drafting section answers every comment first (jx plan answer)")
     return _move(store, version, State.APPROVED, PlanAction.APPROVE, user=user, reason=reason,
                  meeting=meeting.strip(), minutes_ref=minutes_ref.strip())
+
+
+def _revision_line(store: Store, version: PlanVersion) -> list[Record]:
+    """The records of ``version`` and the versions it revises, back to (not including) the first
+    one that was ever approved or published."""
+    line = [record(store, version)]
+    seen = {version.id}
+    cursor = version
+    while cursor.parent_id is not None and cursor.parent_id not in seen:
+        parent = _by_id(store, cursor.parent_id)
+        found = record(store, parent)
+        if parent.period != version.period or any(
+                t.to_state in (State.APPROVED, State.PUBLISHED) for t in found.transitions):
+            break
+        line.append(found)
+        seen.add(parent.id)
+        cursor = parent
+    return line
 
 
 def publish(store: Store, version: PlanVersion, *, user: str, reason: str | None = None) -> PlanVersion:
