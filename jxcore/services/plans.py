@@ -439,30 +439,33 @@ def _import_one(store: Store, registry: Registry, plan: Scheme, *, user: str, or
                                        "stored as a draft, it needs the bureau meeting's approval")
 
 
-def import_file(store: Store, registry: Registry, scheme: str, path: Path | str, *, user: str) -> PlanVersion:
+def import_file(store: Store, registry: Registry, scheme: str, path: Path | str, *, user: str,
+                shown: str | None = None) -> PlanVersion:
     """A plan file (as plans/<year>.yaml) as a new draft of its period, checked as ``jx validate``
-    checks it; it revises the period's open draft (superseded) or follows the published version."""
+    checks it; it revises the period's open draft (superseded) or follows the published version.
+    ``shown``: the file's name in messages (default its path), e.g. an uploaded file's own name."""
     from jxcore.scheme.yamlio import read_yaml
 
     path = Path(path)
-    data, problems = read_yaml(path, str(path), "give the path of a plan file such as plans/2011.yaml")
+    shown = shown or str(path)
+    data, problems = read_yaml(path, shown, "give the path of a plan file such as plans/2011.yaml")
     if problems:
-        raise SchemeError.from_problems(f"plan file {path} cannot be read", problems)
+        raise SchemeError.from_problems(f"plan file {shown} cannot be read", problems)
     if not isinstance(data, Mapping):
-        raise SchemeError.from_problems(f"plan file {path} is invalid", [Problem(
+        raise SchemeError.from_problems(f"plan file {shown} is invalid", [Problem(
             "a plan must be a mapping (key: value lines: period, nodes …)",
-            Location(file=str(path), line=getattr(data, "line", None)), "see docs/scheme-format.md")])
+            Location(file=shown, line=getattr(data, "line", None)), "see docs/scheme-format.md")])
     period = data.get("period")
     if not isinstance(period, int) or isinstance(period, bool):
-        raise SchemeError.from_problems(f"plan file {path} is invalid", [Problem(
-            "missing field 'period' (the plan's year)", Location(file=str(path), line=getattr(data, "line", None)),
+        raise SchemeError.from_problems(f"plan file {shown} is invalid", [Problem(
+            "missing field 'period' (the plan's year)", Location(file=shown, line=getattr(data, "line", None)),
             "add period: 2011 at the top of the plan")])
-    plan = _build(registry, scheme, data, file=str(path), period=period)
+    plan = _build(registry, scheme, data, file=shown, period=period)
     _allowed(store, user, PlanAction.DRAFT, scheme=plan.name, period=period, target=f"{period} (new)", plan=plan)
     written = data.get("departments")
     departments = {str(k): str(v) for k, v in written.items()} if isinstance(written, Mapping) else None
     found = versions(store, plan.name, period)
-    return _store_new(store, plan, user=user, origin=f"file {path.name}", departments=departments,
+    return _store_new(store, plan, user=user, origin=f"file {Path(shown).name}", departments=departments,
                       parent=found[-1] if found else None)
 
 

@@ -162,8 +162,8 @@ async def perform(web, request: Request, title: str, work, then: str) -> Respons
 
 
 def register(app: FastAPI, web) -> None:
-    """Add the entry, records and administration pages to the app."""
-    from jx_web import admin, entry, locks
+    """Add the entry, records, administration and plan-making pages to the app."""
+    from jx_web import admin, entry, locks, planning
 
-    for module in (entry, locks, admin):
+    for module in (entry, locks, admin, planning):
         module.register(app, web)
