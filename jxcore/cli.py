@@ -1,8 +1,14 @@
 """The ``jx`` command line (click).
 
 Exit codes: 0 success, 1 a run failed, 2 bad input or usage. Errors are printed as
-``error: <where>: <what> (<how to fix>)``; a traceback only with ``--debug``. Plugins add commands
-through the ``jx_register_commands`` hook; a plugin that fails to load is reported and every other
+``error: <where>: <what> (<how to fix>)``; a traceback only with ``--debug``.
+
+Start-up is kept small: ``jx --help`` and ``jx plugins`` import no plugin, no SQLAlchemy, DuckDB or
+numpy. Plugins declare their commands in the ``jx.commands`` entry-point group (name = command,
+value = ``module:click_command``); a declared command's module is imported only when that command
+runs or shows its help (:mod:`jxcore.plugin_meta`). Commands a plugin adds through the
+``jx_register_commands`` hook (the slower path: every plugin is imported to find them) still run
+when named. A plugin or command module that fails to load is reported by name and every other
 command still works.
 """
 
@@ -13,16 +19,26 @@ import enum
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from jxcore import __version__
-from jxcore.cli_kit import App, DateType, acting_user, app, as_option, period_option, scheme_option, with_scheme
+from jxcore import __version__, plugin_meta
+from jxcore.cli_kit import (
+    App,
+    DateType,
+    acting_user,
+    app,
+    as_option,
+    period_option,
+    scheme_option,
+    with_scheme,
+)
 from jxcore.cli_kit import console as jx_console
-from jxcore.errors import JxError, UsageError
-from jxcore.models import Scheme
-from jxcore.plugins import JxPluginManager
+
+if TYPE_CHECKING:
+    from jxcore.models import Scheme
+    from jxcore.plugins import JxPluginManager
 
 
 class ExitCode(enum.IntEnum):
@@ -31,37 +47,138 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
 
 
-class JxGroup(click.Group):
-    """Adds plugin commands on first use; a plugin failing here is reported, not fatal.
+#: The core's commands that live in their own modules, imported (like a plugin's declared command)
+#: only when they run or show their help; ``jx --help`` reads their help from the cache.
+CORE_COMMANDS = {
+    "import": "jxcore.cli_entries:import_command",
+    "entry": "jxcore.cli_entries:entry_group",
+    "plan": "jxcore.cli_plans:plan_group",
+    "user": "jxcore.cli_records:user_group",
+    "lock": "jxcore.cli_records:lock_command",
+    "unlock": "jxcore.cli_records:unlock_command",
+    "verify": "jxcore.cli_records:verify_command",
+    "keys": "jxcore.cli_heads:keys_group",
+    "heads": "jxcore.cli_heads:heads_group",
+}
 
-    Commands are (re)added whenever a different plugin manager asks, so an embedding process (a
-    test suite) that changes JX_PLUGINS between calls sees the commands of the plugins it has now.
+
+def _report(message: str) -> None:
+    click.secho(f"Error: {message}", fg="red", err=True)
+
+
+class JxGroup(click.Group):
+    """The core's commands, the commands plugins declare (``jx.commands``, imported when used) and
+    those plugins add through the ``jx_register_commands`` hook (found when a name is not declared).
+
+    Hook commands are kept per plugin manager, so an embedding process (a test suite) that changes
+    JX_PLUGINS between calls sees the commands of the plugins it has now.
     """
 
-    _commands_of: JxPluginManager | None = None  # the plugin manager whose commands are added
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._declared_key: tuple | None = None
+        self._declared_cache: dict[str, plugin_meta.DeclaredCommand] = {}
+        self._loaded: dict[str, click.Command] = {}  # by entry-point value
+        self._failed: dict[str, str] = {}  # entry-point value -> error, reported once
+        self._hooked_of: JxPluginManager | None = None
+        self._hooked: dict[str, click.Command] = {}
+        self.hooked_by: dict[str, list[str]] = {}  # plugin -> the commands its hook added
 
-    def _load_plugin_commands(self, ctx: click.Context) -> None:
+    def declared(self) -> dict[str, plugin_meta.DeclaredCommand]:
+        key = (tuple(sys.path), *(os.environ.get(v) for v in ("JX_DISABLE_PLUGIN_AUTOLOAD", "JX_BLOCK_PLUGINS")))
+        if key != self._declared_key:
+            core = {name: plugin_meta.DeclaredCommand(name, value, "jx", __version__)
+                    for name, value in CORE_COMMANDS.items()}
+            found = {n: c for n, c in plugin_meta.commands().items() if n not in self.commands and n not in core}
+            self._declared_cache = {**core, **found}
+            self._declared_key = key
+        return self._declared_cache
+
+    def _load_declared(self, command: plugin_meta.DeclaredCommand) -> click.Command | None:
+        """The declared command, imported now; None (reported once) if its module fails."""
+        if command.value in self._loaded:
+            return self._loaded[command.value]
+        if command.value in self._failed:
+            return None
+        try:
+            obj = command.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not take jx down
+            self._failed[command.value] = error = f"{type(exc).__name__}: {exc}"
+            _report(f"command {command.name!r} ({command.where()}, {command.value}) failed to load: {error}")
+            return None
+        self._loaded[command.value] = obj
+        return obj
+
+    def hooked(self, ctx: click.Context) -> dict[str, click.Command]:
+        """Commands added through ``jx_register_commands`` (imports every plugin: the slower path)."""
         pm = ctx.find_root().meta.setdefault("jx.app", App()).pm
-        if self._commands_of is pm:
-            return
-        self._commands_of = pm
+        if self._hooked_of is pm:
+            return self._hooked
+        scratch = click.Group()
+        self.hooked_by: dict[str, list[str]] = {}
         for impl in pm.hook.jx_register_commands.get_hookimpls():
+            before = set(scratch.commands)
             try:
-                impl.function(cli=self)
-            except Exception as exc:
-                click.secho(f"Error: plugin {impl.plugin_name!r} failed to add its commands: "
-                            f"{type(exc).__name__}: {exc}", fg="red", err=True)
+                impl.function(cli=scratch)
+            except Exception as exc:  # noqa: BLE001 - one plugin's commands failing leaves the others
+                _report(f"plugin {impl.plugin_name!r} failed to add its commands: {type(exc).__name__}: {exc}")
+            self.hooked_by[impl.plugin_name] = sorted(set(scratch.commands) - before)
+        self._hooked_of, self._hooked = pm, dict(scratch.commands)
+        return self._hooked
+
+    def _hooked_if_loaded(self, ctx: click.Context) -> dict[str, click.Command]:
+        """Hook commands only when the plugins are loaded anyway (listing must not import them)."""
+        found = ctx.find_root().meta.get("jx.app")
+        if found is not None and found._pm is not None:
+            return self.hooked(ctx)
+        return {}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        self._load_plugin_commands(ctx)
-        return super().list_commands(ctx)
+        names = set(self.commands) | set(self.declared()) | set(self._hooked_if_loaded(ctx))
+        return sorted(names)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         command = super().get_command(ctx, cmd_name)
-        if command is None:
-            self._load_plugin_commands(ctx)
-            command = super().get_command(ctx, cmd_name)
-        return command
+        if command is not None:
+            return command
+        declared = self.declared().get(cmd_name)
+        if declared is not None:
+            loaded = self._load_declared(declared)
+            if loaded is None:
+                from jxcore.errors import PluginError
+
+                raise PluginError(f"command {cmd_name!r} of {declared.where()} failed to load: "
+                                  f"{self._failed[declared.value]}",
+                                  hint="reinstall that distribution, or block its plugin with JX_BLOCK_PLUGINS")
+            return loaded
+        return self.hooked(ctx).get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The listing of ``jx --help``: declared commands' help from the cache (plugin_meta), no import."""
+        declared = self.declared()
+        helps = plugin_meta.short_helps({n: c for n, c in declared.items() if n not in self.commands},
+                                        self._load_declared)
+        rows: list[tuple[str, str | None, str]] = []  # name, short help, help
+        hooked = self._hooked_if_loaded(ctx)
+        for name in self.list_commands(ctx):
+            cmd = self.commands.get(name) or hooked.get(name)
+            if cmd is not None:
+                if not cmd.hidden:
+                    rows.append((name, cmd.short_help, cmd.help or ""))
+                continue
+            if name in helps:
+                short, text, hidden = helps[name]
+                if not hidden:
+                    rows.append((name, short, text))
+            elif name in declared:
+                rows.append((name, f"(failed to load: {self._failed.get(declared[name].value, 'unknown error')})", ""))
+        if not rows:
+            return
+        limit = formatter.width - 6 - max(len(name) for name, _, _ in rows)
+        shown = [(name, click.Command(name, help=text, short_help=short or None).get_short_help_str(limit))
+                 for name, short, text in rows]
+        with formatter.section("Commands"):
+            formatter.write_dl(shown)
 
 
 @click.group(cls=JxGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,7 +250,6 @@ def runs(scheme: Scheme, store: Any, registry: Any, discard: str | None, user: s
 def validate(scheme: str) -> None:
     """Check every plan of a scheme pack and list every problem (exit 2 if any)."""
     from jxcore.scheme import check_pack, load_pack
-
     from jxcore.services import pack_path
 
     registry = app().registry
@@ -165,6 +281,8 @@ def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...])
     from jxcore.points import format_points
 
     if years and not compare:
+        from jxcore.errors import UsageError
+
         raise UsageError(f"unexpected years {' '.join(map(str, years))}",
                          hint="give --period YEAR for one plan, or --compare YEAR... to compare the weights")
     from jxcore.services import open_scheme, pack_path
@@ -234,43 +352,37 @@ def _weight_tables(plans: list[Scheme]) -> list[Any]:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--load", "load", is_flag=True,
+              help="Import every plugin and also list what each provides (rules, collectors, outputs, scheme "
+                   "packs, hooks) and the plugins that fail to load.")
 @click.option("--params", "show_params", is_flag=True,
-              help="Also list each rule's, collector's and output's declared parameters (type, range, default, meaning).")
-def plugins(as_json: bool, show_params: bool) -> None:
-    """List loaded plugins, their distributions, and what each provides."""
-    a = app()
-    reg = a.registry
-    rows = []
-    for name, info in sorted(a.pm.infos.items()):
-        plugin = a.pm.get_plugin(name)
-        provides = {kind: sorted(k for k, r in getattr(reg, kind).items() if r.plugin == name)
-                    for kind in ("rules", "collectors", "outputs", "schemes")}
-        hooks = sorted(h.name for h in a.pm.get_hookcallers(plugin) or [])
-        rows.append({"name": name, "distribution": info.distribution, "version": info.version,
-                     "module": info.module, "group": info.group, **provides, "hooks": hooks, "error": None})
-    for failure in a.pm.failures:
-        rows.append({"name": failure.name, "distribution": failure.distribution, "version": failure.version,
-                     "module": failure.module, "group": failure.group, "rules": [], "collectors": [],
-                     "outputs": [], "schemes": [], "hooks": [], "error": failure.error})
-    declared = {kind: {key: [{"name": p.name, "type": p.type, "describe": p.describe(), "help": p.help}
-                             for p in getattr(r.obj, "params", ())]
-                       for key, r in sorted(getattr(reg, kind).items())}
-                for kind in ("rules", "collectors", "outputs")}
+              help="Also list each rule's, collector's and output's declared parameters (type, range, default, "
+                   "meaning); implies --load.")
+def plugins(as_json: bool, load: bool, show_params: bool) -> None:
+    """List installed plugins, their distributions and commands (--load: what each provides)."""
+    if load or show_params:
+        rows, declared = _loaded_plugin_rows()
+    else:
+        rows, declared = _declared_plugin_rows(), {}
     if as_json:
         click.echo(json.dumps({"plugins": rows, "params": declared} if show_params else rows,
                               ensure_ascii=False, indent=2))
         return
-    from rich.table import Table
-
-    table = Table("plugin", "distribution", "provides")
+    header = ["plugin", "distribution", "entry point", "commands"]
+    lines = []
     for row in rows:
-        dist = f"{row['distribution']} {row['version']}" if row["distribution"] else row["module"]
-        provides = "; ".join(f"{kind}: {', '.join(row[kind])}"
-                             for kind in ("rules", "collectors", "outputs", "schemes") if row[kind])
-        if row["error"]:
-            provides = f"[red]failed to load: {row['error']}[/]"
-        table.add_row(row["name"], dist, provides or "hooks: " + ", ".join(row["hooks"]))
-    jx_console().print(table)
+        dist = f"{row['distribution']} {row['version']}" if row["distribution"] else "-"
+        cells = [row["name"], dist, f"{row['group']}: {row['module']}", ", ".join(row["commands"]) or "-"]
+        if row["loaded"]:
+            provides = "; ".join(f"{kind}: {', '.join(row[kind])}"
+                                 for kind in ("rules", "collectors", "outputs", "schemes") if row[kind])
+            if row["error"]:
+                provides = f"failed to load: {row['error']}"
+            cells.append(provides or "hooks: " + ", ".join(row["hooks"]))
+        lines.append(cells)
+    if any(row["loaded"] for row in rows):
+        header.append("provides")
+    click.echo(_text_table(header, lines))
     if show_params:
         for kind, found in declared.items():
             for key, params in found.items():
@@ -279,11 +391,89 @@ def plugins(as_json: bool, show_params: bool) -> None:
                     click.echo(f"  {p['name']} ({p['describe']}): {p['help']}")
 
 
+def _text_table(header: list[str], rows: list[list[str]]) -> str:
+    """Plain aligned columns (no rich: ``jx plugins`` stays quick); the last column is not padded."""
+    import unicodedata
+
+    def width(text: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+    table = [header, *rows]
+    widths = [max(width(r[i]) for r in table if i < len(r)) for i in range(len(header))]
+    out = []
+    for r in table:
+        cells = [c + " " * (widths[i] - width(c)) if i < len(r) - 1 else c for i, c in enumerate(r)]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out)
+
+
+def _commands_by_distribution() -> dict[str | None, list[str]]:
+    found: dict[str | None, list[str]] = {}
+    for name, command in plugin_meta.commands().items():
+        found.setdefault(command.distribution, []).append(name)
+    return found
+
+
+def _declared_plugin_rows() -> list[dict[str, Any]]:
+    """The plugins as their distributions declare them: nothing is imported."""
+    rows: list[dict[str, Any]] = []
+    commands = _commands_by_distribution()
+    if plugin_meta.autoload():
+        blocked = set(plugin_meta.env_list("JX_BLOCK_PLUGINS"))
+        for plugin in plugin_meta.plugins():
+            if plugin.name in blocked:
+                continue
+            rows.append({"name": plugin.name, "distribution": plugin.distribution, "version": plugin.version,
+                         "module": plugin.module, "group": plugin.group,
+                         "commands": commands.pop(plugin.distribution, []), "loaded": False})
+    blocked = set(plugin_meta.env_list("JX_BLOCK_PLUGINS"))
+    for module in plugin_meta.env_list("JX_PLUGINS"):
+        if module not in blocked and all(row["name"] != module for row in rows):
+            rows.append({"name": module, "distribution": None, "version": None, "module": module,
+                         "group": "JX_PLUGINS", "commands": [], "loaded": False})
+    for dist, names in commands.items():  # commands of a distribution without a plugin entry point
+        rows.append({"name": dist or "-", "distribution": dist, "version": None, "module": "",
+                     "group": plugin_meta.COMMANDS_GROUP, "commands": names, "loaded": False})
+    return rows
+
+
+def _loaded_plugin_rows() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every plugin imported: what each provides, its hooks, and the plugins that failed to load."""
+    a = app()
+    reg = a.registry
+    commands = _commands_by_distribution()
+    group = click.get_current_context().find_root().command
+    if isinstance(group, JxGroup):
+        group.hooked(click.get_current_context())
+    hooked_by = group.hooked_by if isinstance(group, JxGroup) else {}
+    rows = []
+    for name, info in sorted(a.pm.infos.items()):
+        plugin = a.pm.get_plugin(name)
+        provides = {kind: sorted(k for k, r in getattr(reg, kind).items() if r.plugin == name)
+                    for kind in ("rules", "collectors", "outputs", "schemes")}
+        hooks = sorted(h.name for h in a.pm.get_hookcallers(plugin) or [])
+        mine = commands.pop(info.distribution, []) if info.distribution else []
+        mine = sorted(set(mine) | set(hooked_by.get(name, ())))
+        rows.append({"name": name, "distribution": info.distribution, "version": info.version,
+                     "module": info.module, "group": info.group, "commands": mine, "loaded": True,
+                     **provides, "hooks": hooks, "error": None})
+    for failure in a.pm.failures:
+        rows.append({"name": failure.name, "distribution": failure.distribution, "version": failure.version,
+                     "module": failure.module, "group": failure.group, "commands": [], "loaded": True,
+                     "rules": [], "collectors": [], "outputs": [], "schemes": [], "hooks": [], "error": failure.error})
+    declared = {kind: {key: [{"name": p.name, "type": p.type, "describe": p.describe(), "help": p.help}
+                             for p in getattr(r.obj, "params", ())]
+                       for key, r in sorted(getattr(reg, kind).items())}
+                for kind in ("rules", "collectors", "outputs")}
+    return rows, declared
+
+
 @cli.command()
 def schemes() -> None:
     """List installed scheme packs and their plans."""
     from rich.table import Table
 
+    from jxcore.errors import JxError
     from jxcore.scheme import load_pack
 
     reg = app().registry
@@ -309,6 +499,7 @@ def collect_command(scheme: Scheme, store: Any, registry: Any, as_of: dt.date | 
     from rich.table import Table
 
     from jxcore.engine import checked_as_of, collect
+    from jxcore.errors import JxError
 
     loaded = scheme
     as_of = checked_as_of(loaded, as_of)
@@ -340,20 +531,6 @@ def collect_command(scheme: Scheme, store: Any, registry: Any, as_of: dt.date | 
         click.echo(f"problem: {problem}")
 
 
-# The records commands (user, lock, unlock, verify) and the entry commands (import, entry) live in
-# their own modules.
-from jxcore.cli_entries import entry_group, import_command  # noqa: E402
-from jxcore.cli_records import add_record_commands  # noqa: E402
-from jxcore.cli_plans import plan_group  # noqa: E402
-
-add_record_commands(cli)
-from jxcore.cli_heads import add_heads_commands  # noqa: E402
-add_heads_commands(cli)
-cli.add_command(import_command)
-cli.add_command(entry_group)
-cli.add_command(plan_group)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning jx errors into messages and exit codes."""
     args = sys.argv[1:] if argv is None else argv
@@ -368,15 +545,17 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return ExitCode.USAGE
-    except JxError as exc:
-        if debug:
-            raise
-        for i, line in enumerate(exc.render().splitlines()):
-            click.echo(f"error: {line}" if i == 0 else line, err=True)
-        return exc.exit_code
     except Exception as exc:
         if debug:
             raise
+        from jxcore.errors import (
+            JxError,  # attrs: imported when an error is to be shown
+        )
+
+        if isinstance(exc, JxError):
+            for i, line in enumerate(exc.render().splitlines()):
+                click.echo(f"error: {line}" if i == 0 else line, err=True)
+            return exc.exit_code
         click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
                    err=True)
         return ExitCode.RUN_FAILED

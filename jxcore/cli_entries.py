@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from jxcore.cli_kit import acting_user, as_option, with_scheme
-from jxcore.errors import UsageError
 
 
 def _fed(report: Any) -> str:
@@ -40,11 +39,15 @@ def import_command(kind: str | None, file: Path | None, scheme: Any, store: Any,
     who = acting_user(user)
     if withdraw_batch:
         if kind or file:
+            from jxcore.errors import UsageError
+
             raise UsageError("--withdraw takes no KIND or FILE", hint="jx import --withdraw BATCH --reason TEXT")
         done = services.withdraw(store, registry, scheme, batch_id=withdraw_batch, reason=reason or "", user=who)
         click.echo(f"withdrew {len(done.entry_ids)} entries of batch {withdraw_batch} as {who}{_fed(done)}")
         return
     if not kind or not file:
+        from jxcore.errors import UsageError
+
         raise UsageError("give KIND and FILE", hint="e.g. jx import inspection findings.xlsx --scheme guangdong")
     report = services.import_file(store, registry, scheme, kind, file, user=who, sheet=sheet, preview=preview)
     if report.encoding and report.encoding.upper() not in ("UTF-8", "UTF-8-SIG"):
@@ -101,6 +104,8 @@ def entry_withdraw(ids: tuple[int, ...], scheme: Any, store: Any, registry: Any,
     from jxcore import services
 
     if bool(ids) == bool(batch_id):
+        from jxcore.errors import UsageError
+
         raise UsageError("give entry ids or --batch BATCH (one of them)", hint="jx entry list shows ids and batches")
     done = services.withdraw(store, registry, scheme, ids, batch_id=batch_id, reason=reason, user=acting_user(user))
     click.echo(f"withdrew {len(done.entry_ids)} entries ({', '.join(f'#{i}' for i in done.entry_ids[:20])}"

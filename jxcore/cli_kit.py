@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import getpass
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from jxcore.plugins import JxPluginManager, Registry, get_plugin_manager
+if TYPE_CHECKING:  # jxcore.plugins (pluggy, the interfaces, numpy) is imported when a command needs it
+    from jxcore.plugins import JxPluginManager, Registry
 
 
 class App:
@@ -32,6 +32,8 @@ class App:
     @property
     def pm(self) -> JxPluginManager:
         if self._pm is None:
+            from jxcore.plugins import get_plugin_manager
+
             self._pm = get_plugin_manager()
             for failure in self._pm.failures:
                 where = f"{failure.distribution} {failure.version}" if failure.distribution else failure.module
@@ -42,6 +44,8 @@ class App:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
+            from jxcore.plugins import Registry
+
             self._registry = Registry.from_plugin_manager(self.pm)
         return self._registry
 
@@ -90,6 +94,8 @@ def acting_user(explicit: str | None, store: Any = None) -> str:
     """Who acts: ``--as NAME``, else ``JX_USER``, else the OS user name. When the store is known
     (given, or opened by :func:`with_store`) and that user has a password, the password must be
     given (``JX_PASSWORD``, or a prompt at a terminal): a typed name alone grants no role."""
+    import getpass
+
     name = explicit or os.environ.get("JX_USER") or getpass.getuser()
     ctx = click.get_current_context(silent=True)
     if store is None and ctx is not None:

@@ -130,7 +130,7 @@ def jx(site: Path, *args: str, tmp_path: Path, **env: str) -> subprocess.Complet
 
 
 def test_installed_plugin_is_listed_with_its_distribution(toy_site, tmp_path):
-    proc = jx(toy_site, "plugins", "--json", tmp_path=tmp_path)
+    proc = jx(toy_site, "plugins", "--json", "--load", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = {row["name"]: row for row in json.loads(proc.stdout)}
     assert rows["toy"]["distribution"] == "jx-toy"
@@ -187,11 +187,13 @@ def fake_dist(site: Path, dist_name: str, version: str, plugins: dict[str, str])
 def test_broken_plugin_is_reported_by_name_and_version_and_help_still_works(tmp_path):
     site = fake_dist(tmp_path / "site", "jx-broken", "0.9.1",
                      {"broken": "raise RuntimeError('boom at import')\n"})
-    proc = jx(site, "--help", tmp_path=tmp_path)
+    proc = jx(site, "--help", tmp_path=tmp_path)  # imports no plugin (tests/test_startup.py)
     assert proc.returncode == 0
     assert "Commands:" in proc.stdout and "run" in proc.stdout
+    proc = jx(site, "schemes", tmp_path=tmp_path)  # a command that loads the plugins
+    assert proc.returncode == 0
     assert "plugin 'broken' (jx-broken 0.9.1) failed to load: RuntimeError: boom at import" in proc.stderr
-    listed = jx(site, "plugins", "--json", tmp_path=tmp_path)
+    listed = jx(site, "plugins", "--json", "--load", tmp_path=tmp_path)
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["broken"]["error"] == "RuntimeError: boom at import"
     assert rows["broken"]["version"] == "0.9.1"

@@ -55,7 +55,7 @@ def test_installed_pack_validates(example, tmp_path):
 
 
 def test_its_rule_is_listed_with_its_distribution(example, tmp_path):
-    proc = jx(example[0], "plugins", "--json", tmp_path=tmp_path)
+    proc = jx(example[0], "plugins", "--json", "--load", tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stderr
     rows = {row["name"]: row for row in json.loads(proc.stdout)}
     assert rows["example_county_rules"]["distribution"] == "jx-scheme-example-county"

@@ -1,18 +1,13 @@
-"""Entry point of the standard collectors (group ``jx``, name ``collectors``)."""
+"""Entry point of the standard collectors (group ``jx``, name ``collectors``).
 
-from jxcore.hookspecs import hookimpl
+``jx sql`` is declared in the ``jx.commands`` entry-point group (jx_collectors.sql_command)."""
+
 from jx_collectors.manual import ManualCollector
 from jx_collectors.system_feed import SystemFeed
+from jxcore.hookspecs import hookimpl
 
 
 @hookimpl
 def jx_register_collectors(register):
     register(SystemFeed())
     register(ManualCollector())
-
-
-@hookimpl
-def jx_register_commands(cli):
-    from jx_collectors.sql_command import sql_command
-
-    cli.add_command(sql_command)

@@ -1,13 +1,8 @@
-"""Entry point of the jx-evaluation distribution (group ``jx``, name ``evaluation``)."""
+"""Entry point of the jx-evaluation distribution (group ``jx``, name ``evaluation``).
+
+``jx evaluate`` is declared in the ``jx.commands`` entry-point group (jx_evaluation.cli_commands)."""
 
 from jxcore import hookimpl
-
-
-@hookimpl
-def jx_register_commands(cli):
-    from jx_evaluation.command import register
-
-    register(cli)
 
 
 @hookimpl(optionalhook=True)

@@ -1,4 +1,7 @@
-"""Entry point of the jx-outputs distribution (group ``jx``, name ``outputs``)."""
+"""Entry point of the jx-outputs distribution (group ``jx``, name ``outputs``).
+
+Its commands (``jx report``, ``jx explain``) are declared in the ``jx.commands`` entry-point group
+(jx_outputs.cli_commands), so listing them imports nothing."""
 
 from jx_outputs.outputs import OUTPUTS, publish
 from jxcore import hookimpl
@@ -8,13 +11,6 @@ from jxcore import hookimpl
 def jx_register_outputs(register):
     for output in OUTPUTS:
         register(output())
-
-
-@hookimpl
-def jx_register_commands(cli):
-    from jx_outputs.commands import register
-
-    register(cli)
 
 
 @hookimpl

@@ -1,14 +1,9 @@
 """Entry point of the jx-web distribution (group ``jx``, name ``web``): adds ``jx serve`` and, through
-the app's own hook, its entry, records and administration pages (jx_web.workflow)."""
+the app's own hook, its entry, records and administration pages (jx_web.workflow).
+
+``jx serve`` is declared in the ``jx.commands`` entry-point group (jx_web.cli_commands)."""
 
 from jxcore import hookimpl
-
-
-@hookimpl
-def jx_register_commands(cli):
-    from jx_web.commands import register
-
-    register(cli)
 
 
 @hookimpl(optionalhook=True)

@@ -7,6 +7,9 @@ in chunks of about :data:`CHUNK_ENTITIES` entities, each with its own random str
 bounded (a national 30,000 units × 100M entities takes a few GB at most) and the result depends only
 on N, M, the years and the seed. Ids stay unique across chunks.
 
+``jx demo`` is declared in the ``jx.commands`` entry-point group (``demo =
+jx_scheme_guangdong.scale:demo_group``): this module, DuckDB and SQLAlchemy are imported only when it runs.
+
 ``--pack DIR`` also writes a scheme pack (the guangdong scheme with these units and its source
 pointing at the generated data), ready for ``jx run --scheme DIR``. :func:`add_synthetic_entries`
 (``jx demo entries``) gives its units manual entries (spot checks, inspections, mystery-shopper
@@ -24,17 +27,17 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import duckdb
 import numpy as np
-import sqlalchemy as sa
-import yaml
 
-from jx_scheme_guangdong import PACK_DIR, demo
-from jxcore import hookimpl
+from jx_scheme_guangdong import PACK_DIR
 from jxcore.errors import UsageError
 from jxcore.models import Node, Scheme, Unit
+
+if TYPE_CHECKING:  # DuckDB, SQLAlchemy, PyYAML and the demo generator are imported by what uses them
+    import duckdb
 
 #: entity rows per generation chunk: ~0.5 GB of numpy arrays at the peak
 CHUNK_ENTITIES = 4_000_000
@@ -83,6 +86,10 @@ def generate(path: Path, units: Sequence[Unit], *, years: Sequence[int] = (2010,
 
     Written to a temporary file first and renamed: a killed generation leaves no half file.
     """
+    import duckdb
+
+    from jx_scheme_guangdong import demo
+
     path = Path(path)
     units, years = list(units), list(years)
     tmp = path.with_name(path.name + ".tmp")
@@ -128,6 +135,8 @@ def _offset_ids(columns: dict[str, np.ndarray], rows_before: int, entities_befor
 def _append(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.ndarray], codes: np.ndarray,
             *, first: bool) -> None:
     """demo's writer into a temporary table, then appended: one code path for the column types."""
+    from jx_scheme_guangdong import demo
+
     if first:
         demo._write(con, name, columns, codes)
         return
@@ -155,6 +164,7 @@ def synthetic_entries(scheme: Scheme, *, seed: int = 2010) -> dict[str, list]:
     Python objects are built one by one.
     """
     from jx_collectors.manual.kinds import KINDS, checklist
+
     from jxcore.store.entries import NewEntry
 
     rng = np.random.default_rng([seed, 5, scheme.period.year])
@@ -228,6 +238,11 @@ def add_synthetic_entries(store, scheme: Scheme, *, seed: int = 2010, user: str 
 
 def copy_to_postgres(duckdb_path: Path, url: str, schema: str) -> None:
     """Copy every table of the DuckDB file into ``schema`` of a PostgreSQL database (COPY, in C)."""
+    import duckdb
+    import sqlalchemy as sa
+
+    from jx_scheme_guangdong import demo
+
     engine = sa.create_engine(url)
     if engine.dialect.name != "postgresql" or engine.dialect.driver != "psycopg":
         raise UsageError(f"cannot write to {engine.url.render_as_string(hide_password=True)}",
@@ -263,6 +278,10 @@ def export_parquet(duckdb_path: Path, out: Path, *, location: str | None = None,
     """One Parquet file per business table under ``out/<table>/``, and ``out/register.sql``: the
     Spark SQL that registers them as external tables of ``database`` (read from ``location``, the
     URL where Spark sees ``out``: an hdfs:// or s3a:// copy, or by default ``out`` itself)."""
+    import duckdb
+
+    from jx_scheme_guangdong import demo
+
     out = Path(out).absolute()
     base = (location or out.as_uri()).rstrip("/")
     sql = [f"CREATE DATABASE IF NOT EXISTS {database};"]
@@ -282,6 +301,8 @@ def export_parquet(duckdb_path: Path, out: Path, *, location: str | None = None,
 
 def postgres_source_url(url: str, schema: str) -> str:
     """The URL a pack uses to read the tables in ``schema`` (search_path set at connect)."""
+    import sqlalchemy as sa
+
     parsed = sa.make_url(url)
     return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
 
@@ -292,6 +313,8 @@ def write_pack(pack_dir: Path, units: Sequence[Unit], source_url: str, *, base: 
 
     ``outputs`` replaces every plan's outputs (e.g. only ``ranking`` for a national benchmark).
     """
+    import yaml
+
     pack_dir = Path(pack_dir)
     pack_dir.mkdir(parents=True, exist_ok=True)
     scheme = yaml.safe_load((base / "scheme.yaml").read_text(encoding="utf-8"))
@@ -315,6 +338,8 @@ def write_pack(pack_dir: Path, units: Sequence[Unit], source_url: str, *, base: 
 
 
 def scheme_plans(base: Path) -> str:
+    import yaml
+
     return yaml.safe_load((base / "scheme.yaml").read_text(encoding="utf-8")).get("plans", "plans")
 
 
@@ -331,64 +356,64 @@ def _years(text: str) -> list[int]:
         raise click.BadParameter(f"{text!r} is not a year or a range like 2007-2010") from None
 
 
-@hookimpl
-def jx_register_commands(cli):
-    @cli.group("demo")
-    def demo_group():
-        """Demo and benchmark data."""
+@click.group("demo")
+def demo_group():
+    """Demo and benchmark data."""
 
-    @demo_group.command("generate")
-    @click.option("--units", "n_units", type=click.IntRange(min=1), required=True, help="Number of units.")
-    @click.option("--entities", type=click.IntRange(min=1), required=True, help="Market entities in all.")
-    @click.option("--seed", type=int, default=2010, show_default=True)
-    @click.option("--years", default="2010", show_default=True, help="A year or a range, e.g. 2007-2010.")
-    @click.option("--out", default="jx-scale.duckdb", show_default=True, metavar="PATH|URL",
-                  help="A DuckDB file, or a postgresql+psycopg:// URL (the tables go into --schema).")
-    @click.option("--schema", default="jx_scale", show_default=True, help="PostgreSQL schema for the tables.")
-    @click.option("--pack", type=click.Path(file_okay=False, path_type=Path),
-                  help="Also write a scheme pack here that reads the generated tables.")
-    def generate_command(n_units, entities, seed, years, out, schema, pack):
-        """Write a synthetic business system of any size (the tables the guangdong plans read)."""
-        units = synthetic_units(n_units, entities, seed=seed)
-        started = time.perf_counter()
-        to_postgres = "://" in out
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "scale.duckdb" if to_postgres else Path(out)
-            counts = generate(path, units, years=_years(years), seed=seed, echo=click.echo)
-            if to_postgres:
-                copy_to_postgres(path, out, schema)
-        where = f"{out} (schema {schema})" if to_postgres else str(Path(out).absolute())
-        click.echo(f"wrote {sum(counts.values()):,} rows for {n_units:,} units to {where} "
-                   f"in {time.perf_counter() - started:.1f} s: "
-                   + ", ".join(f"{t} {c:,}" for t, c in counts.items()))
-        if pack:
-            url = postgres_source_url(out, schema) if to_postgres else f"duckdb:///{Path(out).absolute()}"
-            write_pack(pack, units, url)
-            click.echo(f"wrote scheme pack {pack}: jx run --scheme {pack}")
 
-    @demo_group.command("export")
-    @click.option("--parquet", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-                  help="Directory for one Parquet file per table and register.sql.")
-    @click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="A DuckDB file from `jx demo generate` (default: the guangdong demo database).")
-    @click.option("--database", default="jx_business", show_default=True,
-                  help="The Spark database register.sql creates the tables in.")
-    @click.option("--location", metavar="URL",
-                  help="Where Spark reads the directory from (hdfs://…, s3a://…); default the directory itself.")
-    def export_command(out, source, database, location):
-        """Write the business tables as Parquet, with the Spark SQL that registers them."""
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", database):
-            raise UsageError(f"--database {database!r} is not a plain name", hint="use letters, digits and _")
-        if source is None:
-            from jx_scheme_guangdong import DEMO_URL
-            from jxcore.cli_kit import app
-            from jxcore.config import expand
-            from jxcore.services import open_scheme
+@demo_group.command("generate")
+@click.option("--units", "n_units", type=click.IntRange(min=1), required=True, help="Number of units.")
+@click.option("--entities", type=click.IntRange(min=1), required=True, help="Market entities in all.")
+@click.option("--seed", type=int, default=2010, show_default=True)
+@click.option("--years", default="2010", show_default=True, help="A year or a range, e.g. 2007-2010.")
+@click.option("--out", default="jx-scale.duckdb", show_default=True, metavar="PATH|URL",
+              help="A DuckDB file, or a postgresql+psycopg:// URL (the tables go into --schema).")
+@click.option("--schema", default="jx_scale", show_default=True, help="PostgreSQL schema for the tables.")
+@click.option("--pack", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write a scheme pack here that reads the generated tables.")
+def generate_command(n_units, entities, seed, years, out, schema, pack):
+    """Write a synthetic business system of any size (the tables the guangdong plans read)."""
+    units = synthetic_units(n_units, entities, seed=seed)
+    started = time.perf_counter()
+    to_postgres = "://" in out
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scale.duckdb" if to_postgres else Path(out)
+        counts = generate(path, units, years=_years(years), seed=seed, echo=click.echo)
+        if to_postgres:
+            copy_to_postgres(path, out, schema)
+    where = f"{out} (schema {schema})" if to_postgres else str(Path(out).absolute())
+    click.echo(f"wrote {sum(counts.values()):,} rows for {n_units:,} units to {where} "
+               f"in {time.perf_counter() - started:.1f} s: "
+               + ", ".join(f"{t} {c:,}" for t, c in counts.items()))
+    if pack:
+        url = postgres_source_url(out, schema) if to_postgres else f"duckdb:///{Path(out).absolute()}"
+        write_pack(pack, units, url)
+        click.echo(f"wrote scheme pack {pack}: jx run --scheme {pack}")
 
-            source = Path(expand(DEMO_URL).removeprefix("duckdb:///"))
-            demo.ensure(source, open_scheme(app().registry, "guangdong").units)
-        started = time.perf_counter()
-        counts = export_parquet(source, out, location=location, database=database)
-        click.echo(f"wrote {sum(counts.values()):,} rows of {len(counts)} tables to {Path(out).absolute()} "
-                   f"in {time.perf_counter() - started:.1f} s; register them in Spark with "
-                   f"{Path(out).absolute() / 'register.sql'}")
+
+@demo_group.command("export")
+@click.option("--parquet", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory for one Parquet file per table and register.sql.")
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A DuckDB file from `jx demo generate` (default: the guangdong demo database).")
+@click.option("--database", default="jx_business", show_default=True,
+              help="The Spark database register.sql creates the tables in.")
+@click.option("--location", metavar="URL",
+              help="Where Spark reads the directory from (hdfs://…, s3a://…); default the directory itself.")
+def export_command(out, source, database, location):
+    """Write the business tables as Parquet, with the Spark SQL that registers them."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", database):
+        raise UsageError(f"--database {database!r} is not a plain name", hint="use letters, digits and _")
+    if source is None:
+        from jx_scheme_guangdong import DEMO_URL, demo
+        from jxcore.cli_kit import app
+        from jxcore.config import expand
+        from jxcore.services import open_scheme
+
+        source = Path(expand(DEMO_URL).removeprefix("duckdb:///"))
+        demo.ensure(source, open_scheme(app().registry, "guangdong").units)
+    started = time.perf_counter()
+    counts = export_parquet(source, out, location=location, database=database)
+    click.echo(f"wrote {sum(counts.values()):,} rows of {len(counts)} tables to {Path(out).absolute()} "
+               f"in {time.perf_counter() - started:.1f} s; register them in Spark with "
+               f"{Path(out).absolute() / 'register.sql'}")
