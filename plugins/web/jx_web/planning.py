@@ -277,8 +277,9 @@ def register(app: FastAPI, web) -> None:
             try:
                 result = await run_in_threadpool(plan_analysis.diff_refs, web.store, web.registry, pack,
                                                  a.strip(), b.strip())
-            except JxError as exc:
-                return refused(request, exc, w()["diff"])
+            except JxError as exc:  # a plan the store and the pack do not have: 404
+                return render(web, request, "error.html", status=404 if isinstance(exc, UsageError) else status_of(exc),
+                              title=w()["diff"], message=exc.render())
         rows = []
         if result is not None:
             for n in result.nodes:
@@ -471,12 +472,16 @@ def register(app: FastAPI, web) -> None:
                           "at": c.at.isoformat(), "text": c.text} for c in record.comments],
             "document": plans.editable(version)})
 
-    @app.post("/api/plans/{ref}/validate", tags=["plans"])
+    @app.post("/api/plans/{ref}/validate", tags=["plans"], openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": {"type": "object"}}}}})
     async def api_validate(request: Request, ref: str) -> Response:
         """Check an edited plan of version ``ref`` (the body: the document of ``GET /api/plans/{ref}``)
         as ``jx validate`` checks a plan file; every problem with its node. Stores nothing. Needs the
         session's CSRF token in ``X-CSRF-Token``."""
         signed_in(request, Need.BUREAU)
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return JSONResponse({"error": "send the edited plan as JSON (Content-Type: application/json)"},
+                                status_code=400)
         try:
             body = await request.body()
             document = json.loads(body.decode("utf-8") or "null")

@@ -9,10 +9,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from starlette.routing import Mount
-
-from web_kit import BRANCH, OTHER_UNIT, csrf_of, login
 from jx_web.app import create_app
+from starlette.routing import Mount
+from web_kit import BRANCH, OTHER_UNIT, csrf_of, login
+
 from jxcore.records.access import add_user
 from jxcore.services import auth
 
@@ -32,6 +32,17 @@ ENTER_MISSING = {**ENTER, "clerk-djk": 404, "inspector": 404, "admin": 404}
 ENTER_POST = {"anonymous": 403, BRANCH: 403, "clerk-djk": 400, "inspector": 400, "admin": 400}
 ENTER_POST_MISSING = {**ENTER_POST, "clerk-djk": 404, "inspector": 404, "admin": 404}
 ADMIN_POST_EMPTY = {**ADMIN_POST, "admin": 400}
+# plan-making (jx_web.planning): the shared store holds no plan version, so an allowed account gets
+# 404 for a version page or act; the drafting, approving and answering POSTs are for bureau accounts
+# (the services then decide by department and role: tests test_plan_web.py); anyone may comment,
+# the service admits branch accounts only
+SIGNED_MISSING = {**SIGNED, BRANCH: 404, "clerk-djk": 404, "inspector": 404, "admin": 404}
+SIGNED_API_MISSING = {**SIGNED_API, BRANCH: 404, "clerk-djk": 404, "inspector": 404, "admin": 404}
+BUREAU_MISSING = {**ENTER_MISSING}
+PLAN_POST = {**ENTER_POST}  # bureau accounts: the service's refusal of empty input (400)
+PLAN_POST_MISSING = {**ENTER_POST_MISSING}
+COMMENT_POST_MISSING = {**PLAN_POST_MISSING, BRANCH: 404}
+VALIDATE_POST = {**PLAN_POST}  # a form body is no JSON document: 400
 
 # (method, route path) -> [(concrete URL, expected per role)]; "login" = redirected to the sign-in form.
 MATRIX = {
@@ -95,13 +106,34 @@ MATRIX = {
     ("POST", "/admin/users/{name}/role"): [("/admin/users/nobody/role", ADMIN_POST_EMPTY)],
     ("GET", "/admin/access"): [("/admin/access?outcome=refused", ADMIN)],
     ("GET", "/admin/chain"): [("/admin/chain?table=entries", ADMIN)],
+    ("GET", "/plans"): [("/plans", SIGNED)],
+    ("POST", "/plans/new"): [("/plans/new", PLAN_POST)],
+    ("POST", "/plans/upload"): [("/plans/upload", PLAN_POST)],
+    ("GET", "/plans/diff"): [("/plans/diff", SIGNED), ("/plans/diff?a=2010v7&b=2010", SIGNED_MISSING)],
+    ("GET", "/plans/{ref}"): [("/plans/2010", SIGNED_MISSING), ("/plans/2010v3?node=DJZC", SIGNED_MISSING)],
+    ("GET", "/plans/{ref}/export.yaml"): [("/plans/2010/export.yaml", SIGNED_MISSING)],
+    ("GET", "/plans/{ref}/edit"): [("/plans/2010/edit", BUREAU_MISSING)],
+    ("POST", "/plans/{ref}/save"): [("/plans/2010/save", PLAN_POST_MISSING)],
+    ("POST", "/plans/{ref}/submit"): [("/plans/2010/submit", PLAN_POST_MISSING)],
+    ("POST", "/plans/{ref}/approve"): [("/plans/2010/approve", PLAN_POST_MISSING)],
+    ("POST", "/plans/{ref}/publish"): [("/plans/2010/publish", PLAN_POST_MISSING)],
+    ("POST", "/plans/{ref}/revise"): [("/plans/2010/revise", PLAN_POST_MISSING)],
+    ("POST", "/plans/{ref}/comment"): [("/plans/2010/comment", COMMENT_POST_MISSING)],
+    ("POST", "/plans/{ref}/answer"): [("/plans/2010/answer", PLAN_POST)],
+    ("GET", "/plans/{ref}/whatif"): [("/plans/2010/whatif", BUREAU_MISSING)],
+    ("GET", "/api/plans"): [("/api/plans", SIGNED_API)],
+    ("GET", "/api/plans/{ref}"): [("/api/plans/2010", SIGNED_API_MISSING)],
+    ("POST", "/api/plans/{ref}/validate"): [("/api/plans/2010/validate", VALIDATE_POST)],
 }
 #: a concrete URL of every unsafe route of the entry, records and administration pages
 WORKFLOW_POSTS = ["/entry/new/inspection", "/entry/new/inspection/upload", "/entry/uploads/no-such-upload-token-000/confirm",
                   "/entry/uploads/no-such-upload-token-000/cancel", "/entry/entries/1/withdraw",
                   "/entry/batches/no-such-batch/withdraw", "/records/lock", "/records/unlock/1", "/records/publish",
                   "/admin/users", "/admin/users/nobody/disable", "/admin/users/nobody/enable",
-                  "/admin/users/nobody/password", "/admin/users/nobody/unit", "/admin/users/nobody/role"]
+                  "/admin/users/nobody/password", "/admin/users/nobody/unit", "/admin/users/nobody/role",
+                  "/plans/new", "/plans/upload", "/plans/2010/save", "/plans/2010/submit", "/plans/2010/approve",
+                  "/plans/2010/publish", "/plans/2010/revise", "/plans/2010/comment", "/plans/2010/answer",
+                  "/api/plans/2010/validate"]
 
 
 def _routes(app) -> set[tuple[str, str]]:

@@ -198,7 +198,8 @@
       ? el("span", {}, [el("span", {text: W.cap + " "}), input(n.cap, function (v) { n.cap = number(v); }, {size: "5", "aria-label": W.cap, "class": "points", inputmode: "decimal"})])
       : input(n.points, function (v) { n.points = number(v); }, {size: "5", "aria-label": W.points, "class": "points", inputmode: "decimal"});
     tr.appendChild(el("td", {"class": "code"}, [code]));
-    tr.appendChild(el("td", {}, [input(n.name, function (v) { n.name = v; }, {size: "16", "aria-label": W.name, "class": "name"})]));
+    tr.appendChild(el("td", {"class": "name"}, [input(n.name, function (v) { n.name = v; }, {size: "16", "aria-label": W.name, "class": "name"}),
+      el("ul", {"class": "node-problems"})]));
     tr.appendChild(el("td", {"class": "n"}, [points]));
     tr.appendChild(el("td", {"class": "n weight"}));
     tr.appendChild(el("td", {}, [departmentSelect(n)]));
@@ -212,7 +213,6 @@
     tr.appendChild(el("td", {"class": "acts"}, [
       leaf && depth > 2 ? null : el("button", {type: "button", "class": "add-child", text: W.add_child, on: {click: function () { addChild(n); }}}),
       el("button", {type: "button", "class": "remove", text: W.remove, on: {click: function () { remove(n, parent); }}})]));
-    tr.appendChild(el("td", {"class": "node-problems"}, [el("ul")]));
     tr.weightOf = function () { return outside ? null : n.points; };
     body.appendChild(tr);
     (n.children || []).forEach(function (c) { row(c, n, depth + 1); });
@@ -221,13 +221,13 @@
   function rootRow() {
     var tr = el("tr", {"class": "depth-0", data: {code: doc.code}});
     tr.appendChild(el("td", {"class": "code"}, [el("span", {text: doc.code})]));
-    tr.appendChild(el("td", {}, [input(doc.name, function (v) { doc.name = v; }, {size: "16", "aria-label": W.name})]));
+    tr.appendChild(el("td", {"class": "name"}, [input(doc.name, function (v) { doc.name = v; }, {size: "16", "aria-label": W.name}),
+      el("ul", {"class": "node-problems"})]));
     tr.appendChild(el("td", {"class": "n"}, [el("span", {text: W.scale + " "}),
       input(doc.scale, function (v) { doc.scale = number(v); }, {size: "5", "aria-label": W.scale, "class": "scale", inputmode: "decimal"})]));
     tr.appendChild(el("td", {"class": "n"}, [el("span", {text: "100"})]));
     tr.appendChild(el("td", {colspan: "4"}));
     tr.appendChild(el("td", {"class": "acts"}, [el("button", {type: "button", "class": "add-child", text: W.add_child, on: {click: function () { addChild(null); }}})]));
-    tr.appendChild(el("td", {"class": "node-problems"}, [el("ul")]));
     body.appendChild(tr);
   }
 
@@ -249,7 +249,7 @@
   }
 
   function show(problems) {
-    Array.prototype.forEach.call(body.querySelectorAll("td.node-problems ul"), function (ul) { ul.textContent = ""; });
+    Array.prototype.forEach.call(body.querySelectorAll("ul.node-problems"), function (ul) { ul.textContent = ""; });
     Array.prototype.forEach.call(body.querySelectorAll("tr.has-problem"), function (tr) { tr.classList.remove("has-problem"); });
     var general = document.getElementById("problems-general");
     general.textContent = "";
@@ -258,7 +258,7 @@
       var text = p.message + (p.hint ? " (" + p.hint + ")" : "");
       if (tr) {
         tr.classList.add("has-problem");
-        tr.querySelector("td.node-problems ul").appendChild(el("li", {text: text}));
+        tr.querySelector("ul.node-problems").appendChild(el("li", {text: text}));
       } else {
         general.appendChild(el("li", {text: p.text}));
       }
