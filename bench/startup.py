@@ -1,0 +1,84 @@
+"""Start-up and everyday speed of the `jx` command, as whole processes (issue 12).
+
+    .venv/bin/python bench/startup.py [--repeat 7] [--city PACK [--city-db SQLITE]]
+
+Runs each command N times as a fresh process (after one untimed warm-up run) and prints the median
+and the minimum of wall and CPU (user + system of the child) time, next to `python -c pass` measured
+in the same run, with each median's ratio to that baseline (on a loaded machine the ratio is the
+steadier figure). The commands: `jx --help`, `jx plugins`, `jx validate --scheme guangdong`, the
+demo `jx run --scheme guangdong` and, with --city (a pack written by bench/scale.py or
+`jx demo generate --pack`), a warm city-size `jx run` against a copy of --city-db (a store with the
+pack's manual entries). JX_HOME is a temporary directory, so the demo data is generated once during
+the warm-up and never timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PYTHON = sys.executable
+JX = str(Path(sys.executable).with_name("jx"))
+
+
+def child(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """(wall, cpu) seconds of one child process; fails loudly if the command fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def measure(cmd: list[str], env: dict[str, str], repeat: int) -> dict[str, float]:
+    child(cmd, env)  # warm-up: page cache, .pyc files, demo data, the help cache
+    walls, cpus = zip(*(child(cmd, env) for _ in range(repeat)))
+    return {"wall": statistics.median(walls), "wall_min": min(walls),
+            "cpu": statistics.median(cpus), "cpu_min": min(cpus)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--city", type=Path, help="a city-size scheme pack (bench/scale.py, jx demo generate --pack)")
+    parser.add_argument("--city-db", type=Path, help="a SQLite store with the city pack's entries (copied first)")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="jx-startup-bench-"))
+    env = {**os.environ, "JX_HOME": str(home), "JX_USER": "demo"}
+    env.pop("JX_DATABASE_URL", None)
+    cases = [("python -c pass", [PYTHON, "-c", "pass"]),
+             ("jx --help", [JX, "--help"]),
+             ("jx plugins", [JX, "plugins"]),
+             ("jx validate --scheme guangdong", [JX, "validate", "--scheme", "guangdong"]),
+             ("jx run --scheme guangdong (demo)", [JX, "run", "--scheme", "guangdong"])]
+    if args.city:
+        db = home / "city.sqlite"
+        if args.city_db:
+            shutil.copy(args.city_db, db)
+        cases.append(("jx run --scheme CITY (warm)", [JX, "run", "--scheme", str(args.city), "--db", f"sqlite:///{db}"]))
+    try:
+        results = [(label, measure(cmd, env, args.repeat)) for label, cmd in cases]
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    base = results[0][1]
+    print(f"{'command':<36} {'wall med':>9} {'wall min':>9} {'cpu med':>9} {'cpu min':>9} {'wall×':>7} {'cpu×':>7}")
+    for label, r in results:
+        print(f"{label:<36} {r['wall']:9.3f} {r['wall_min']:9.3f} {r['cpu']:9.3f} {r['cpu_min']:9.3f} "
+              f"{r['wall'] / base['wall']:7.1f} {r['cpu'] / base['cpu']:7.1f}")
+    print(f"(seconds; medians and minimums of {args.repeat} runs after a warm-up; × = median over python -c pass; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+
+
+if __name__ == "__main__":
+    main()
