@@ -17,6 +17,7 @@ table listing from ``SHOW TABLES``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import warnings
@@ -39,7 +40,7 @@ threadsafety = 2  # connections may be shared between threads (a Spark session i
 paramstyle = "named"
 
 
-class Warning(Exception):  # noqa: A001 - the names are PEP 249's
+class Warning(Exception):
     pass
 
 
@@ -79,7 +80,7 @@ class NotSupportedError(DatabaseError):
     pass
 
 
-def connect(remote: str, *, database: str | None = None, retries: int = DEFAULT_RETRIES) -> "Connection":
+def connect(remote: str, *, database: str | None = None, retries: int = DEFAULT_RETRIES) -> Connection:
     """A connection: one Spark Connect session at ``remote`` (an ``sc://`` string)."""
     return Connection(remote, database=database, retries=retries)
 
@@ -130,7 +131,7 @@ class Connection:
         except Exception as exc:
             raise _translated(exc) from exc
 
-    def cursor(self) -> "Cursor":
+    def cursor(self) -> Cursor:
         return Cursor(self)
 
     def commit(self) -> None:
@@ -140,10 +141,8 @@ class Connection:
         pass
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the server is gone: nothing left to release
             self.session.stop()
-        except Exception:  # the server is gone: nothing left to release
-            pass
 
 
 class Cursor:

@@ -44,6 +44,11 @@ class SparkConnect:
     driver_memory: str = "1g"
     executor_memory: str = "512m"
     timeout: float = 300.0
+    #: ports outside the base_port block, if given: the master's, its web UI's, the first worker's
+    #: (worker i uses worker_port + 2 i and + 2 i + 1 for its UI)
+    master_port: int | None = None
+    master_ui_port: int | None = None
+    worker_port: int | None = None
     _procs: list[subprocess.Popen] = attrs.field(factory=list, init=False)
 
     @property
@@ -54,7 +59,7 @@ class SparkConnect:
     def master(self) -> str:
         if not self.workers:
             return f"local[{self.cores}]"
-        return f"spark://127.0.0.1:{self.base_port + MASTER}"
+        return f"spark://127.0.0.1:{self.master_port or self.base_port + MASTER}"
 
     def url(self, database: str = "") -> str:
         return f"spark+connect://127.0.0.1:{self.port}/{database}"
@@ -81,9 +86,10 @@ class SparkConnect:
         try:
             if self.workers:
                 self._spawn("master", "spark-class", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                            "--port", str(self.base_port + MASTER), "--webui-port", str(self.base_port + MASTER_UI))
+                            "--port", str(self.master_port or self.base_port + MASTER),
+                            "--webui-port", str(self.master_ui_port or self.base_port + MASTER_UI))
                 for i in range(self.workers):
-                    port = self.base_port + WORKERS + 2 * i
+                    port = (self.worker_port or self.base_port + WORKERS) + 2 * i
                     self._spawn(f"worker{i + 1}", "spark-class", "org.apache.spark.deploy.worker.Worker",
                                 "--host", "127.0.0.1", "--port", str(port), "--webui-port", str(port + 1),
                                 "--cores", "1", "--memory", self.executor_memory,

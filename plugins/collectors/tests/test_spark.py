@@ -16,16 +16,16 @@ import duckdb
 import numpy as np
 import pytest
 import sqlalchemy as sa
-
 from jx_collectors.spark import SparkConnectDialect
 from jx_collectors.spark_local import SparkConnect, free_blocks, run_script
 from jx_collectors.system_feed import SystemFeed
 from jx_scheme_guangdong import PACK_DIR, demo, manual
+
 from jxcore.cli import main
 from jxcore.engine import run_scheme
 from jxcore.errors import DataError
 from jxcore.interfaces import CollectContext, CollectRequest
-from jxcore.models import Node, NodeKind, Period, PluginRef
+from jxcore.models import Node, NodeKind, PluginRef
 from jxcore.plugins import Registry, get_plugin_manager
 from jxcore.scheme import load_scheme
 from jxcore.store import Store
@@ -196,7 +196,7 @@ def test_spark_sql_spelling_booleans_backticks_and_backslashes():
     """What the generic dialect gets wrong on Spark: 1/0 for booleans (refused in ANSI mode),
     double quotes for identifiers, and string literals where a backslash escapes."""
     table = sa.table("t", sa.column("select"), sa.column("due"), sa.column("kind"))
-    stmt = sa.select(sa.func.count()).where(table.c.due == True, table.c.kind == "a\\b'c")  # noqa: E712
+    stmt = sa.select(sa.func.count()).where(table.c.due == True, table.c.kind == "a\\b'c")
     text = str(stmt.compile(dialect=SparkConnectDialect(), compile_kwargs={"literal_binds": True}))
     assert "t.due = true" in text
     assert r"t.kind = 'a\\b''c'" in text
