@@ -30,12 +30,14 @@ def plugin_packages() -> set[str]:
     return tops
 
 
-def run_jx(*args: str, home: Path, site: Path | None = None, **env: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+def run_jx(*args: str, home: Path, site: Path | None = None,
+           **env: str) -> tuple[subprocess.CompletedProcess, set[str]]:
     environ = {**os.environ, "JX_HOME": str(home), **env}
     environ.pop("JX_DATABASE_URL", None)
     if site is not None:
         environ["PYTHONPATH"] = str(site)
-    proc = subprocess.run([sys.executable, "-c", WRAPPER, *args], capture_output=True, text=True, env=environ)
+    proc = subprocess.run([sys.executable, "-c", WRAPPER, *args], capture_output=True, text=True, env=environ,
+                          check=False)
     last = proc.stderr.rstrip().splitlines()[-1] if proc.stderr.strip() else ""
     assert last.startswith("MODULES="), proc.stderr
     return proc, set(json.loads(last.removeprefix("MODULES=")))
@@ -121,7 +123,8 @@ def test_core_command_modules_hold_the_named_commands():
         assert command.name == name, value
 
 
-def fake_dist(site: Path, modules: dict[str, str], commands: dict[str, str], plugins: dict[str, str] = {}) -> Path:
+def fake_dist(site: Path, modules: dict[str, str], commands: dict[str, str],
+              plugins: dict[str, str] | None = None) -> Path:
     """An installed distribution jx-cmds 1.0 written by hand, with jx.commands (and jx) entry points."""
     info = site / "jx_cmds-1.0.dist-info"
     info.mkdir(parents=True)
@@ -203,3 +206,38 @@ def test_help_works_without_a_writable_home(cmd_site, tmp_path):
     (home / "cache").write_text("not a directory")
     proc, _ = run_jx("--help", home=home, site=cmd_site)
     assert proc.returncode == 0 and "Say hello to NAME." in proc.stdout
+
+
+def test_a_parsed_yaml_file_is_read_back_from_the_cache(tmp_path, monkeypatch):
+    from jxcore.scheme import yamlio
+
+    monkeypatch.setenv("JX_HOME", str(tmp_path / "home"))
+    path = tmp_path / "plan.yaml"
+    path.write_text("period: 2010\nwhen: 2010-03-01\nnodes:\n  - {code: A, points: 1.5, ok: true, none: null}\n"
+                    "  - 12\n'2': quoted\n", encoding="utf-8")
+    fresh, problems = yamlio.read_yaml(path, "plan.yaml", "")
+    assert problems == [] and len(list((tmp_path / "home" / "cache" / "yaml").iterdir())) == 1
+
+    def no_parse(*args, **kwargs):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(yamlio, "parse_yaml", no_parse)
+    cached, problems = yamlio.read_yaml(path, "plan.yaml", "")
+    assert problems == [] and cached == fresh and type(cached) is yamlio.LineDict
+    assert (cached.line, cached.lines, cached["nodes"].lines) == (fresh.line, fresh.lines, fresh["nodes"].lines)
+    assert cached["nodes"][0].lines == fresh["nodes"][0].lines and cached["when"] == fresh["when"]
+    path.write_text(path.read_text(encoding="utf-8").replace("1.5", "2"), encoding="utf-8")
+    with pytest.raises(AssertionError, match="parsed again"):  # another text: parsed, not the cached data
+        yamlio.read_yaml(path, "plan.yaml", "")
+
+
+def test_a_yaml_file_with_problems_is_not_cached(tmp_path, monkeypatch):
+    from jxcore.scheme import yamlio
+
+    monkeypatch.setenv("JX_HOME", str(tmp_path / "home"))
+    path = tmp_path / "plan.yaml"
+    path.write_text("a: 1\na: 2\n", encoding="utf-8")
+    for _ in range(2):
+        _, problems = yamlio.read_yaml(path, "plan.yaml", "")
+        assert [p.location.line for p in problems] == [2]
+    assert not (tmp_path / "home" / "cache" / "yaml").exists()
