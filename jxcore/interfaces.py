@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
-import numpy as np
 
 from jxcore.models import Measure, Node, Period, RunResult, Scheme, UnitTable
 from jxcore.params import Param
+
+if TYPE_CHECKING:  # numpy arrays appear in annotations only
+    import numpy as np
 
 
 @attrs.frozen(eq=False)
