@@ -14,7 +14,8 @@ import click
 from jxcore.cli_kit import app, period_option, scheme_option
 from jxcore.cli_kit import console as jx_console
 
-run_option = click.option("--run", "run_id", metavar="ID", help="A stored run's id (default: the latest run of the period).")
+run_option = click.option("--run", "run_id", metavar="ID",
+                          help="A stored run's id (default: the latest run of the period).")
 db_option = click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
-from jx_rules.stages import STAGE_PARAMS
 
 from jx_outputs import tables
 from jx_outputs.labels import labels
@@ -28,6 +27,7 @@ from jx_outputs.services import (
     warning_options,
 )
 from jx_outputs.view import RunView
+from jx_rules.stages import STAGE_PARAMS
 from jxcore.config import expand, jx_home
 from jxcore.errors import Location, Problem, SchemeError
 from jxcore.interfaces import OutputContext
@@ -159,7 +159,8 @@ class WarningsOutput:
     """预警: 关注 / 警告 / 严重警告 per unit and indicator with stage targets, and what is new."""
 
     name: ClassVar[str] = "warnings"
-    description: ClassVar[str] = "Stage-target warning levels as of the run's date, and those new since the previous run."
+    description: ClassVar[str] = ("Stage-target warning levels as of the run's date, and those new since the "
+                                  "previous run.")
     params: ClassVar[tuple[Param, ...]] = STAGE_PARAMS + (
         Param("new_only", "boolean", "print only warnings new since the previous run", default=False),
         Param("limit", "integer", "print the N most serious warnings (0 = all)", default=20, minimum=0),
@@ -227,19 +228,102 @@ def publish(run_id: str) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+PARALLEL_UNITS = 2000  #: from this many units the workbook is written in a second process beside the site
+
+
 def write_reports(report: Report, out: Path, console: Any = None) -> tuple[Path, Path]:
     """Write the site and the workbook under ``out``; return (index.html, workbook) paths. With a
-    ``console`` the two long steps show a progress bar (rich, on stderr-free transient lines)."""
+    ``console`` the two long steps show a progress bar (rich, on stderr-free transient lines).
+
+    From :data:`PARALLEL_UNITS` units on (and where processes can fork) the workbook is written by a
+    forked child process while this one writes the site: the two take about as long, so on two
+    cores the report takes the time of the longer one. Everything the store gives is read first, so
+    the child never touches the store's connections."""
     from jx_outputs.excel import write_workbook
     from jx_outputs.site import write_site
 
     view = report.view
     lab = labels(view.language)
+    book_path = out / f"{view.scheme.name}-{view.scheme.period.year}.xlsx"
     with _progress(console) as step:
-        book = write_workbook(report, out / f"{view.scheme.name}-{view.scheme.period.year}.xlsx",
-                              lambda rows: step(lab["writing_workbook"], rows))
-        index = write_site(report, out, step(lab["writing_site"], len(view)))
-    return index, book
+        if len(view) < PARALLEL_UNITS or not _can_fork():
+            book = write_workbook(report, book_path, lambda rows: step(lab["writing_workbook"], rows))
+            index = write_site(report, out, step(lab["writing_site"], len(view)))
+            return index, book
+        for name in ("ranking", "commendation", "review", "warnings", "history"):
+            getattr(report, name)  # read from the store here, before the fork
+        out.mkdir(parents=True, exist_ok=True)
+        with _child(write_workbook, report, book_path, step, lab["writing_workbook"]) as child:
+            index = write_site(report, out, step(lab["writing_site"], len(view)))
+        return index, child.result
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+class _Child:
+    result: Any = None
+
+
+@contextmanager
+def _child(write: Any, report: Report, path: Path, step: Any, description: str) -> Iterator[_Child]:
+    """Run ``write(report, path, progress)`` in a forked process during the ``with`` block; its
+    progress messages drive ``step(description, total)``; its error is raised here."""
+    import multiprocessing
+    import threading
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def work() -> None:
+        def progress(total: int):
+            send.send(("total", total))
+            return lambda n: send.send(("advance", n))
+
+        try:
+            send.send(("done", write(report, path, progress)))
+        except BaseException as error:  # sent whole if it pickles, else as its text
+            try:
+                send.send(("error", error))
+            except Exception:
+                send.send(("error", RuntimeError(f"{type(error).__name__}: {error}")))
+
+    process = ctx.Process(target=work, daemon=True)
+    process.start()
+    send.close()
+    child, messages = _Child(), []
+
+    def listen() -> None:
+        advance = None
+        while True:
+            try:
+                kind, value = receive.recv()
+            except EOFError:
+                return
+            if kind == "total":
+                advance = step(description, value)
+            elif kind == "advance" and advance is not None:
+                advance(value)
+            else:
+                messages.append((kind, value))
+                return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        yield child
+    finally:
+        listener.join()
+        process.join()
+        receive.close()
+    kind, value = messages[0] if messages else ("error", RuntimeError(
+        f"the workbook's process ended with exit code {process.exitcode} and no result"))
+    if kind == "error":
+        raise value
+    child.result = value
 
 
 @contextmanager

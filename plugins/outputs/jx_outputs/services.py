@@ -13,9 +13,9 @@ from typing import Any
 
 import attrs
 import numpy as np
-from jx_rules.stages import STAGE_PARAMS, due_stage, warning_levels
 
 from jx_outputs.view import RunView
+from jx_rules.stages import STAGE_PARAMS, due_stage, warning_levels
 from jxcore.models import Stage, positions
 from jxcore.params import Param
 from jxcore.points import to_milli

@@ -1,20 +1,33 @@
 """The 绩效之窗 static site: a ranking page and a page per unit, readable from disk, no network.
 
-Pages are rendered with Jinja2 from the package's templates; styles are inline and the rank
-history is an inline SVG, so the directory can be copied to any intranet server or opened as files.
+Pages come from the package's Jinja2 templates; styles are inline and the rank history is an
+inline SVG, so the directory can be copied to any intranet server or opened as files.
+
+A national site has 30,000 unit pages of ~190 rows each. The unit template is rendered once, with
+markers in place of the unit's values, and cut at the markers; each unit's values are formatted a
+column at a time (one column per indicator across all units: repeated scores formatted once) and a
+page is the join of the template's pieces with that unit's values. Tables are made by
+:func:`table_html` the same way, and a unit's warnings are the rows of the site's warning table
+that name it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
+from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import numpy as np
+from markupsafe import Markup, escape
 
 from jx_outputs.labels import labels
 from jx_outputs.report import Report
 from jx_outputs.tables import (
+    Table,
+    columns_of,
     commendation_table,
     format_cell,
     ranking_table,
@@ -30,48 +43,167 @@ _ENV.filters["cell"] = format_cell
 _ENV.filters["points"] = format_points
 
 
+class _Formatted(dict):
+    """Escaped display text by value for one column kind, made on first sight."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+    def __missing__(self, value: Any) -> str:
+        text = self[value] = str(escape(format_cell(value, self.kind)))
+        return text
+
+
+def _texts(values: Sequence[Any], kind: str) -> list[str]:
+    """The escaped display text of every value of a column."""
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind == "f" and kind == "number":  # measures: mostly distinct (format_cell inlined)
+            return [f"{v:.4g}" if v == v else "" for v in values.tolist()]
+        if values.dtype.kind == "f":
+            return [format_cell(v, kind) for v in values.tolist()]
+        values = values.tolist()
+    if kind == "text":
+        return ["" if v is None else str(escape(v)) for v in values]
+    return list(map(_Formatted(kind).__getitem__, values))
+
+
+def table_rows(table: Table, link_col: int | None = None, code_col: int | None = None, prefix: str = "units/",
+               level_col: int | None = None, levels: dict[str, int] | None = None) -> list[str]:
+    """Each row of ``table`` as a ``<tr>``: the ``link_col`` cell links to ``{prefix}{code}.html`` (the
+    code in ``code_col``), the ``level_col`` cell is coloured by its warning level, numbers right-aligned."""
+    levels = levels or {}
+    columns = columns_of(table.rows, len(table.columns))
+    cells = []
+    for k, (column, values) in enumerate(zip(table.columns, columns)):
+        texts = _texts(values, column.kind)
+        if k == link_col and code_col is not None:
+            codes = _texts(columns[code_col], "text")
+            cells.append([f'<td><a href="{prefix}{c}.html">{t}</a></td>' for c, t in zip(codes, texts)])
+        elif k == level_col:
+            raw = values.tolist() if isinstance(values, np.ndarray) else values
+            cells.append([f'<td class="level-{levels.get(v, 0)}">{t}</td>' for v, t in zip(raw, texts)])
+        elif column.kind == "move":
+            raw = values.tolist() if isinstance(values, np.ndarray) else values
+            cells.append([f'<td class="n {"up" if v and v > 0 else "down" if v and v < 0 else ""}">{t}</td>'
+                          for v, t in zip(raw, texts)])
+        elif column.kind == "text":
+            cells.append([f"<td>{t}</td>" for t in texts])
+        else:
+            cells.append([f'<td class="n">{t}</td>' for t in texts])
+    join = "".join
+    return [f"<tr>{join(row)}</tr>" for row in zip(*cells)]
+
+
+def table_html(table: Table, link_col: int | None = None, code_col: int | None = None, prefix: str = "units/",
+               level_col: int | None = None, levels: dict[str, int] | None = None,
+               rows: Sequence[str] | None = None) -> Markup:
+    """``table`` as an HTML table in a sideways-scrolling box, its notes below (see :func:`table_rows`;
+    ``rows`` gives the rows already made)."""
+    if rows is None:
+        rows = table_rows(table, link_col, code_col, prefix, level_col, levels)
+    head = "".join(f"<th>{escape(c.label)}</th>" for c in table.columns)
+    notes = "".join(f'<p class="note">{escape(note)}</p>\n' for note in table.notes)
+    return Markup(f'<div class="scroll">\n<table id="{escape(table.name)}">\n<thead><tr>{head}</tr></thead>\n'
+                  "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n</div>\n" + notes)
+
+
+_ENV.globals["table_html"] = table_html
+
+
 def write_site(report: Report, out_dir: Path, advance: Callable[[int], None] | None = None) -> Path:
     """Write ``index.html`` and ``units/<code>.html`` under ``out_dir``; return the index's path.
-    ``advance(1)`` is called after each unit's page (a progress bar)."""
+    ``advance(n)`` is called as unit pages are written (a progress bar)."""
     view = report.view
     lab = labels(view.language)
-    (out_dir / "units").mkdir(parents=True, exist_ok=True)
+    units_dir = out_dir / "units"
+    units_dir.mkdir(parents=True, exist_ok=True)
+    levels = {lab[f"level_{n}"]: n for n in (1, 2, 3)}
     common = {"lab": lab, "scheme": view.scheme, "as_of": view.as_of, "run_id": view.run_id,
-              "lang": "zh-CN" if view.language.startswith("zh") else "en",
-              "levels": {lab[f"level_{n}"]: n for n in (1, 2, 3)}}
+              "lang": "zh-CN" if view.language.startswith("zh") else "en", "levels": levels}
+    warnings = warning_table(report, new_only=False)
     index = out_dir / "index.html"
     index.write_text(_ENV.get_template("index.html").render(
         ranking=ranking_table(report), commendation=commendation_table(report), review=review_table(report),
-        warnings=warning_table(report, new_only=False), **common), encoding="utf-8")
-    unit_page = _ENV.get_template("unit.html")
+        warnings=warnings, **common), encoding="utf-8")
+
+    # the unit template, rendered once with a marker for each of a unit's values
+    n = len(view)
+    fields: list[list[str]] = []
+
+    def slot(values: list[str]) -> Markup:
+        fields.append(values)
+        return Markup(f"\x00{len(fields) - 1}\x00")
+
     items = view.items()
-    indicators = [n for n in view.scheme.indicators() if view.has_node(n.code)]
-    nan = np.full(len(view), np.nan)
-    for i in range(len(view)):
-        page = unit_page.render(
-            code=view.codes[i], name=view.names[i], rank=int(view.ranks[i]), total=int(view.totals[i]),
-            items=[(n, int(view.node_scores(n.code)[i]), int(report.ranking.item_ranks[n.code][i])) for n in items],
-            indicators=[(n, int(view.node_scores(n.code)[i]), float(view.values.get(n.code, nan)[i]))
-                        for n in indicators],
-            chart=rank_chart(report, i), warnings=warning_table(report, units=[i]), n_units=len(view), **common)
-        (out_dir / "units" / f"{view.codes[i]}.html").write_text(page, encoding="utf-8")
-        if advance is not None:
-            advance(1)
+    indicators = [node for node in view.scheme.indicators() if view.has_node(node.code)]
+    points = _Formatted("points")
+    nan = np.full(n, np.nan)
+    skeleton = _ENV.get_template("unit.html").render(
+        code=slot(_texts(view.codes, "text")), name=slot(_texts(view.names, "text")),
+        rank=slot(list(map(str, view.ranks.tolist()))), total=slot(list(map(points.__getitem__, view.totals.tolist()))),
+        items=[(node, slot(list(map(points.__getitem__, view.node_scores(node.code).tolist()))),
+                slot(list(map(str, np.asarray(report.ranking.item_ranks[node.code]).tolist())))) for node in items],
+        indicators=[(node, slot(list(map(points.__getitem__, view.node_scores(node.code).tolist()))),
+                     slot(_texts(np.asarray(view.values.get(node.code, nan), dtype=float), "number")))
+                    for node in indicators],
+        chart=slot(chart_html(report, lab)), warnings=slot(_unit_warnings(warnings, view, lab, levels)),
+        n_units=n, **common)
+    pieces = skeleton.split("\x00")  # static, marker number, static, …, static
+    columns: list[Any] = []
+    for k, piece in enumerate(pieces):
+        columns.append(fields[int(piece)] if k % 2 else repeat(piece))
+    join = "".join
+    step = max(n // 100, 1)
+    for i, (code, parts) in enumerate(zip(view.codes.tolist(), zip(*columns)), start=1):
+        fd = os.open(units_dir / f"{code}.html", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, join(parts).encode("utf-8"))
+        finally:
+            os.close(fd)
+        if advance is not None and (i % step == 0 or i == n):
+            advance(step if i % step == 0 else i % step)
     return index
 
 
-def rank_chart(report: Report, unit: int, width: int = 560, height: int = 200) -> dict | None:
-    """An SVG polyline of one unit's rank over the period's runs (rank 1 at the top); None if < 1 run."""
+def _unit_warnings(warnings: Table, view: Any, lab: Any, levels: dict[str, int]) -> list[str]:
+    """Each unit's warnings as HTML: the rows of the site's warning table (most serious first) that
+    name the unit, or 'none'."""
+    rows = table_rows(warnings, level_col=7, levels=levels)
+    by_unit: dict[str, list[str]] = {}
+    for code, row in zip(columns_of(warnings.rows, len(warnings.columns))[0], rows):
+        by_unit.setdefault(code, []).append(row)
+    none = f"<p>{escape(lab['none'])}</p>"
+    return [str(table_html(warnings, rows=by_unit[code])) if code in by_unit else none for code in view.codes.tolist()]
+
+
+def chart_html(report: Report, lab: Any, width: int = 560, height: int = 200) -> list[str]:
+    """Each unit's rank over the period's runs as an inline SVG polyline (rank 1 at the top), or
+    'none' for a unit in no run."""
     hist = report.history
-    ranks = hist.ranks[:, unit]
-    present = ranks > 0
-    if not present.any():
-        return None
     n_units, pad = len(report.view), 24
-    xs = np.linspace(pad, width - pad, len(ranks)) if len(ranks) > 1 else np.array([width / 2])
-    ys = pad + (ranks - 1) / max(n_units - 1, 1) * (height - 2 * pad)
-    points = " ".join(f"{x:.1f},{y:.1f}" for x, y, p in zip(xs, ys, present) if p)
-    dots = [{"x": f"{x:.1f}", "y": f"{y:.1f}", "rank": int(r), "date": str(d)}
-            for x, y, r, d, p in zip(xs, ys, ranks, hist.dates, present) if p]
-    return {"width": width, "height": height, "points": points, "dots": dots, "first": str(hist.dates[0]),
-            "last": str(hist.dates[-1]), "n_units": n_units}
+    n_runs = len(hist.dates)
+    none = f"<p>{escape(lab['none'])}</p>"
+    if not n_runs:
+        return [none] * n_units
+    xs = np.linspace(pad, width - pad, n_runs) if n_runs > 1 else np.array([width / 2])
+    ys = pad + (hist.ranks - 1) / max(n_units - 1, 1) * (height - 2 * pad)
+    x_text = [f"{x:.1f}" for x in xs.tolist()]
+    dates = [str(d) for d in hist.dates]
+    label = escape(lab["rank_history"])
+    head = (f'<svg id="rank-history" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{label}">\n<rect x="0" y="0" width="{width}" height="{height}" fill="#fff" stroke="#ccc"/>\n'
+            f'<text x="4" y="16" font-size="11" fill="#555">1</text>\n'
+            f'<text x="4" y="{height - 6}" font-size="11" fill="#555">{n_units}</text>\n')
+    foot = f'</svg>\n<p class="note">{dates[0]} – {dates[-1]}</p>\n'
+    out = []
+    for ranks, y in zip(hist.ranks.T.tolist(), ys.T.tolist()):
+        shown = [(x_text[k], f"{y[k]:.1f}", r, dates[k]) for k, r in enumerate(ranks) if r > 0]
+        if not shown:
+            out.append(none)
+            continue
+        line = " ".join(f"{x},{yy}" for x, yy, _, _ in shown)
+        dots = "".join(f'<circle cx="{x}" cy="{yy}" r="3" fill="#b22"><title>{d}: {r}</title></circle>'
+                       for x, yy, r, d in shown)
+        out.append(f'{head}<polyline points="{line}" fill="none" stroke="#b22" stroke-width="2"/>\n{dots}\n{foot}')
+    return out

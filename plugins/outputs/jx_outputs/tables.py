@@ -7,8 +7,8 @@ floats (NaN = no data), rank movement as an int (None = no previous run). Render
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 import attrs
 import numpy as np
@@ -26,12 +26,46 @@ class Column:
     kind: str = "text"  #: text, points, int, number, rate (a share, shown as a percentage), date, move
 
 
+class ColumnRows(Sequence):
+    """A table's rows held as columns (numpy arrays or lists, one per column, in row order), so that
+    30,000 units × 360 columns are built without a Python object per cell. Reads as a sequence of
+    row tuples of Python values; the workbook and the site read :attr:`columns` directly."""
+
+    def __init__(self, columns: Sequence[Any]):
+        self.columns = tuple(columns)
+        self._n = len(self.columns[0]) if self.columns else 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> tuple[Any, ...]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[tuple[Any, ...]]: ...
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return list(ColumnRows([c[i] for c in self.columns]))
+        return tuple(c[i].item() if isinstance(c, np.ndarray) else c[i] for c in self.columns)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return zip(*(c.tolist() if isinstance(c, np.ndarray) else c for c in self.columns))
+
+
+def columns_of(rows: Sequence[tuple[Any, ...]], width: int) -> tuple[Sequence[Any], ...]:
+    """The columns of ``rows`` (a :class:`ColumnRows`' own, or transposed)."""
+    if isinstance(rows, ColumnRows):
+        return rows.columns
+    return tuple(zip(*rows)) if rows else tuple(() for _ in range(width))
+
+
 @attrs.frozen
 class Table:
     name: str  #: short sheet name
     title: str
     columns: tuple[Column, ...]
-    rows: list[tuple[Any, ...]]
+    rows: Sequence[tuple[Any, ...]]  #: a list, or :class:`ColumnRows` for the tables with a row per unit
     notes: tuple[str, ...] = ()
     marked: tuple[int, ...] = ()  #: rows to stand out (the unit asked for)
     breaks: tuple[int, ...] = ()  #: rows that follow rows left out
@@ -64,16 +98,19 @@ def ranking_table(report: Report, *, items: bool = True) -> Table:
     cols = [Column(lab["rank"], "int"), Column(lab["code"]), Column(lab["unit"]), Column(lab["total"], "points")]
     cols += [Column(item.name, "points") for item in shown_items]
     cols += [Column(lab["gap"], "points"), Column(lab["move"], "move")]
-    item_scores = [view.node_scores(item.code) for item in shown_items]
-    first = r.order[0] if len(r.order) else -1
-    has_prev = bool((r.previous > 0).any())
-    rows = []
-    for i in r.order.tolist():
-        row = [int(r.ranks[i]), view.codes[i], view.names[i], int(view.totals[i])]
-        row += [int(s[i]) for s in item_scores]
-        row += [None if i == first else int(r.gaps[i]),
-                int(r.moves[i]) if has_prev and r.previous[i] > 0 else None]
-        rows.append(tuple(row))
+    order = r.order
+    gaps: list[int | None] = r.gaps[order].astype(np.int64).tolist()
+    if gaps:
+        gaps[0] = None  # the first unit has no unit above
+    moves: list[int | None] = [None] * len(order)
+    if bool((r.previous > 0).any()):  # movement only against a previous run, for units in it
+        moves = [m if p > 0 else None for m, p in zip(r.moves[order].astype(np.int64).tolist(),
+                                                        r.previous[order].tolist())]
+    data = [r.ranks[order].astype(np.int64), view.codes[order].tolist(), view.names[order].tolist(),
+            view.totals[order].astype(np.int64)]
+    data += [view.node_scores(item.code)[order].astype(np.int64) for item in shown_items]
+    data += [gaps, moves]
+    rows = ColumnRows(data)
     title = lab["ranking_title"].format(title=view.scheme.title or view.scheme.name,
                                         year=view.scheme.period.year, as_of=view.as_of)
     return Table("ranking", title, tuple(cols), rows)
@@ -105,14 +142,12 @@ def item_table(report: Report) -> Table:
     cols = [Column(lab["code"]), Column(lab["unit"])]
     for item in items:
         cols += [Column(item.name, "points"), Column(f"{item.name} {lab['item_rank']}", "int")]
-    scores = [view.node_scores(item.code) for item in items]
-    ranks = [report.ranking.item_ranks[item.code] for item in items]
-    rows = []
-    for i in report.ranking.order.tolist():
-        row = [view.codes[i], view.names[i]]
-        for s, rk in zip(scores, ranks):
-            row += [int(s[i]), int(rk[i])]
-        rows.append(tuple(row))
+    order = report.ranking.order
+    data: list[Any] = [view.codes[order].tolist(), view.names[order].tolist()]
+    for item in items:
+        data += [view.node_scores(item.code)[order].astype(np.int64),
+                 np.asarray(report.ranking.item_ranks[item.code])[order].astype(np.int64)]
+    rows = ColumnRows(data)
     return Table("items", lab["items"], tuple(cols), rows)
 
 
@@ -124,13 +159,12 @@ def indicator_table(report: Report) -> Table:
         cols += [Column(f"{node.code} {node.name} {lab['score']}", "points"),
                  Column(f"{node.code} {lab['measure']}", "rate" if is_rate(node) else "number")]
     nan = np.full(len(view), np.nan)
-    data = [(view.node_scores(n.code), np.asarray(view.values.get(n.code, nan), dtype=float)) for n in nodes]
-    rows = []
-    for i in report.ranking.order.tolist():
-        row: list[Any] = [view.codes[i], view.names[i]]
-        for score, value in data:
-            row += [int(score[i]), float(value[i])]
-        rows.append(tuple(row))
+    order = report.ranking.order
+    data: list[Any] = [view.codes[order].tolist(), view.names[order].tolist()]
+    for node in nodes:
+        data += [view.node_scores(node.code)[order].astype(np.int64),
+                 np.asarray(view.values.get(node.code, nan), dtype=float)[order]]
+    rows = ColumnRows(data)
     return Table("indicators", lab["indicators"], tuple(cols), rows)
 
 

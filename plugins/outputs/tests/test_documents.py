@@ -12,20 +12,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from openpyxl import load_workbook
+from rich.cells import cell_len
+from rich.console import Console
+
 from jx_outputs import tables
 from jx_outputs.excel import write_workbook
 from jx_outputs.outputs import print_leaderboard
 from jx_outputs.report import Report
 from jx_outputs.site import write_site
 from jx_outputs.view import RunView
-from openpyxl import load_workbook
-from outputs_kit import PLAN, make_result, save
-from rich.cells import cell_len
-from rich.console import Console
-
 from jxcore.errors import UsageError
 from jxcore.points import format_points
 from jxcore.scheme import scheme_from_dict
+from outputs_kit import PLAN, make_result, save
 
 EVIL = '=HYPERLINK("http://x","y")'
 
@@ -168,7 +168,6 @@ def test_every_link_of_the_site_resolves_and_warning_levels_are_coloured(store, 
 
 def test_the_warnings_output_prints_the_most_serious_and_counts_the_rest(store):
     from jx_outputs.outputs import WarningsOutput
-
     from jxcore.interfaces import OutputContext
     from jxcore.params import check_params
 

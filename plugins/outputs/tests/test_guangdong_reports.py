@@ -17,11 +17,11 @@ import subprocess
 import attrs
 import duckdb
 import pytest
-from jx_outputs import services
-from jx_outputs.view import RunView
 from openpyxl import load_workbook
 from rich.cells import cell_len
 
+from jx_outputs import services
+from jx_outputs.view import RunView
 from jxcore.cli import main
 from jxcore.scheme import load_scheme
 from jxcore.store import Store

@@ -7,14 +7,14 @@ import datetime as dt
 import attrs
 import numpy as np
 import pytest
+
 from jx_outputs import services, tables
 from jx_outputs.report import Report
 from jx_outputs.view import RunView
-from outputs_kit import make_result, make_scheme, save
-
 from jxcore.errors import SchemeError
 from jxcore.models import positions
 from jxcore.ranking import rank_values
+from outputs_kit import make_result, make_scheme, save
 
 
 def codes(view, positions):
