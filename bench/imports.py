@@ -1,20 +1,25 @@
-"""Import benchmark: a large valid CSV of spot checks through jx's import checks, against reading it.
+"""Import benchmark: large valid CSVs of spot checks through jx's import, against reading them.
 
-    .venv/bin/python bench/imports.py [--mib 50] [--work DIR] [--cases baseline,check,check_file,import]
+    .venv/bin/python bench/imports.py [--mib 5,20,50] [--work DIR] [--cases baseline,check,import]
+                                      [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
-Writes (once, cached in --work) a valid spot-check CSV of about ``--mib`` MiB for the installed
-guangdong pack's 2010 plan (about 42 bytes a row: 50 MiB is 1.25M rows), then runs each case in a
+Writes (once, cached in --work) a valid spot-check CSV of about each ``--mib`` MiB for the installed
+guangdong pack's 2010 plan (about 44 bytes a row: 50 MiB is 1.15M rows), then runs each case in a
 fresh process and prints wall and CPU seconds, peak memory (the process's VmHWM: interpreter and
-imports included) and each case's ratio to the baseline measured in the same run:
+imports included) and each case's ratio to the baseline measured in the same run, for each size:
 
 - ``baseline``: the floor: ``csv.reader`` over the decoded file, every row touched, nothing checked;
 - ``check``: ``FileCheck(...).chunks()``: every cell checked, entries made and dropped chunk by
-  chunk, as a caller writing chunks inside one transaction would (memory independent of the file);
-- ``check_file``: ``check_file``: the same, all entries kept in one list (today's contract);
-- ``import``: ``jxcore.services.entries.import_file`` into a fresh SQLite store: read, check, write
-  in one transaction (what ``jx import`` does).
+  chunk (no store);
+- ``check_file``: ``check_file``: the same, all entries kept in one list;
+- ``import``: ``jxcore.services.entries.import_file`` into a fresh SQLite store: read, check, stage,
+  write and chain in one transaction (what ``jx import`` does);
+- ``import_pg``: the same into a fresh PostgreSQL database ``jx_imports_bench`` made on the server
+  of ``--pg`` (added to the cases when ``--pg`` is given). The server's own CPU (triggers, indexes)
+  is not in the CPU seconds; the wall seconds include it.
 
-No timing here is asserted by a test; the figures are for docs/imports.md and the issue.
+Peak memory that stays flat from 5 to 50 MiB is the point: an import holds one chunk. No timing
+here is asserted by a test; the figures are for docs/imports.md and the issue.
 """
 
 from __future__ import annotations
@@ -40,7 +45,6 @@ KIND = "spot_check"
 def write_csv(path: Path, mib: int, seed: int = 2010) -> int:
     """A valid spot-check CSV of about ``mib`` MiB with unique (archive, file_no) keys; its row count."""
     from jx_scheme_guangdong import PACK_DIR
-
     from jxcore.scheme import load_scheme
 
     scheme = load_scheme(PACK_DIR, 2010)
@@ -62,7 +66,6 @@ def write_csv(path: Path, mib: int, seed: int = 2010) -> int:
 
 def _scheme():
     from jx_scheme_guangdong import PACK_DIR
-
     from jxcore.scheme import load_scheme
 
     return load_scheme(PACK_DIR, 2010)
@@ -120,9 +123,39 @@ def case_import(path: Path, work: Path) -> dict:
     return {**got, "rows": report.rows}
 
 
-def run_case(case: str, path: Path, work: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--case", case, "--file", str(path), "--work", str(work)],
-                         capture_output=True, text=True, check=False)
+PG_DATABASE = "jx_imports_bench"
+
+
+def _pg_database(server: str) -> str:
+    """A fresh, empty database on the server of ``server`` (dropped first); its URL."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(server)
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{PG_DATABASE}"')
+    engine.dispose()
+    return url.set(database=PG_DATABASE).render_as_string(hide_password=False)
+
+
+def case_import_pg(path: Path, work: Path, pg: str | None = None) -> dict:
+    from jxcore.plugins import Registry, get_plugin_manager
+    from jxcore.services.entries import import_file
+    from jxcore.store import Store
+
+    registry = Registry.from_plugin_manager(get_plugin_manager())
+    scheme = _scheme()
+    with Store.open(_pg_database(pg)) as store:
+        started = _clock()
+        report = import_file(store, registry, scheme, KIND, path, user="bench")
+        got = _since(started)
+    return {**got, "rows": report.rows}
+
+
+def run_case(case: str, path: Path, work: Path, pg: str | None = None) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--case", case, "--file", str(path), "--work", str(work),
+                          *(["--pg", pg] if pg else [])], capture_output=True, text=True, check=False)
     if out.returncode:
         return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -130,33 +163,37 @@ def run_case(case: str, path: Path, work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mib", type=int, default=50)
+    parser.add_argument("--mib", default="5,20,50", help="file sizes in MiB, comma-separated")
     parser.add_argument("--work", type=Path, default=Path("/tmp/jx-bench-imports"))
     parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--pg", help="a PostgreSQL URL: its server gets a fresh database jx_imports_bench")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        got = globals()[f"case_{args.case}"](args.file, args.work)
+        case = globals()[f"case_{args.case}"]
+        got = case(args.file, args.work, args.pg) if args.case == "import_pg" else case(args.file, args.work)
         got["peak_mib"] = peak_mib()
         print(json.dumps(got))
         return
     args.work.mkdir(parents=True, exist_ok=True)
-    path = args.work / f"spot-checks-{args.mib}mib.csv"
-    if not path.exists():
-        rows = write_csv(path, args.mib)
-        print(f"wrote {path} ({path.stat().st_size / (1 << 20):.1f} MiB, {rows:,} rows)", flush=True)
-    got = {case: run_case(case, path, args.work) for case in args.cases.split(",")}
-    base = got.get("baseline", {})
-    print(f"\n== {path.name}: {path.stat().st_size / (1 << 20):.1f} MiB")
-    print(f"  {'case':11} {'rows':>10} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'× baseline':>11} {'(cpu)':>6}")
-    for case, r in got.items():
-        if "error" in r:
-            print(f"  {case:11} failed: {r['error']}")
-            continue
-        wall, cpu = (f"{r[k] / base[k]:.1f}" if base.get(k) else "–" for k in ("seconds", "cpu_seconds"))
-        print(f"  {case:11} {r['rows']:>10,} {r['seconds']:8.2f} {r['cpu_seconds']:8.2f} {r['peak_mib']:9.0f} "
-              f"{wall:>11} {cpu:>6}")
+    cases = args.cases.split(",") + (["import_pg"] if args.pg and "import_pg" not in args.cases else [])
+    for mib in (int(m) for m in args.mib.split(",")):
+        path = args.work / f"spot-checks-{mib}mib.csv"
+        if not path.exists():
+            rows = write_csv(path, mib)
+            print(f"wrote {path} ({path.stat().st_size / (1 << 20):.1f} MiB, {rows:,} rows)", flush=True)
+        got = {case: run_case(case, path, args.work, args.pg) for case in cases}
+        base = got.get("baseline", {})
+        print(f"\n== {path.name}: {path.stat().st_size / (1 << 20):.1f} MiB")
+        print(f"  {'case':11} {'rows':>10} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'× baseline':>11} {'(cpu)':>6}")
+        for case, r in got.items():
+            if "error" in r:
+                print(f"  {case:11} failed: {r['error']}")
+                continue
+            wall, cpu = (f"{r[k] / base[k]:.1f}" if base.get(k) else "–" for k in ("seconds", "cpu_seconds"))
+            print(f"  {case:11} {r['rows']:>10,} {r['seconds']:8.2f} {r['cpu_seconds']:8.2f} {r['peak_mib']:9.0f} "
+                  f"{wall:>11} {cpu:>6}", flush=True)
     print("  (CPU seconds stay comparable when other work shares the cores; wall seconds do not)")
 
 

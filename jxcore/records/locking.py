@@ -179,6 +179,25 @@ def check_unlocked(connection: sa.Connection, scheme: str, period: int, dates: l
                                "or two admins lift the lock with jx unlock")
 
 
+def check_unlocked_query(connection: sa.Connection, scheme: str, period: int, dates: sa.Select) -> None:
+    """:func:`check_unlocked` for the dates a query gives (one date column: an import's staged
+    entries and the entries they supersede), counted in the database instead of listed in Python."""
+    current = active_locks(connection, scheme, period)
+    if not current:
+        return
+    latest = max(lk.until for lk in current)
+    found = dates.subquery()
+    day = sa.type_coerce(found.c[0], sa.Date)
+    count, first, last = connection.execute(
+        sa.select(sa.func.count(), sa.func.min(day, type_=sa.Date), sa.func.max(day, type_=sa.Date))
+        .where(day <= latest)).one()
+    if count:
+        lk = next(lk for lk in reversed(current) if lk.until >= first)
+        raise LockedError(f"{count} entries are dated {first} … {last}, inside {lk.describe()}",
+                          hint="nothing was stored; entries after the lock's date can still be added, "
+                               "or two admins lift the lock with jx unlock")
+
+
 def check_not_final_locked(store: Store, scheme: str, period: int) -> None:
     """LockedError naming the lock when scheme/period has an active final lock: no run is stored
     then (the database refuses it too); what is published is the locked final result."""

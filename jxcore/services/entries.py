@@ -27,7 +27,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +41,12 @@ from jxcore.models import Node, Scheme
 from jxcore.params import Param, check_params
 from jxcore.plugins import Registry
 from jxcore.records.access import Action, Role, User, get_user, log_access, may, users
-from jxcore.records.locking import check_unlocked
+from jxcore.records.locking import check_unlocked, check_unlocked_query
 from jxcore.records.plans import require_published
 from jxcore.settings import checked_settings, settings_problems
-from jxcore.store import Batch, Entry, NewEntry, Store
+from jxcore.store import Batch, Entry, NewEntry, Store, ledger
 from jxcore.store import entries as stored
-from jxcore.store import ledger
+from jxcore.store.bulk import json_encoder
 from jxcore.store.tables import entries as entries_table
 from jxcore.store.tables import entry_batches
 
@@ -108,8 +108,9 @@ class EntryHistory:
 class _Refused(Exception):
     """Raised inside the write transaction when a correction replaces an entry the user may not."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], count: int | None = None):
         self.problems = problems
+        self.count = len(problems) if count is None else count  #: refusals in all (problems may hold the first)
 
 
 class _Preview(Exception):
@@ -146,8 +147,11 @@ def _requests(registry: Registry, scheme: Scheme, collector: str) -> list[Collec
             for n in scheme.indicators() if n.collector is not None and n.collector.name == collector]
 
 
+_KEY_JSON = json_encoder(default=str)  # json.dumps(…, ensure_ascii=False, default=str)
+
+
 def _natural_key(kind: str, key: tuple) -> str:
-    return hashlib.sha256(json.dumps([kind, *key], ensure_ascii=False, default=str).encode("utf-8")).hexdigest()
+    return hashlib.sha256(_KEY_JSON([kind, *key]).encode("utf-8")).hexdigest()
 
 
 def _where(scheme: Scheme, kind: str) -> dict[str, Any]:
@@ -180,6 +184,32 @@ def _shown(problems: list[Problem]) -> list[Problem]:
     if len(problems) <= _SHOWN:
         return problems
     return problems[:_SHOWN] + [Problem(f"… and {len(problems) - _SHOWN} more like these", problems[-1].location)]
+
+
+class _Listing:
+    """Problems met a chunk at a time, kept as :func:`_shown` lists them: the first ones, the
+    last one's place and how many there were (memory does not grow with a file bad in every row)."""
+
+    def __init__(self) -> None:
+        self.first: list[Problem] = []
+        self.last: Problem | None = None
+        self.count = 0
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            if len(self.first) < _SHOWN + 1:
+                self.first.append(problem)
+            self.last = problem
+            self.count += 1
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def listing(self) -> list[Problem]:
+        if self.count <= _SHOWN:
+            return self.first[:self.count]
+        assert self.last is not None
+        return self.first[:_SHOWN] + [Problem(f"… and {self.count - _SHOWN} more like these", self.last.location)]
 
 
 def _row_location(name: str, entry: NewEntry) -> Location:
@@ -225,14 +255,14 @@ class _Writer:
                 problems.append(Problem(f"this {self.kind} entry ({_describe(rows[i])}) counts in no indicator "
                                         f"of the {self.scheme.period.year} plan", _row_location(name, rows[i]), hint))
         denied = fed & ~self.allowed[:, None]
-        refusals = []
-        for i in np.flatnonzero(denied.any(axis=0)).tolist():
-            nodes = [self.requests[j].node for j in np.flatnonzero(denied[:, i]).tolist()]
-            refusals.append(Problem(
-                f"{self._who()} may not {self.action.value} this {self.kind} entry ({_describe(rows[i])}): it counts "
-                f"in {_owners(nodes)}",
-                _row_location(name, rows[i]), "ask a member of the responsible department, or an admin"))
+        refusals = [self.refusal(name, rows[i], [self.requests[j].node for j in np.flatnonzero(denied[:, i]).tolist()])
+                    for i in np.flatnonzero(denied.any(axis=0)).tolist()]
         return problems, refusals, fed
+
+    def refusal(self, name: str, row: NewEntry, nodes: Sequence[Node]) -> Problem:
+        return Problem(f"{self._who()} may not {self.action.value} this {self.kind} entry ({_describe(row)}): it "
+                       f"counts in {_owners(nodes)}", _row_location(name, row),
+                       "ask a member of the responsible department, or an admin")
 
     def _who(self) -> str:
         u = self.user
@@ -240,64 +270,61 @@ class _Writer:
             return self.user_name
         return f"{u.name} ({u.role.value}" + (f" of {u.department})" if u.department else ")")
 
-    def check_stored(self, connection: sa.Connection, name: str,
-                     rows: list[NewEntry]) -> tuple[list[Problem], list[Problem]]:
-        """(problems, refusals by access) against the store (inside the write transaction, after
-        the writer lock): superseded entries must be live entries of this scheme/period/kind that
-        this user may replace; a natural key may not match a live entry the row does not supersede."""
-        problems: list[Problem] = []
+    def check_staged(self, connection: sa.Connection, name: str,
+                     stage: stored.Stage) -> tuple[_Listing, list[Problem]]:
+        """(problems, refusals by access) of the staged entries against the store (inside the write
+        transaction, after the writer lock): superseded entries must be live entries of this
+        scheme/period/kind that this user may replace; a natural key may not match a live entry
+        the row does not supersede. Read a page of corrections at a time, clashes in one join."""
+        problems = _Listing()
         refusals: list[Problem] = []
-        targets = [r.supersedes for r in rows if r.supersedes is not None]
-        old = stored.entries_by_id(connection, targets)
-        dead = stored.dead_ids(connection, targets)
-        twice = {i for i, n in Counter(targets).items() if n > 1}
-        for r in rows:
-            if r.supersedes is None:
-                continue
-            where = _row_location(name, r)
-            target = old.get(r.supersedes)
-            if target is None:
-                problems.append(Problem(f"supersedes #{r.supersedes}, which is not an entry of the store", where,
-                                        "give the id of the entry this row corrects (jx entry list)"))
-            elif (target.scheme, target.period, target.kind) != (self.scheme.name, self.scheme.period.year, self.kind):
-                problems.append(Problem(
-                    f"supersedes #{r.supersedes}, a {target.kind} entry of {target.scheme} {target.period}, not a "
-                    f"{self.kind} entry of {self.scheme.name} {self.scheme.period.year}", where,
-                    "a correction replaces an entry of its own kind, scheme and period"))
-            elif r.supersedes in dead:
-                problems.append(Problem(f"supersedes #{r.supersedes}, which is {dead[r.supersedes]} already", where,
-                                        "correct the entry that counts now (jx entry show ID)"))
-            elif r.supersedes in twice:
-                problems.append(Problem(f"#{r.supersedes} is superseded by more than one row", where,
-                                        "keep one correction per entry"))
-        live_old = [old[i] for i in targets if i in old and i not in dead]
-        if live_old:
-            denied = self.feeds([e.as_new() for e in live_old]) & ~self.allowed[:, None]
-            for e, bad in zip(live_old, denied.any(axis=0).tolist()):
-                if bad:
-                    refusals.append(Problem(f"{self._who()} may not {self.action.value} entry #{e.id}, which "
-                                            "counts in indicators of another department", Location(file=name),
-                                            "ask a member of the responsible department, or an admin"))
-        keys = {r.natural_key for r in rows}
-        clashes = stored.live_with_keys(connection, self.scheme.name, self.scheme.period.year, self.kind, keys)
-        by_key = {e.natural_key: e for e in clashes}
-        for r in rows:
-            clash = by_key.get(r.natural_key)
-            if clash is not None and clash.id != r.supersedes:
-                origin = f"from {clash.source_file}" + (f" row {clash.source_row}" if clash.source_row else "")
-                problems.append(Problem(
-                    f"the same {self.kind} entry is stored already: #{clash.id} {origin}, entered by "
-                    f"{clash.entered_by} on {clash.entered_at:%Y-%m-%d}", _row_location(name, r),
-                    f"leave the row out, or correct #{clash.id} with supersedes = {clash.id} and a reason"))
+        twice = stage.superseded_twice()
+        for page in stage.corrections():
+            targets = [target for _, target in page]
+            old = stored.entries_by_id(connection, targets)
+            dead = stored.dead_ids(connection, targets)
+            for row, target_id in page:
+                where = Location(file=name, row=row)
+                target = old.get(target_id)
+                if target is None:
+                    problems.extend([Problem(f"supersedes #{target_id}, which is not an entry of the store", where,
+                                             "give the id of the entry this row corrects (jx entry list)")])
+                elif (target.scheme, target.period, target.kind) != (self.scheme.name, self.scheme.period.year,
+                                                                     self.kind):
+                    problems.extend([Problem(
+                        f"supersedes #{target_id}, a {target.kind} entry of {target.scheme} {target.period}, not a "
+                        f"{self.kind} entry of {self.scheme.name} {self.scheme.period.year}", where,
+                        "a correction replaces an entry of its own kind, scheme and period")])
+                elif target_id in dead:
+                    problems.extend([Problem(f"supersedes #{target_id}, which is {dead[target_id]} already", where,
+                                             "correct the entry that counts now (jx entry show ID)")])
+                elif target_id in twice:
+                    problems.extend([Problem(f"#{target_id} is superseded by more than one row", where,
+                                             "keep one correction per entry")])
+            live_old = [old[i] for i in targets if i in old and i not in dead]
+            if live_old:
+                denied = self.feeds([e.as_new() for e in live_old]) & ~self.allowed[:, None]
+                for e, bad in zip(live_old, denied.any(axis=0).tolist()):
+                    if bad:
+                        refusals.append(Problem(f"{self._who()} may not {self.action.value} entry #{e.id}, which "
+                                                "counts in indicators of another department", Location(file=name),
+                                                "ask a member of the responsible department, or an admin"))
+        for row, clash in stage.clashes(self.scheme.name, self.scheme.period.year, self.kind):
+            origin = f"from {clash.source_file}" + (f" row {clash.source_row}" if clash.source_row else "")
+            problems.extend([Problem(
+                f"the same {self.kind} entry is stored already: #{clash.id} {origin}, entered by "
+                f"{clash.entered_by} on {clash.entered_at:%Y-%m-%d}", Location(file=name, row=row),
+                f"leave the row out, or correct #{clash.id} with supersedes = {clash.id} and a reason")])
         return problems, refusals
 
-    def keyed(self, rows: Iterable[NewEntry]) -> list[NewEntry]:
-        return [attrs.evolve(r, natural_key=_natural_key(self.kind, tuple(self.reader.natural_key(self.kind, r))))
-                for r in rows]
+    def natural_keys(self, rows: Iterable[NewEntry]) -> list[str]:
+        """:func:`_natural_key` of each row (the same hex digests, in a tight loop)."""
+        kind, key, text, sha256 = self.kind, self.reader.natural_key, _KEY_JSON, hashlib.sha256
+        return [sha256(text([kind, *key(kind, r)]).encode("utf-8")).hexdigest() for r in rows]
 
-    def refuse(self, refusals: list[Problem], what: str) -> None:
+    def refuse(self, refusals: list[Problem], what: str, count: int | None = None) -> None:
         if refusals:
-            message = f"{what}: {len(refusals)} entries refused — {refusals[0].message}"
+            message = f"{what}: {count or len(refusals)} entries refused — {refusals[0].message}"
             log_access(self.store, self.user_name, self.action, message, allowed=False,
                        **_where(self.scheme, self.kind))
             raise AccessDenied(message, hint="nothing was stored; " + (refusals[0].hint or ""))
@@ -313,37 +340,68 @@ def _describe(entry: NewEntry) -> str:
     return f"{entry.unit_code} {entry.entry_date}" + (f", {fields}" if fields else "")
 
 
-def _write(w: _Writer, name: str, sha256: str, rows: list[NewEntry], *, encoding: str | None,
-           entered_at: dt.datetime | None, preview: bool) -> EntryReport:
-    """Check ``rows`` (every problem at once) and write them as one batch; or, previewed, roll back."""
-    rows = w.keyed(rows)
-    problems, refusals, fed = w.check_rows(name, rows)
-    w.refuse(refusals, name)
-    if problems:
-        raise DataError.from_problems(f"{name}: nothing stored", _shown(problems))
+def _write(w: _Writer, name: str, sha256: str, chunks: Callable[[], Iterable[Sequence[NewEntry]]], *,
+           encoding: Callable[[], str | None] | str | None, entered_at: dt.datetime | None,
+           preview: bool) -> EntryReport:
+    """Check the entries ``chunks()`` yields (every problem at once) and write them as one batch in
+    one transaction; or, previewed, roll back.
+
+    The chunks are checked and staged (:class:`jxcore.store.entries.Stage`) one at a time, so an
+    import holds one chunk in memory whatever its size; a problem anywhere (a DataError the
+    reader raises after its last chunk, a row of any chunk) rolls the whole transaction back.
+    ``chunks`` is called again if the transaction is retried.
+    """
     scheme = w.scheme
 
     def write(tx) -> EntryReport:
         connection = tx.connection
+        stage = stored.Stage(connection)
+        problems, refusals = _Listing(), _Listing()
+        first_refused: tuple[NewEntry, list[Node]] | None = None
+        fed_counts = np.zeros(len(w.requests), dtype=np.int64)
+        units: set[str] = set()
+        corrections: list[int] = []
+        for chunk in chunks():
+            if not chunk:
+                continue
+            corrections += [r.supersedes for r in chunk if r.supersedes is not None]
+            found, refused, fed = w.check_rows(name, chunk)
+            problems.extend(found)
+            if refused and first_refused is None:
+                denied = fed & ~w.allowed[:, None]
+                i = int(np.flatnonzero(denied.any(axis=0))[0])
+                first_refused = (chunk[i], [w.requests[j].node for j in np.flatnonzero(denied[:, i]).tolist()])
+            refusals.extend(refused)
+            fed_counts += fed.sum(axis=1)
+            units.update(r.unit_code for r in chunk)
+            if not problems and not refusals:  # once doomed, only checked
+                stage.add(chunk, w.natural_keys(chunk))
+            del chunk  # not held while the reader makes the next one: one chunk in memory at a time
+        if corrections:
+            w.action = Action.CORRECT
+        if refusals:  # worded with the import's action, known once every row was read
+            assert first_refused is not None
+            raise _Refused([w.refusal(name, *first_refused)], refusals.count)
+        if problems:
+            raise DataError.from_problems(f"{name}: nothing stored", problems.listing())
         ledger.lock_writers(connection)
         earlier = stored.find_batch(connection, scheme.name, scheme.period.year, w.kind, sha256)
         if earlier is not None:  # the same file again: say so before its rows' keys do
             raise stored.already_imported(earlier, w.kind, name)
-        more, refused = w.check_stored(connection, name, rows)
-        if refused:
-            raise _Refused(refused)
+        more, refused_stored = w.check_staged(connection, name, stage)
+        if refused_stored:
+            raise _Refused(refused_stored)
         if more:
-            raise DataError.from_problems(f"{name}: nothing stored", _shown(more))
-        check_unlocked(connection, scheme.name, scheme.period.year, [r.entry_date for r in rows],
-                       [r.supersedes for r in rows if r.supersedes is not None])
-        batch = tx.add_entries(scheme=scheme.name, period=scheme.period.year, kind=w.kind, source_file=name,
-                               source_sha256=sha256, entered_by=w.user_name, rows=rows, entered_at=entered_at)
-        ids = tuple(connection.execute(sa.select(entries_table.c.id).where(entries_table.c.batch_id == batch.id)
-                                       .order_by(entries_table.c.id)).scalars())
-        report = EntryReport(w.kind, name, sha256, len(rows), w.user_name, batch.id, batch.entered_at, ids, encoding,
-                             {r.node.code: int(n) for r, n in zip(w.requests, fed.sum(axis=1).tolist()) if n},
-                             tuple(sorted({r.unit_code for r in rows})),
-                             tuple(r.supersedes for r in rows if r.supersedes is not None))
+            raise DataError.from_problems(f"{name}: nothing stored", more.listing())
+        check_unlocked_query(connection, scheme.name, scheme.period.year, stage.dates())
+        rows = stage.rows
+        batch = stage.commit(scheme=scheme.name, period=scheme.period.year, kind=w.kind, source_file=name,
+                             source_sha256=sha256, entered_by=w.user_name, entered_at=entered_at)
+        ids = stored.EntryIds.of_batch(connection, batch.id)
+        report = EntryReport(w.kind, name, sha256, rows, w.user_name, batch.id, batch.entered_at, ids,
+                             encoding() if callable(encoding) else encoding,
+                             {r.node.code: int(n) for r, n in zip(w.requests, fed_counts.tolist()) if n},
+                             tuple(sorted(units)), tuple(corrections))
         if preview:
             raise _Preview(attrs.evolve(report, batch_id=None, entered_at=None, entry_ids=()))
         return report
@@ -353,7 +411,7 @@ def _write(w: _Writer, name: str, sha256: str, rows: list[NewEntry], *, encoding
     except _Preview as done:
         return done.report
     except _Refused as refused:  # logged after the write transaction rolled back
-        w.refuse(refused.problems, name)
+        w.refuse(refused.problems, name, refused.count)
         raise
 
 
@@ -364,13 +422,23 @@ def import_file(store: Store, registry: Registry, scheme: Scheme, kind: str, pat
     The file is read strictly by the kind's collector (every problem with its row and column); then
     the rules of this module apply. The same file twice is refused. With ``preview`` nothing is
     stored: the report says what would be (the indicators and units it changes).
+
+    The file is read, checked and written a chunk at a time inside one transaction (memory does not
+    grow with the file); its first problem anywhere means nothing is written.
     """
-    source = reader_of(registry, kind)[1].read_file(scheme, kind, Path(path), sheet)
-    rows = [r for chunk in source.chunks() for r in chunk]
-    action = Action.CORRECT if any(r.supersedes is not None for r in rows) else Action.ENTER
-    w = _Writer(store, registry, scheme, kind, user, action)
-    return _write(w, source.name, source.sha256, rows, encoding=source.encoding, entered_at=entered_at,
-                  preview=preview)
+    reader = reader_of(registry, kind)[1]
+    opened = [reader.read_file(scheme, kind, Path(path), sheet)]  # unreadable: DataError before anything
+
+    def chunks() -> Iterator[Sequence[NewEntry]]:
+        source = opened.pop() if opened else reader.read_file(scheme, kind, Path(path), sheet)  # a retry reads again
+        sources.append(source)
+        return source.chunks()
+
+    sources: list[Any] = []
+    first = opened[0]
+    w = _Writer(store, registry, scheme, kind, user, Action.ENTER)  # CORRECT once a row supersedes one
+    return _write(w, first.name, first.sha256, chunks, encoding=lambda: sources[-1].encoding,
+                  entered_at=entered_at, preview=preview)
 
 
 def import_entries(store: Store, registry: Registry, scheme: Scheme, kind: str, rows: Sequence[NewEntry], *,
@@ -380,7 +448,8 @@ def import_entries(store: Store, registry: Registry, scheme: Scheme, kind: str, 
     the rules of this module; ``sha256`` identifies the content (the same twice is refused)."""
     action = Action.CORRECT if any(r.supersedes is not None for r in rows) else Action.ENTER
     w = _Writer(store, registry, scheme, kind, user, action)
-    return _write(w, source, sha256, list(rows), encoding=None, entered_at=entered_at, preview=preview)
+    rows = list(rows)
+    return _write(w, source, sha256, lambda: [rows], encoding=None, entered_at=entered_at, preview=preview)
 
 
 def counted(registry: Registry, scheme: Scheme, kind: str, rows: Sequence[NewEntry]) -> np.ndarray:
@@ -405,7 +474,7 @@ def enter(store: Store, registry: Registry, scheme: Scheme, kind: str, fields: M
                         user, (entered_at or dt.datetime.now(dt.timezone.utc)).isoformat()],
                        ensure_ascii=False, sort_keys=True, default=str)
     sha = hashlib.sha256(canon.encode("utf-8")).hexdigest()
-    return _write(w, source, sha, [row], encoding=None, entered_at=entered_at, preview=preview)
+    return _write(w, source, sha, lambda: [[row]], encoding=None, entered_at=entered_at, preview=preview)
 
 
 def withdraw(store: Store, registry: Registry, scheme: Scheme, entry_ids: Sequence[int] = (), *, reason: str,
@@ -422,7 +491,8 @@ def withdraw(store: Store, registry: Registry, scheme: Scheme, entry_ids: Sequen
         raise UsageError("nothing to withdraw", hint="give entry ids or a batch id")
     with store.engine.connect() as connection:
         if batch_id is not None:
-            batch = connection.execute(sa.select(entry_batches).where(entry_batches.c.id == batch_id)).mappings().first()
+            batch = connection.execute(sa.select(entry_batches).where(entry_batches.c.id == batch_id)
+                                       ).mappings().first()
             if batch is None:
                 raise UsageError(f"no batch has the id {batch_id!r}", hint="jx entry batches lists them")
             ids = list(connection.execute(sa.select(entries_table.c.id).where(entries_table.c.batch_id == batch_id)
@@ -441,7 +511,8 @@ def withdraw(store: Store, registry: Registry, scheme: Scheme, entry_ids: Sequen
             problems.append(Problem(f"#{i} is not an entry of the store", Location(), "check the id (jx entry list)"))
         elif (e.scheme, e.period) != (scheme.name, scheme.period.year):
             problems.append(Problem(f"#{i} is an entry of {e.scheme} {e.period}, not {scheme.name} "
-                                    f"{scheme.period.year}", Location(), f"give --scheme {e.scheme} --period {e.period}"))
+                                    f"{scheme.period.year}", Location(),
+                                    f"give --scheme {e.scheme} --period {e.period}"))
         elif i in dead:
             problems.append(Problem(f"#{i} is {dead[i]} already", Location(), "withdraw the entry that counts now"))
     if problems:

@@ -15,7 +15,8 @@ import datetime as dt
 import json
 import operator
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from array import array
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -23,7 +24,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from jxcore.errors import DataError, Location
-from jxcore.store import ledger
+from jxcore.store import bulk, ledger
 from jxcore.store.tables import entries, entry_batches, entry_withdrawals
 
 
@@ -121,26 +122,180 @@ def add_batch(connection: sa.Connection, *, scheme: str, period: int, kind: str,
     The same file (sha256) for the same scheme, period and kind is refused with a DataError naming
     the earlier import; the database's unique key enforces it against concurrent imports too.
     """
-    earlier = find_batch(connection, scheme, period, kind, source_sha256)
-    if earlier is not None:
-        raise already_imported(earlier, kind, source_file)
-    batch = Batch(id=uuid.uuid4().hex, scheme=scheme, period=period, kind=kind, source_file=source_file,
-                  source_sha256=source_sha256, row_count=len(rows), entered_by=entered_by,
-                  entered_at=entered_at or dt.datetime.now(dt.timezone.utc))
-    connection.execute(entry_batches.insert(), attrs.asdict(batch))
-    if rows:
-        common = {"scheme": scheme, "period": period, "kind": kind, "source_file": source_file,
-                  "source_sha256": source_sha256, "entered_by": entered_by,
-                  "entered_at": batch.entered_at, "batch_id": batch.id}
-        connection.execute(entries.insert(), [
-            {**common, "unit_code": r.unit_code, "entry_date": r.entry_date,
-             "payload": json.dumps(dict(r.payload), ensure_ascii=False, sort_keys=True),
-             "source_row": r.source_row, "supersedes": r.supersedes, "reason": r.reason,
-             "natural_key": r.natural_key}
-            for r in rows])
-    ledger.append_where(connection, "entry_batches", sa.column("id") == batch.id)
-    ledger.append_where(connection, "entries", sa.column("batch_id") == batch.id)
-    return batch
+    stage = Stage(connection)
+    stage.add(rows, [r.natural_key for r in rows])
+    return stage.commit(scheme=scheme, period=period, kind=kind, source_file=source_file,
+                        source_sha256=source_sha256, entered_by=entered_by, entered_at=entered_at)
+
+
+_PAYLOAD = bulk.json_encoder(sort_keys=True)  # json.dumps(payload, ensure_ascii=False, sort_keys=True)
+
+#: An import's entries on their way in: a temporary table of this connection (PostgreSQL drops it
+#: at the end of the transaction; SQLite and MariaDB when the import ends).
+STAGE = sa.Table(
+    "jx_import_stage", sa.MetaData(),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),  # the entry's place in the import
+    sa.Column("unit_code", sa.String(100), nullable=False),
+    sa.Column("entry_date", sa.Date, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("source_row", sa.Integer, nullable=True),
+    sa.Column("supersedes", sa.Integer, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("natural_key", sa.String(64), nullable=True),
+    prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
+)
+#: SQLite page cache during an import (128 MiB, whatever the file): its index pages stay in memory
+_SQLITE_CACHE_KIB = 131_072
+_STAGED = ("seq", "unit_code", "entry_date", "payload", "source_row", "supersedes", "reason", "natural_key")
+
+
+class Stage:
+    """The entries of one import, written chunk by chunk to a temporary table inside the import's
+    transaction, checked against the stored entries in SQL (natural keys, superseded entries,
+    locks), then moved into ``entries`` as one batch by :meth:`commit` and chained a page at a
+    time: memory holds a chunk, never the import. Nothing is in ``entries`` before :meth:`commit`,
+    so the checks see the store as it was before the import."""
+
+    def __init__(self, connection: sa.Connection):
+        self.connection = connection
+        self.rows = 0
+        self._drop()
+        STAGE.create(connection)
+        self._date = bulk.date_value(connection)
+        self._cache = None
+        if connection.dialect.name == "sqlite":  # index pages of a large import stay in memory, bounded
+            self._cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+            connection.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+
+    def _drop(self) -> None:
+        dialect = self.connection.dialect.name
+        if getattr(self, "_cache", None) is not None:
+            self.connection.exec_driver_sql(f"PRAGMA cache_size = {int(self._cache)}")
+            self._cache = None
+        statement = {"sqlite": "DROP TABLE IF EXISTS temp.jx_import_stage",
+                     "postgresql": "DROP TABLE IF EXISTS pg_temp.jx_import_stage"}.get(
+            dialect, "DROP TEMPORARY TABLE IF EXISTS jx_import_stage")  # no implicit commit on MariaDB
+        self.connection.exec_driver_sql(statement)
+
+    def add(self, rows: Sequence[NewEntry], natural_keys: Sequence[str | None]) -> None:
+        """Stage a chunk of entries with their natural keys, after those staged already."""
+        day, payload, start = self._date, _PAYLOAD, self.rows
+        bulk.insert_rows(self.connection, "jx_import_stage", _STAGED, (
+            (start + i, r.unit_code, day(r.entry_date), payload(dict(r.payload)), r.source_row, r.supersedes,
+             r.reason, key) for i, (r, key) in enumerate(zip(rows, natural_keys))))
+        self.rows += len(rows)
+
+    def corrections(self, page: int = 5_000) -> Iterator[list[tuple[int | None, int]]]:
+        """(source row, superseded id) of the staged corrections, in import order, a page at a time."""
+        s = STAGE.c
+        result = self.connection.execute(sa.select(s.source_row, s.supersedes).where(s.supersedes.is_not(None))
+                                         .order_by(s.seq))
+        while rows := result.fetchmany(page):
+            yield [tuple(r) for r in rows]
+
+    def superseded_twice(self) -> set[int]:
+        s = STAGE.c
+        return set(self.connection.execute(sa.select(s.supersedes).where(s.supersedes.is_not(None))
+                                           .group_by(s.supersedes).having(sa.func.count() > 1)).scalars())
+
+    def clashes(self, scheme: str, period: int, kind: str) -> Iterator[tuple[int | None, Entry]]:
+        """(source row, stored entry) for each staged entry whose natural key is that of a live
+        stored entry of scheme/period/kind which it does not supersede, in import order."""
+        s = STAGE.c
+        query = (sa.select(s.source_row.label("staged_row"), entries).select_from(STAGE.join(entries, sa.and_(
+            entries.c.scheme == scheme, entries.c.period == period, entries.c.kind == kind,
+            entries.c.natural_key == s.natural_key)))
+            .where(s.natural_key.is_not(None), live(),
+                   sa.or_(s.supersedes.is_(None), s.supersedes != entries.c.id))
+            .order_by(s.seq, entries.c.id))
+        for row in self.connection.execute(query).mappings():
+            fields = {k: row[k] for k in row.keys() if k != "staged_row"}
+            yield row["staged_row"], Entry(**{**fields, "payload": json.loads(fields["payload"])})
+
+    def dates(self) -> sa.Select:
+        """The staged entries' dates and those of the entries they supersede (for the lock check)."""
+        s = STAGE.c
+        return sa.select(s.entry_date.label("day")).union_all(
+            sa.select(entries.c.entry_date).where(entries.c.id.in_(
+                sa.select(s.supersedes).where(s.supersedes.is_not(None)))))
+
+    def commit(self, *, scheme: str, period: int, kind: str, source_file: str, source_sha256: str,
+               entered_by: str, entered_at: dt.datetime | None = None) -> Batch:
+        """Write the batch and its staged entries (one INSERT … SELECT, in staged order), chain
+        both, and drop the stage. The same file (sha256) twice is refused (see :func:`add_batch`)."""
+        connection = self.connection
+        earlier = find_batch(connection, scheme, period, kind, source_sha256)
+        if earlier is not None:
+            raise already_imported(earlier, kind, source_file)
+        batch = Batch(id=uuid.uuid4().hex, scheme=scheme, period=period, kind=kind, source_file=source_file,
+                      source_sha256=source_sha256, row_count=self.rows, entered_by=entered_by,
+                      entered_at=entered_at or dt.datetime.now(dt.timezone.utc))
+        connection.execute(entry_batches.insert(), attrs.asdict(batch))
+        ledger.append_where(connection, "entry_batches", sa.column("id") == batch.id)
+        if self.rows:
+            c, s = entries.c, STAGE.c
+            common = {"scheme": scheme, "period": period, "kind": kind, "source_file": source_file,
+                      "source_sha256": source_sha256, "entered_by": entered_by, "entered_at": batch.entered_at,
+                      "batch_id": batch.id}
+            names = [*common, "unit_code", "entry_date", "payload", "source_row", "supersedes", "reason",
+                     "natural_key"]
+            constants = [sa.literal(v, type_=c[k].type).label(k) for k, v in common.items()]
+            connection.execute(entries.insert().from_select(names, sa.select(
+                *constants, s.unit_code, s.entry_date, s.payload, s.source_row, s.supersedes, s.reason,
+                s.natural_key).order_by(s.seq)))
+            ledger.append_where(connection, "entries", sa.column("batch_id") == batch.id)
+        self._drop()
+        return batch
+
+    def drop(self) -> None:
+        self._drop()
+
+
+class EntryIds(Sequence[int]):
+    """The ids of a batch's entries, ascending, without a Python int per entry: a ``range`` when
+    they are consecutive (always on SQLite), else an array of 8 bytes an id. Equal to a tuple or
+    list of the same ids."""
+
+    def __init__(self, ids: range | array):
+        self._ids = ids
+
+    @classmethod
+    def of_batch(cls, connection: sa.Connection, batch_id: str) -> "EntryIds":
+        c = entries.c
+        first, last, count = connection.execute(sa.select(sa.func.min(c.id), sa.func.max(c.id), sa.func.count())
+                                                 .where(c.batch_id == batch_id)).one()
+        if not count:
+            return cls(range(0))
+        if last - first + 1 == count:
+            return cls(range(first, last + 1))
+        ids = array("q")
+        result = connection.execute(sa.select(c.id).where(c.batch_id == batch_id).order_by(c.id))
+        while page := result.fetchmany(50_000):
+            ids.extend(r[0] for r in page)
+        return cls(ids)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        found = self._ids[index]
+        return tuple(found) if isinstance(index, slice) else found
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._ids)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (EntryIds, tuple, list, range)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        if isinstance(self._ids, range):
+            return f"EntryIds({self._ids.start}…{self._ids.stop - 1})" if self._ids else "EntryIds()"
+        return f"EntryIds({len(self._ids)} ids)"
 
 
 @attrs.frozen(eq=False)

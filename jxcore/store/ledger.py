@@ -84,6 +84,65 @@ def leaf_hash(tbl: str, row: Mapping[str, Any]) -> str:
     return hashlib.sha256(b"\x00" + canon.encode("utf-8")).hexdigest()
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # leaf_hash's json.dumps
+_encode_text = json.encoder.encode_basestring  # json.dumps(text, ensure_ascii=False), in C
+
+
+def _encoded(value: Any) -> str:
+    """One value as :func:`leaf_hash` writes it inside the canonical JSON."""
+    if value.__class__ is str:
+        return _encode_text(value)
+    if value is None:
+        return "null"
+    if value.__class__ is int:
+        return int.__repr__(value)
+    return _JSON(normal(value))
+
+
+def _column_texts(values: list[Any]) -> Iterable[str]:
+    """The canonical JSON of each value of one column (a page of rows), with C-level maps where
+    the column is all text or all integers, and each distinct value encoded once where it repeats."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return map(_encode_text, values)
+    if len(kinds - {type(None)}) <= 1:  # one type: equal values encode alike (1 == 1.0 == True do not)
+        try:
+            known = {v: _encoded(v) for v in set(values)}
+        except TypeError:  # an unhashable raw value (a memoryview)
+            return map(_encoded, values)
+        return map(known.__getitem__, values)
+    return map(_encoded, values)
+
+
+def leaf_hashes(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """:func:`leaf_hash` of many rows given as tuples of the columns ``names`` (in the table's
+    column order): the same hex leaves, several times faster for a page of thousands.
+
+    The canonical JSON is assembled column by column from a template instead of row by row
+    (a column's values encoded with one C-level ``map``; a value repeated down the column, such as
+    a batch's file name or time, encoded once); a test checks it against :func:`leaf_hash`.
+    """
+    if not rows:
+        return []
+    late = LATE_COLUMNS.get(tbl, ())
+    assert not names or names[0] not in late, "a late column is never a table's first"
+    parts, fields = [], []
+    for i, name in enumerate(names):
+        values = [row[i] for row in rows]
+        texts = _column_texts(values)
+        lead = ("," if i else "") + _JSON([name])[:-1] + ","
+        if name in late:  # hashed only when not NULL
+            fields.append([("" if v is None else lead + t + "]") for v, t in zip(values, texts)])
+            parts.append("{}")
+        else:
+            fields.append(texts)
+            parts.append(lead.replace("{", "{{").replace("}", "}}") + "{}]")
+    template = _JSON(tbl).replace("{", "{{").replace("}", "}}")
+    template = "[" + template + ",[" + "".join(parts) + "]]"
+    sha256 = hashlib.sha256
+    return [sha256(b"\x00" + text.encode("utf-8")).hexdigest() for text in map(template.format, *fields)]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
@@ -108,6 +167,29 @@ class Heads:
         self.size += 1
         return self.head()
 
+    def extend(self, leaves_hex: Iterable[str]) -> list[str]:
+        """Add many leaves; the head after each (hex), as :meth:`add` gives them, in a tight loop."""
+        stack, size, sha256, heads = self._stack, self.size, hashlib.sha256, []
+        nodes = [node for _, node in stack]
+        for leaf_hex in leaves_hex:
+            try:
+                node = bytes.fromhex(leaf_hex)
+            except (TypeError, ValueError):
+                node = sha256(str(leaf_hex).encode("utf-8")).digest()
+            merges = size
+            while merges & 1:  # the trailing ones of the size: perfect subtrees to merge with
+                node = sha256(b"\x01" + nodes.pop() + node).digest()
+                merges >>= 1
+            nodes.append(node)
+            size += 1
+            root = node
+            for left in nodes[-2::-1]:
+                root = sha256(b"\x01" + left + root).digest()
+            heads.append(root.hex())
+        self.size = size
+        self._stack = [(1 << bit, node) for bit, node in zip(_subtree_bits(size), nodes)]
+        return heads
+
     def state(self) -> tuple[int, tuple[tuple[int, bytes], ...]]:
         """Everything needed to go on adding leaves later (see :meth:`resume`)."""
         return self.size, tuple(self._stack)
@@ -125,6 +207,11 @@ class Heads:
         for _, left in reversed(self._stack[:-1]):
             root = node_hash(left, root)
         return root.hex()
+
+
+def _subtree_bits(size: int) -> list[int]:
+    """The set bits of ``size``, highest first: the heights of the stack's perfect subtrees."""
+    return [bit for bit in range(size.bit_length() - 1, -1, -1) if size >> bit & 1]
 
 
 def merkle_root(leaves: Sequence[str]) -> str:
@@ -295,18 +382,37 @@ def append(connection: sa.Connection, tbl: str, rows: Iterable[Mapping[str, Any]
     On PostgreSQL an advisory lock makes concurrent appenders wait for each other (no gap, no
     duplicate sequence number); a SQLite write transaction is exclusive already.
     """
-    rows = list(rows)
+    names = columns(tbl)
+    rows = [tuple(row.get(c) for c in names) for row in rows]
+    return append_pages(connection, tbl, names, [rows], keys=keys)
+
+
+def append_pages(connection: sa.Connection, tbl: str, names: Sequence[str],
+                 pages: Iterable[Sequence[Sequence[Any]]], keys: Sequence[str] | None = None) -> str:
+    """:func:`append` for rows given as tuples of the columns ``names``, a page at a time: the
+    leaves and heads of a page are computed (:func:`leaf_hashes`, :meth:`Heads.extend`) and its
+    chain rows written (:func:`jxcore.store.bulk.insert_rows`) before the next page is read, so
+    chaining a million rows holds one page in memory. ``keys`` (one page only) overrides the
+    rows' keys (a versioned row's ``name#n``)."""
+    from jxcore.store.bulk import insert_rows
+
     require_guards(connection)
     lock_writers(connection)
     heads = _current_heads(connection)
-    new = []
-    for i, row in enumerate(rows):
-        leaf = leaf_hash(tbl, row)
-        key = keys[i] if keys is not None else row_key(tbl, row)
-        new.append({"seq": heads.size + 1, "tbl": tbl, "row_key": key, "leaf": leaf,
-                    "head": heads.add(leaf)})
-    if new:
-        connection.execute(tables.audit_chain.insert(), new)
+    where = [list(names).index(c) for c in CHAINED.get(tbl, (VERSIONED.get(tbl),))]
+    for page in pages:
+        if not page:
+            continue
+        leaves = leaf_hashes(tbl, names, page)
+        if keys is not None:
+            page_keys = list(keys)
+        elif len(where) == 1:
+            page_keys = [str(normal(row[where[0]])) for row in page]
+        else:
+            page_keys = ["|".join(str(normal(row[i])) for i in where) for row in page]
+        start = heads.size + 1
+        insert_rows(connection, "audit_chain", ("seq", "tbl", "row_key", "leaf", "head"),
+                    zip(range(start, start + len(page)), [tbl] * len(page), page_keys, leaves, heads.extend(leaves)))
     head = heads.head()
     if len(_STATES) >= 64:
         _STATES.clear()
@@ -334,9 +440,45 @@ def _current_heads(connection: sa.Connection) -> Heads:
     return heads
 
 
-def append_where(connection: sa.Connection, tbl: str, where: sa.ColumnElement) -> str:
-    """Append the rows of ``tbl`` matching ``where`` (read back as stored), in key order."""
-    return append(connection, tbl, raw_rows(connection, tbl, where))
+def append_where(connection: sa.Connection, tbl: str, where: sa.ColumnElement, page: int = 20_000) -> str:
+    """Append the rows of ``tbl`` matching ``where`` (read back as stored), in key order.
+
+    A table keyed by an integer ``id`` is read a page at a time (keyset: ``id`` above the page's
+    last), so chaining a whole import holds one page of rows, not the import.
+    """
+    names = present_columns(connection, tbl)
+    if CHAINED.get(tbl) != ("id",) or not isinstance(tables.metadata.tables[tbl].c.id.type, sa.Integer):
+        rows = [tuple(row[c] for c in names) for row in raw_rows(connection, tbl, where)]
+        return append_pages(connection, tbl, names, [rows])
+    return append_pages(connection, tbl, names, _keyset_pages(connection, tbl, names, where, page))
+
+
+def present_columns(connection: sa.Connection, tbl: str) -> list[str]:
+    """The table's columns that the database has (a late column may not be there yet, mid-migration)."""
+    names = columns(tbl)
+    if tbl in LATE_COLUMNS:
+        present = {c["name"] for c in sa.inspect(connection).get_columns(tbl)}
+        names = [c for c in names if c in present]
+    return names
+
+
+def _keyset_pages(connection: sa.Connection, tbl: str, names: Sequence[str], where: sa.ColumnElement,
+                  page: int) -> Iterator[list[tuple]]:
+    """The rows of ``tbl`` matching ``where`` as the database holds them (untyped tuples), by id,
+    ``page`` at a time; each page is fetched whole before the caller writes anything."""
+    position = list(names).index("id")
+    last = None
+    while True:
+        query = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl)).where(where)
+        if last is not None:
+            query = query.where(sa.column("id") > last)
+        rows = connection.execute(query.order_by(sa.column("id")).limit(page)).cursor.fetchall()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][position]
+        if len(rows) < page:
+            return
 
 
 def append_final_run(connection: sa.Connection, run_id: str) -> str:

@@ -52,8 +52,12 @@ class ManualCollector:
 
     def natural_key(self, kind: str, entry: NewEntry) -> tuple:
         """The values of the kind's ``key`` columns (``date`` and ``unit`` included)."""
+        key = KINDS[kind].key
+        if "date" not in key and "unit" not in key:  # the common case, without a dict per entry
+            payload = entry.payload
+            return tuple([payload.get(k) for k in key])
         own = {"date": entry.entry_date.isoformat(), "unit": entry.unit_code}
-        return tuple(own[k] if k in own else entry.payload.get(k) for k in KINDS[kind].key)
+        return tuple(own[k] if k in own else entry.payload.get(k) for k in key)
 
     def feeds(self, kind: str, requests: Sequence[CollectRequest], entries: Sequence[NewEntry]) -> np.ndarray:
         """Whether each entry counts in each request's measure: its kind, then its ``where``."""
@@ -255,7 +259,8 @@ def _value_of(spec: Kind, params: Mapping) -> str:
 def _field_problems(spec: Kind, params: Mapping) -> list[tuple[str, str]]:
     """(what, how to fix) for ``where`` fields and a mean/sum ``column`` the kind does not have."""
     fields = [c.name for c in spec.columns if c.name not in ("unit", "date")]
-    problems = [(f"manual collector: {spec.name} entries have no field {field!r}", f"the fields are: {', '.join(fields)}")
+    problems = [(f"manual collector: {spec.name} entries have no field {field!r}",
+                 f"the fields are: {', '.join(fields)}")
                 for field in (params["where"] or {}) if field not in fields]
     numeric = [c.name for c in spec.columns if c.type in ("integer", "number")]
     how = _value_of(spec, params)

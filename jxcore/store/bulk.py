@@ -1,0 +1,85 @@
+"""Bulk inserts of many rows given as tuples, the fastest way each backend offers.
+
+SQLite: one ``executemany`` of the driver (no SQLAlchemy parameter processing per row);
+PostgreSQL (psycopg 3): ``COPY … FROM STDIN``, rows streamed to the server; any other backend:
+SQLAlchemy Core's executemany. All inside the caller's transaction, and the values are written
+as given: the caller passes what the database stores (dates as ISO text on SQLite, as
+``datetime.date`` on PostgreSQL; see :func:`date_value`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
+from typing import Any
+
+try:
+    from _json import make_encoder as _c_make_encoder
+except ImportError:  # pragma: no cover - CPython always has it
+    _c_make_encoder = None
+
+import sqlalchemy as sa
+
+_BATCH = 10_000  #: rows per executemany on the generic path
+
+
+def insert_rows(connection: sa.Connection, table: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """INSERT ``rows`` (tuples of the columns ``names``) into ``table``; how many were written.
+
+    ``rows`` may be a one-shot iterator: it is consumed once, a batch at a time where a batch is
+    needed, so memory does not grow with it.
+    """
+    dialect = connection.dialect.name
+    columns = ", ".join(names)
+    if dialect == "sqlite":
+        cursor = connection.connection.driver_connection.cursor()
+        try:
+            before = connection.connection.driver_connection.total_changes
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(names))})", rows)
+            return connection.connection.driver_connection.total_changes - before
+        finally:
+            cursor.close()
+    if dialect == "postgresql" and connection.dialect.driver == "psycopg":
+        written = 0
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    written += 1
+        return written
+    target = sa.table(table, *[sa.column(n) for n in names])
+    written = 0
+    iterator = iter(rows)
+    while batch := list(islice(iterator, _BATCH)):
+        connection.execute(target.insert(), [dict(zip(names, row)) for row in batch])
+        written += len(batch)
+    return written
+
+
+def date_value(connection: sa.Connection):
+    """How a ``datetime.date`` is passed to :func:`insert_rows` on this backend: ISO text on
+    SQLite (as SQLAlchemy's Date stores it), the date itself elsewhere."""
+    if connection.dialect.name == "sqlite":
+        return dt.date.isoformat
+    return lambda day: day
+
+
+def json_encoder(*, sort_keys: bool = False, separators: tuple[str, str] = (", ", ": "),
+                 default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
+    """``json.dumps(obj, ensure_ascii=False, sort_keys=…, separators=…, default=…)`` as one
+    function whose C encoder is made once: ``json.dumps`` with any argument makes a new encoder
+    a call, which costs more than encoding a small row. Same text (no check for circular
+    references: for rows of plain values)."""
+    encoder = json.JSONEncoder(ensure_ascii=False, sort_keys=sort_keys, separators=separators, default=default)
+    if _c_make_encoder is None:  # pragma: no cover
+        return encoder.encode
+    make = _c_make_encoder(None, encoder.default, json.encoder.encode_basestring, None, separators[1], separators[0],
+                           sort_keys, False, True)
+    join = "".join
+
+    def encode(obj: Any) -> str:
+        return join(make(obj, 0))
+
+    return encode
