@@ -85,7 +85,8 @@ class JxGroup(click.Group):
         self.hooked_by: dict[str, list[str]] = {}  # plugin -> the commands its hook added
 
     def declared(self) -> dict[str, plugin_meta.DeclaredCommand]:
-        key = (tuple(sys.path), *(os.environ.get(v) for v in ("JX_DISABLE_PLUGIN_AUTOLOAD", "JX_BLOCK_PLUGINS")))
+        key = (tuple(sys.path), *(os.environ.get(v) for v in ("JX_DISABLE_PLUGIN_AUTOLOAD", "JX_BLOCK_PLUGINS",
+                                                              "JX_PLUGINS")))
         if key != self._declared_key:
             core = {name: plugin_meta.DeclaredCommand(name, value, "jx", __version__)
                     for name, value in CORE_COMMANDS.items()}

@@ -6,9 +6,9 @@ command name, value = ``module:click_command``). Nothing here imports a plugin, 
 numpy; the command modules are imported by :mod:`jxcore.cli` only when their command runs.
 
 The same switches as :func:`jxcore.plugins.get_plugin_manager` apply: with
-``JX_DISABLE_PLUGIN_AUTOLOAD=1`` no entry point is used (declared commands included), and
-``JX_BLOCK_PLUGINS=name,…`` hides a distribution's commands once every plugin of that distribution
-is blocked.
+``JX_DISABLE_PLUGIN_AUTOLOAD=1`` only the commands of the distributions whose plugin modules
+``JX_PLUGINS`` names are used, and ``JX_BLOCK_PLUGINS=name,…`` hides a distribution's commands once
+every plugin of that distribution is blocked.
 
 Short help of declared commands (the one-line text ``jx --help`` shows) is read from the command
 object the first time and kept in ``JX_HOME/cache/commands.json``, keyed by the distribution's name
@@ -173,20 +173,29 @@ def plugins(eps: list[_EntryPoint] | None = None) -> list[DeclaredPlugin]:
 
 
 def commands(eps: list[_EntryPoint] | None = None, *, respect_switches: bool = True) -> dict[str, DeclaredCommand]:
-    """The declared commands by name, without those of disabled or blocked plugins' distributions."""
-    if respect_switches and not autoload():
-        return {}
+    """The declared commands by name, without those of disabled or blocked plugins' distributions.
+
+    With autoload disabled, only the commands of the distributions whose plugin modules
+    ``JX_PLUGINS`` names (``jx_outputs.plugin``) are there."""
     eps = _scan() if eps is None else eps
     blocked = set(env_list("JX_BLOCK_PLUGINS")) if respect_switches else set()
     by_dist: dict[str | None, list[str]] = {}
+    named: set[str | None] | None = None
+    if respect_switches and not autoload():
+        modules = set(env_list("JX_PLUGINS")) - blocked
+        named = set()
     for plugin in plugins(eps):
         by_dist.setdefault(plugin.distribution, []).append(plugin.name)
+        if named is not None and plugin.distribution and plugin.module.partition(":")[0].strip() in modules:
+            named.add(plugin.distribution)
     found: dict[str, DeclaredCommand] = {}
     for ep in sorted((e for e in eps if e.group == COMMANDS_GROUP), key=lambda e: e.name):
         if ep.name in found:
             continue
+        if named is not None and ep.distribution not in named:
+            continue
         own = tuple(by_dist.get(ep.distribution, ())) if ep.distribution else ()
-        if own and all(p in blocked for p in own):
+        if named is None and own and all(p in blocked for p in own):
             continue
         found[ep.name] = DeclaredCommand(ep.name, ep.value, ep.distribution, ep.version, own)
     return found

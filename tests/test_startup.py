@@ -180,6 +180,9 @@ def test_blocked_or_disabled_plugins_hide_their_commands(cmd_site, tmp_path):
     assert "greet" not in proc.stdout and "broken" not in proc.stdout and "\n  run " in proc.stdout
     proc, _ = run_jx("--help", home=tmp_path / "home", site=cmd_site, JX_DISABLE_PLUGIN_AUTOLOAD="1")
     assert "greet" not in proc.stdout and "\n  report " not in proc.stdout and "\n  run " in proc.stdout
+    proc, _ = run_jx("--help", home=tmp_path / "home", site=cmd_site, JX_DISABLE_PLUGIN_AUTOLOAD="1",
+                     JX_PLUGINS="jx_outputs.plugin")  # the named plugins' distributions keep their commands
+    assert "\n  report " in proc.stdout and "\n  sql " not in proc.stdout and "greet" not in proc.stdout
     proc, _ = run_jx("plugins", home=tmp_path / "home", site=cmd_site)
     assert "cmds" in proc.stdout and "broken, greet, notcmd" in proc.stdout
 
