@@ -136,7 +136,6 @@ def check(name: str, data: bytes) -> str:
     """The outcome of one file, in this (child) process."""
     from jx_collectors.manual.importer import check_file
     from jx_collectors.manual.kinds import KINDS
-
     from jxcore.errors import JxError
 
     try:
@@ -189,7 +188,6 @@ def main() -> None:
         importer,  # loaded before forking: children start warm
     )
     from jx_scheme_guangdong import PACK_DIR
-
     from jxcore.scheme import load_scheme
 
     assert importer

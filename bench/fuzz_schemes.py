@@ -39,7 +39,6 @@ import attrs
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import scheme_mutants as sm  # noqa: E402
-
 from jxcore.errors import DataError, JxError  # noqa: E402
 from jxcore.scheme import check_pack, load_pack, load_scheme  # noqa: E402
 from jxcore.testing import installed_registry  # noqa: E402

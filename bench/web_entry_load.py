@@ -92,7 +92,8 @@ async def load(port: int, writers: list, readers: list[str], units: list[str], d
         count = 0
         while time.perf_counter() < end:
             count += 1
-            data = {"csrf": csrf, "action": "save", "date": f"2010-{random.randint(1, 9):02d}-{random.randint(1, 28):02d}",
+            day = f"2010-{random.randint(1, 9):02d}-{random.randint(1, 28):02d}"
+            data = {"csrf": csrf, "action": "save", "date": day,
                     "unit": random.choice(units), "finding": "dress", "note": f"bench-{n}-{count}", "inspector": "压测"}
             response = await timed("form save", client.post("/entry/new/inspection", data=data,
                                                              cookies={"jx_session": token}))

@@ -6,9 +6,10 @@
 Each user signs in (a real session in the store), arrives at a random moment of the first
 ``--ramp`` seconds (default: the whole run, the morning rush) and opens the leaderboard, the
 stylesheet (a plain static file served by the same uvicorn: the baseline) and their own unit
-page; ``--rounds N`` repeats that N times, 5-15 s apart (0: until the end). The server is ``jx serve --workers N`` on 127.0.0.1 in a subprocess, on a guangdong store
-with two 2010 runs. Printed per page: requests, errors, p50/p95/p99 in milliseconds, and each
-page's p50 and p95 as a ratio of the static file's: the figure that does not depend on the machine.
+page; ``--rounds N`` repeats that N times, 5-15 s apart (0: until the end). The server is
+``jx serve --workers N`` on 127.0.0.1 in a subprocess, on a guangdong store with two 2010 runs.
+Printed per page: requests, errors, p50/p95/p99 in milliseconds, and each page's p50 and p95 as
+a ratio of the static file's: the figure that does not depend on the machine.
 The load generator shares the machine with the server: on 2 cores the ratios are what to compare.
 """
 
@@ -40,8 +41,8 @@ def prepare(url: str, home: Path) -> list[tuple[str, str]]:
         subprocess.run([str(BIN / "jx"), "run", "--scheme", "guangdong", "--period", "2010", "--as-of", day,
                         "--db", url, "--json"], env=env, check=True, stdout=subprocess.DEVNULL)
     from jxcore.records.access import add_user
-    from jxcore.services import auth
     from jxcore.scheme import load_scheme
+    from jxcore.services import auth
     from jxcore.store import Store
     from jxcore.testing import installed_registry
 
@@ -68,9 +69,9 @@ def serve(url: str, home: Path, port: int, workers: int) -> subprocess.Popen:
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
             return proc
-        except OSError:
+        except OSError as exc:
             if proc.poll() is not None:
-                raise SystemExit(f"jx serve failed (exit {proc.returncode}); run it by hand to see why")
+                raise SystemExit(f"jx serve failed (exit {proc.returncode}); run it by hand to see why") from exc
             time.sleep(0.1)
     raise SystemExit("jx serve did not start")
 

@@ -91,11 +91,14 @@ def collect(scheme: Scheme, registry: Registry, units: UnitTable, as_of: dt.date
     """
     by_collector: dict[str, list[CollectRequest]] = defaultdict(list)
     for node in scheme.indicators():
-        if node.code in given or (only is not None and node.collector.name not in only):
+        if node.code in given:
             continue
-        collector = registry.collector(node.collector.name)
-        params, _ = check_params(collector.params, node.collector.params)
-        by_collector[node.collector.name].append(CollectRequest(node, params))
+        ref = node.collector_ref
+        if only is not None and ref.name not in only:
+            continue
+        collector = registry.collector(ref.name)
+        params, _ = check_params(collector.params, ref.params)
+        by_collector[ref.name].append(CollectRequest(node, params))
     gathered: dict[str, Measure] = {code: _checked_measure(m, code, "the given measures", len(units))
                                     for code, m in given.items() if code in scheme.nodes}
     names = list(by_collector)
@@ -137,16 +140,17 @@ def score(scheme: Scheme, registry: Registry, units: UnitTable, measures: Mappin
     for node in scheme.indicators():
         if only is not None and node.code not in only:
             continue
-        rule = registry.rule(node.rule.name)
-        params, _ = check_params(rule.params, node.rule.params)
+        rule = registry.rule(node.rule_ref.name)
+        params, _ = check_params(rule.params, node.rule_ref.params)
         inp = RuleInput(node=node, params=params, measure=measures[node.code], units=units,
                         period=scheme.period, as_of=as_of)
-        got = _call_plugin(f"rule {rule.name!r} on indicator {node.code}", lambda: rule.score(inp))
+        got = _call_plugin(f"rule {rule.name!r} on indicator {node.code}", partial(rule.score, inp))
         got = np.asarray(got)
         if got.shape != (len(units),) or not np.issubdtype(got.dtype, np.integer):
             raise PluginError(
                 f"rule {rule.name!r} returned {got.dtype} of shape {got.shape} for indicator {node.code}",
-                hint=f"a rule returns int64 milli-points, one per unit ({len(units)}); round with jxcore.points.round_milli")
+                hint=f"a rule returns int64 milli-points, one per unit ({len(units)}); "
+                     "round with jxcore.points.round_milli")
         scores[node.code] = got.astype(np.int64, copy=False)
     return scores
 
@@ -165,9 +169,10 @@ def aggregate(scheme: Scheme, indicator_scores: Mapping[str, np.ndarray], n_unit
     else:
         matrix, redo = previous.copy(), set()
         for code in indicator_scores:
-            while code is not None and code not in redo:
-                redo.add(code)
-                code = scheme.nodes[code].parent
+            at: str | None = code
+            while at is not None and at not in redo:
+                redo.add(at)
+                at = scheme.nodes[at].parent
     for code in reversed(codes):  # tree order reversed: children before parents
         if redo is not None and code not in redo:
             continue
@@ -213,8 +218,8 @@ def indicators_fed_by(scheme: Scheme, collector: str, **params: Any) -> list[str
 
     ``indicators_fed_by(scheme, "manual", kind="inspection")``: what a new inspection entry changes.
     """
-    return [n.code for n in scheme.indicators() if n.collector.name == collector
-            and all(n.collector.params.get(k) == v for k, v in params.items())]
+    return [n.code for n in scheme.indicators() if n.collector_ref.name == collector
+            and all(n.collector_ref.params.get(k) == v for k, v in params.items())]
 
 
 def scheme_digest(scheme: Scheme) -> str:
@@ -244,7 +249,7 @@ def _store_and_emit(result: RunResult, registry: Registry, store: Any, console: 
             output = registry.output(ref.name)
             params, _ = check_params(output.params, ref.params)
             ctx = OutputContext(result=result, params=params, store=tx, console=console, display=display)
-            _call_plugin(f"output {ref.name!r}", lambda: output.emit(ctx))
+            _call_plugin(f"output {ref.name!r}", partial(output.emit, ctx))
     return result
 
 
@@ -305,7 +310,8 @@ class SourceOpener:
             from jxcore.store.api import mask_url
 
             raise UsageError(f"source {name!r}: cannot open {mask_url(source.url)!r}: {_masked(str(exc), source.url)}",
-                             hint="check the URL in the scheme's sources (a SQLAlchemy URL) and that its driver is installed") from exc
+                             hint="check the URL in the scheme's sources (a SQLAlchemy URL) "
+                                  "and that its driver is installed") from exc
         self._engines[name] = engine
         return engine
 

@@ -77,6 +77,20 @@ class Node:
     def is_indicator(self) -> bool:
         return self.kind is NodeKind.INDICATOR
 
+    @property
+    def rule_ref(self) -> PluginRef:
+        """An indicator's rule (a loaded scheme gives every indicator one); ValueError on other nodes."""
+        if self.rule is None:
+            raise ValueError(f"node {self.code} has no rule (only indicators have one)")
+        return self.rule
+
+    @property
+    def collector_ref(self) -> PluginRef:
+        """An indicator's collector (a loaded scheme gives every indicator one); ValueError on other nodes."""
+        if self.collector is None:
+            raise ValueError(f"node {self.code} has no collector (only indicators have one)")
+        return self.collector
+
 
 @attrs.frozen
 class Unit:

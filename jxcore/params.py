@@ -94,7 +94,7 @@ class Param:
         is_bool = isinstance(value, bool)
         if (self.type in ("number", "integer") and is_bool) or not isinstance(value, allowed):
             return f"parameter {self.name!r} must be {_article(self.type)}, not {value!r}"
-        if self.type in ("number", "integer"):
+        if self.type in ("number", "integer") and isinstance(value, (int, float)):  # checked above; for the types
             if isinstance(value, float) and not math.isfinite(value):
                 return f"parameter {self.name!r} must be a finite number, not {value!r}"
             if abs(value) > NUMBER_LIMIT:

@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from decimal import Decimal
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -366,7 +366,7 @@ def _given_measure(code: str, spec: Any, units: UnitTable) -> Measure:
 
 
 def write_pack(root: Path, plan: str | Mapping[str, Any], *, scheme: str | Mapping[str, Any] = "name: test\n",
-               period: int = 2010, units: str | Sequence[Mapping[str, Any]] = 3) -> Path:
+               period: int = 2010, units: int | str | Sequence[Mapping[str, Any]] = 3) -> Path:
     """Write a scheme pack directory (scheme.yaml, units.yaml, plans/<period>.yaml) for tests that
     go through ``jx validate`` / ``jx run``, where problems carry file:line. ``plan`` and ``scheme``
     are YAML text (dedented) or dicts (a plan dict gets ``period`` if it has none); ``units`` a count

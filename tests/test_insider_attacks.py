@@ -12,7 +12,6 @@ import time
 
 import pytest
 import sqlalchemy as sa
-from test_services_entries import CHECKLISTS, PLAN, UNITS
 
 from jxcore import services
 from jxcore.errors import AccessDenied, DataError, LockedError, StoreError, UsageError
@@ -22,6 +21,7 @@ from jxcore.scheme import scheme_from_dict
 from jxcore.services.entries import import_entries
 from jxcore.store import NewEntry, Store, ledger
 from jxcore.store.tables import access_log
+from test_services_entries import CHECKLISTS, PLAN, UNITS
 
 D = dt.date
 ADMIN, ADMIN2, DJK, JCK = "局长", "副局长", "登记科李", "稽查科陈"
@@ -30,7 +30,9 @@ SPOT = {"date": "2010-03-01", "unit": "humen", "file_no": "A1", "defects": "fact
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def url(request, tmp_path):
-    return f"sqlite:///{tmp_path / 'jx.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("make_postgres_url")()
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jx.sqlite'}"
+    return request.getfixturevalue("make_postgres_url")()
 
 
 @pytest.fixture(autouse=True)
@@ -85,8 +87,8 @@ def test_a_clerk_cannot_supersede_another_departments_entry(store, registry):
     scheme = plan()
     case = services.enter(store, registry, scheme, "spot_check", {**SPOT, "archive": "case"}, user=JCK)
     with pytest.raises(AccessDenied, match=f"{DJK} .*may not correct entry #{case.entry_ids[0]}"):
-        services.enter(store, registry, scheme, "spot_check", {**SPOT, "archive": "registration", "file_no": "D1"}, user=DJK,
-                       supersedes=case.entry_ids[0], reason="更正")
+        services.enter(store, registry, scheme, "spot_check", {**SPOT, "archive": "registration", "file_no": "D1"},
+                       user=DJK, supersedes=case.entry_ids[0], reason="更正")
     assert any("may not correct entry" in m for m in refusals(store, DJK))  # logged
     with pytest.raises(DataError, match="a spot_check entry of mini 2010, not a mystery_shopper"):
         services.enter(store, registry, scheme, "mystery_shopper", {"round": "1", "date": "2010-05-02",
@@ -281,7 +283,8 @@ def test_a_rewritten_or_truncated_history_is_caught_by_the_kept_heads(store, reg
     services.lock(store, "mini", 2010, user=ADMIN, until=D(2010, 6, 30))
     kept = tmp_path / "heads.jsonl"
     assert len(services.export_heads(store, kept)) == 1
-    services.enter(store, registry, scheme, "spot_check", {**SPOT, "date": "2010-08-01", "file_no": "A2", "archive": "case"}, user=JCK)
+    late = {**SPOT, "date": "2010-08-01", "file_no": "A2", "archive": "case"}
+    services.enter(store, registry, scheme, "spot_check", late, user=JCK)
     services.unlock(store, "mini", 2010, user=ADMIN, reason="复核")
     assert len(services.export_heads(store, kept)) == 1 and len(heads_mod.read_heads(kept)) == 2
     assert services.verify_store(store, kept=kept, key=signing_key).ok
@@ -437,7 +440,8 @@ def _round(store: Store, registry, scheme, r: int, *, lockers: int = 2) -> list[
             errors.append(exc)
 
     threads = [threading.Thread(target=importer, args=(w,)) for w in range(IMPORTERS)]
-    threads += [threading.Thread(target=refused) for _ in range(2)] + [threading.Thread(target=locker) for _ in range(lockers)]
+    threads += [threading.Thread(target=refused) for _ in range(2)]
+    threads += [threading.Thread(target=locker) for _ in range(lockers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -501,7 +505,8 @@ def test_a_lock_waits_for_a_write_in_flight_and_covers_it(make_postgres_url, reg
         assert services.verify_store(store).ok
 
 
-def test_a_write_that_starts_after_a_lock_began_is_refused_when_the_lock_commits(make_postgres_url, registry, monkeypatch):
+def test_a_write_that_starts_after_a_lock_began_is_refused_when_the_lock_commits(make_postgres_url, registry,
+                                                                                  monkeypatch):
     with Store.open(make_postgres_url()) as store:
         services.add_user(store, ADMIN, role="admin")
         services.enter(store, registry, plan(), "inspection", {"date": "2010-03-01", "unit": "humen",

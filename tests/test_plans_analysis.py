@@ -72,7 +72,8 @@ def test_the_diff_of_2009_to_2010_by_hand(store, registry):
     assert items["NWGL"].changes == ("added",) and (items["NWGL"].scoring, items["NWGL"].cap_b) == ("deduction", 20000)
     assert items["JLJF"].changes == () and (items["JLJF"].cap_a, items["JLJF"].cap_b) == (30000, 30000)
     root = result.node("GD2010")
-    assert root.changes == ("renamed",) and root.details == ("renamed 2009年度基层单位绩效考核 → 2010年度基层单位绩效考核",)
+    assert root.changes == ("renamed",)
+    assert root.details == ("renamed 2009年度基层单位绩效考核 → 2010年度基层单位绩效考核",)
     # named indicators, read off plans/2009.yaml and plans/2010.yaml
     asbj = result.node("DJZC.XL.ASBJ")
     assert (asbj.points_a, asbj.points_b) == (11000, 9000)
@@ -93,7 +94,8 @@ def test_effective_weights_come_from_last_years_final_run_and_add_up(store, regi
     assert sum(n.effective for n in items if n.effective is not None) == pytest.approx(1.0)
     assert result.node("NWGL").effective is None  # not in 2009's plan: no data to weigh it with
     qyjg = result.node("QYJG")
-    kids = [n for n in result.nodes if n.code.startswith("QYJG.") and n.code.count(".") == 1 and "added" not in n.changes]
+    kids = [n for n in result.nodes
+            if n.code.startswith("QYJG.") and n.code.count(".") == 1 and "added" not in n.changes]
     assert sum(k.effective for k in kids) == pytest.approx(qyjg.effective)
     run = store.latest_run(SCHEME, 2009, final_only=True)
     total, scores = run.totals.astype(float), run.node_scores("QYJG").astype(float)
@@ -119,7 +121,8 @@ def test_diff_on_the_command_line_with_a_workbook(store, capsys, tmp_path):
     assert "ZFBA" in out and "13.0 → 20.0" in out and "42 added, 7 removed" in out
     from openpyxl import load_workbook
 
-    code, _, err = jx(capsys, "plan", "diff", "2009", "2010", "--scheme", SCHEME, "--xlsx", str(tmp_path / "no" / "d.xlsx"))
+    missing_dir = tmp_path / "no" / "d.xlsx"
+    code, _, err = jx(capsys, "plan", "diff", "2009", "2010", "--scheme", SCHEME, "--xlsx", str(missing_dir))
     assert code == 2 and "cannot write the workbook" in err and "Traceback" not in err
     sheet = load_workbook(tmp_path / "d.xlsx")["diff"]
     rows = {r[0].strip(): r for r in sheet.iter_rows(min_row=2, values_only=True)}
@@ -245,7 +248,9 @@ def test_lint_finds_changes_to_a_published_plan_without_an_approval(store, regis
 # -- the command line ---------------------------------------------------------------------------
 
 def test_the_whole_workflow_on_the_command_line(store, capsys, tmp_path):
-    ok = lambda *args: jx(capsys, *args, "--scheme", SCHEME)
+    def ok(*args):
+        return jx(capsys, *args, "--scheme", SCHEME)
+
     code, out, err = ok("plan", "new", "2011", "--from", "2010")
     assert code == 0 and "plan guangdong 2011v1: draft (from 2010v1)" in out, err
     assert ok("plan", "submit", "2011")[1] == "plan guangdong 2011v1: consultation\n"

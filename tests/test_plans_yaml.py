@@ -139,7 +139,8 @@ units = st.lists(st.fixed_dictionaries({"code": codes, "name": texts, "staff": s
                                        optional={"kind": texts}), min_size=1, max_size=4, unique_by=lambda u: u["code"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(plan=plans(), unit_list=units)
 def test_generated_plans_round_trip(plan, unit_list, tmp_path_factory):
     scheme = scheme_from_dict(plan, units=unit_list, title="生成", language="zh",

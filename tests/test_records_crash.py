@@ -121,8 +121,9 @@ def write_pack(root) -> None:
                                                   "plans": "plans", "outputs": ["slow"]}), encoding="utf-8")
     units = [{"code": f"u{i:02d}", "name": f"单位{i}", "staff": 10 + i, "entities": 1000 * i} for i in range(N_UNITS)]
     (root / "units.yaml").write_text(json.dumps({"units": units}, ensure_ascii=False), encoding="utf-8")
-    indicators = [{"code": f"A.{i}", "name": f"指标{i}", "points": 2.5, "collector": "fixed",
-                   "rule": {"name": "base_score", "params": {"target": 0.5, "step": 0.05, "per_step_below": 0.25}}} for i in range(N_INDICATORS)]
+    rule = {"name": "base_score", "params": {"target": 0.5, "step": 0.05, "per_step_below": 0.25}}
+    indicators = [{"code": f"A.{i}", "name": f"指标{i}", "points": 2.5, "collector": "fixed", "rule": rule}
+                  for i in range(N_INDICATORS)]
     plan = {"period": 2010, "name": "2010", "scale": 100,
             "nodes": [{"code": "A", "name": "业务", "points": 100, "children": indicators}]}
     (root / "plans" / "2010.yaml").write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")

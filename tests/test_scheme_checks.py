@@ -325,9 +325,9 @@ def test_unknown_plugin_names_and_bad_params_are_reported_with_node_codes(tmp_pa
       collector: {name: system_feed, params: {source: business}}
     outputs: [ranking, {name: rankng}, {name: ranking, params: {ties: random}}]
     nodes:
-      - {code: A, name: n, points: 40, rule: {name: base_score, params: {target: 1.5}}, collector: {params: {table: t}}}
-      - {code: B, name: n, points: 30, rule: {name: base_score, params: {target: 0.9, bouns: 1}}, collector: {params: {}}}
-      - {code: C, name: n, points: 30, rule: base_scor, collector: {name: system_feed, params: {table: t}}}
+    - {code: A, name: n, points: 40, rule: {name: base_score, params: {target: 1.5}}, collector: {params: {table: t}}}
+    - {code: B, name: n, points: 30, rule: {name: base_score, params: {target: 0.9, bouns: 1}}, collector: {params: {}}}
+    - {code: C, name: n, points: 30, rule: base_scor, collector: {name: system_feed, params: {table: t}}}
     """
     found = problems(tmp_path, plan, registry)
     assert found == [

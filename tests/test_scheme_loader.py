@@ -171,7 +171,8 @@ def test_unit_problems(tmp_path):
     found = messages(write_pack(tmp_path, units=units))
     assert "units.yaml:3: unit a: duplicate unit code a: also at units.yaml:2" in " | ".join(found)
     assert any(m.startswith("units.yaml:4: unit b: missing field 'name'") for m in found)
-    assert any(m.startswith("units.yaml:5: unit c: 'staff' must be between 0 and 1,000,000,000,000, not -1") for m in found)
+    assert any(m.startswith("units.yaml:5: unit c: 'staff' must be between 0 and 1,000,000,000,000, not -1")
+               for m in found)
     assert any(m.startswith("units.yaml:5: unit c: 'entities' must be an integer, not 'many'") for m in found)
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_cli import PLAN, jx, toy_pack
-
 from jxcore import services
 from jxcore.plugins import Registry, get_plugin_manager
 from jxcore.store import Store
+from test_cli import PLAN, jx, toy_pack
+
 
 def pack(tmp_path: Path, name: str) -> Path:
     """The toy pack of test_cli (two units, one indicator at full points), its indicator named ``name``."""

@@ -191,11 +191,11 @@ def _throttled(connection: sa.Connection, name: str, address: str, policy: Polic
     account_since = max(since, last_ok) if last_ok is not None else since
     failed = sa.select(sa.func.count()).select_from(login_attempts).where(login_attempts.c.success == sa.false())
     by_account = connection.execute(failed.where(login_attempts.c.user_name == name,
-                                                 login_attempts.c.at > account_since)).scalar()
+                                                 login_attempts.c.at > account_since)).scalar_one()
     if by_account >= policy.account_failures:
         return f"too many failed sign-ins for {name!r}"
     by_address = connection.execute(failed.where(login_attempts.c.address == address,
-                                                 login_attempts.c.at > since)).scalar()
+                                                 login_attempts.c.at > since)).scalar_one()
     if by_address >= policy.address_failures:
         return f"too many failed sign-ins from {address}"
     return None

@@ -21,11 +21,11 @@ def source_rows(view: RunView, registry: Registry, store: Any, opener: Any, unit
                          as_of=view.as_of, open_source=opener.open, store=store)
 
     def rows(node: Node) -> RowSample | None:
-        collector = registry.collector(node.collector.name)
+        collector = registry.collector(node.collector_ref.name)
         method = getattr(collector, "source_rows", None)
         if method is None:
             return None
-        params, _ = check_params(collector.params, node.collector.params)
+        params, _ = check_params(collector.params, node.collector_ref.params)
         return method(ctx, CollectRequest(node, params), unit, limit)
 
     return rows

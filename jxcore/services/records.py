@@ -14,10 +14,10 @@ import sqlalchemy as sa
 
 from jxcore.errors import DataError, UsageError
 from jxcore.records import Lock, Verification
-from jxcore.records.heads import Inclusion, SignedHead, check_file, check_inclusion, read_heads, stored_heads
-from jxcore.records.heads import export_heads as _export
 from jxcore.records import locks as _locks
 from jxcore.records import verify as _verify
+from jxcore.records.heads import Inclusion, SignedHead, check_file, check_inclusion, read_heads, stored_heads
+from jxcore.records.heads import export_heads as _export
 from jxcore.store import Store
 from jxcore.store.tables import access_log as access_log_table
 

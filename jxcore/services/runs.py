@@ -56,13 +56,13 @@ def discard_run(store: Store, run_id: str, *, actor: str | None = None) -> Store
     from jxcore.records.access import Action, log_access, require, users
 
     stored = store.load_run(run_id)
-    where = {"scheme": stored.scheme, "period": stored.period, "target": f"run {run_id}"}
+    scheme, period, target = stored.scheme, stored.period, f"run {run_id}"
     if users(store):
-        require(store, actor or "", Action.LOCK, **where)
+        require(store, actor or "", Action.LOCK, scheme=scheme, period=period, target=target)
     store.write(lambda tx: tx.discard_run(run_id))
     if users(store):
         log_access(store, actor or "", Action.LOCK, f"discarded run {run_id} as of {stored.as_of}", allowed=True,
-                   **where)
+                   scheme=scheme, period=period, target=target)
     return stored
 
 
@@ -73,8 +73,8 @@ def plan_of(store: Any, registry: Registry | None, stored: StoredRun,
     The plan comes from the store (kept with the run since store revision 0004); a run stored
     before that is read with the installed plan, which is then reported as differing unless its
     digest matches. ``current`` is the plan the caller opened (a pack given by path), compared
-    instead of the installed one when it is of the run's scheme and period. The stored plan borrows the installed pack's path and sources (its own URLs
-    are masked), so explain can still read source rows.
+    instead of the installed one when it is of the run's scheme and period. The stored plan borrows
+    the installed pack's path and sources (its own URLs are masked), so explain can still read source rows.
     """
     import attrs
 
@@ -114,22 +114,24 @@ def stored_view(store: Store, registry: Registry, scheme: str | Scheme, period: 
     ``scheme`` is a name, or the plan the caller opened (then compared with the run's own plan).
     """
     current = scheme if isinstance(scheme, Scheme) else None
-    if current is not None:
-        scheme, period = current.name, period or current.period.year
+    if isinstance(scheme, Scheme):
+        name, period = scheme.name, period or scheme.period.year
+    else:
+        name = scheme
     if run_id:  # a run asked for by id is shown as what it is (final or not); the period's is below
-        stored = store.load_run(run_id)
-        if stored.scheme != scheme:
-            raise UsageError(f"run {run_id} is of scheme {stored.scheme}, not {scheme}",
-                             hint=f"give --scheme {stored.scheme} --period {stored.period}")
-        return view_of(store, registry, stored, current)
+        asked = store.load_run(run_id)
+        if asked.scheme != name:
+            raise UsageError(f"run {run_id} is of scheme {asked.scheme}, not {name}",
+                             hint=f"give --scheme {asked.scheme} --period {asked.period}")
+        return view_of(store, registry, asked, current)
     if period is None:
-        plan = installed_plan(registry, scheme, None)
-        latest = store.runs(scheme)
+        plan = installed_plan(registry, name, None)
+        latest = store.runs(name)
         period = plan.period.year if plan is not None else (latest[0].period if latest else None)
-    stored = store.latest_run(scheme, period) if period is not None else None
+    stored = store.latest_run(name, period) if period is not None else None
     if stored is None:
-        raise UsageError(f"the store has no run of scheme {scheme}" + (f" for {period}" if period else ""),
-                         hint=f"make one with `jx run --scheme {scheme}" + (f" --period {period}`" if period else "`"))
+        raise UsageError(f"the store has no run of scheme {name}" + (f" for {period}" if period else ""),
+                         hint=f"make one with `jx run --scheme {name}" + (f" --period {period}`" if period else "`"))
     return view_of(store, registry, stored, current)
 
 

@@ -16,7 +16,8 @@ def pack_path(registry: Registry, name_or_path: str) -> Path:
     if path.exists():
         return path
     if os.sep in name_or_path or name_or_path.endswith((".yaml", ".yml")):
-        raise UsageError(f"no scheme pack at {name_or_path}", hint="give an installed scheme's name or an existing path")
+        raise UsageError(f"no scheme pack at {name_or_path}",
+                         hint="give an installed scheme's name or an existing path")
     return registry.scheme_pack(name_or_path).path
 
 

@@ -29,19 +29,34 @@ import attrs
 import numpy as np
 from scipy import stats
 
-from jx_evaluation.model import (PlanModel, Variations, build_model, items_of, simulate, totals_for_weights,
-                                 weight_factors)
+from jx_evaluation.model import (
+    PlanModel,
+    Variations,
+    build_model,
+    items_of,
+    simulate,
+    totals_for_weights,
+    weight_factors,
+)
 from jx_evaluation.settings import evaluation_settings
-from jx_outputs.services import (COMMENDATION_SETTINGS, NODE_LISTS, REVIEW_SETTINGS, YearTotals, commendation,
-                                 final_results, leadership_review, review_years)
+from jx_outputs.services import (
+    COMMENDATION_SETTINGS,
+    NODE_LISTS,
+    REVIEW_SETTINGS,
+    YearTotals,
+    commendation,
+    final_results,
+    leadership_review,
+    review_years,
+)
 from jx_rules.rewards import size_class
 from jxcore.engine import aggregate, checked_as_of, collect, score
 from jxcore.errors import JxError, UsageError
 from jxcore.models import Measure, Run, RunResult, RunStatus, Scheme, Scoring, UnitTable
 from jxcore.plugins import Registry
-from jxcore.services import RunView, plan_of, view_of
 from jxcore.points import to_milli
 from jxcore.ranking import rank_totals, rank_values, ranking_settings
+from jxcore.services import RunView, plan_of, view_of
 from jxcore.settings import checked_settings
 
 # ---------------------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from jxcore.engine import run_scheme
 from jxcore.models import Measure, Scheme
 from jxcore.testing import build_scheme, installed_registry
-import numpy as np
 
 FEED = {"name": "system_feed", "params": {"table": "t"}}
 

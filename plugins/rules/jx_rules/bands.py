@@ -9,8 +9,8 @@ import numpy as np
 
 from jx_rules import _common as c
 from jxcore.interfaces import RuleInput
-from jxcore.points import to_milli
 from jxcore.params import Param
+from jxcore.points import to_milli
 
 
 def _bands_problem(value: Any) -> str | None:

@@ -12,8 +12,8 @@ from jx_rules import _common as c
 from jxcore.errors import DataError
 from jxcore.interfaces import RuleInput
 from jxcore.models import Scoring
-from jxcore.points import to_milli
 from jxcore.params import Param
+from jxcore.points import to_milli
 
 
 class PerEvent:

@@ -234,8 +234,8 @@ def _tables(rng: np.random.Generator, units: Sequence[Unit], years: Sequence[int
     tables["patrols"] = {"patrol_id": np.arange(1, d.n + 1), "unit": d.unit,
                          "patrol_on": d.day_in_year().astype(np.float64), "area": d.pick(AREAS_PATROLLED),
                          "problems": rng.poisson(0.3, d.n), "rectified": d.good("patrols", 0.8, 0.99)}
-    tables["patrol_plans"] = {"unit": np.repeat(np.arange(len(units)), ny), "year": np.tile(np.asarray(years), len(units)),
-                              "planned": np.repeat(planned, ny)}
+    tables["patrol_plans"] = {"unit": np.repeat(np.arange(len(units)), ny),
+                              "year": np.tile(np.asarray(years), len(units)), "planned": np.repeat(planned, ny)}
 
     d = draw(0.02 * entities)
     received = d.day_in_year()
@@ -308,7 +308,7 @@ def _write(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.ndar
     """CREATE TABLE name AS SELECT … from the registered arrays; *_on columns are epoch days (NaN = NULL)."""
     arrays = {("unit_code" if k == "unit" else k): (codes[v] if k == "unit" else v) for k, v in columns.items()}
     select = []
-    for col, values in arrays.items():
+    for col in arrays:
         if col.endswith("_on"):
             select.append(f"DATE '1970-01-01' + CAST({col} AS INTEGER) AS {col}")
         elif col in NULLABLE_BOOLEANS:  # float 1/0 with NaN for NULL

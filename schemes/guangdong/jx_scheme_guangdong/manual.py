@@ -149,7 +149,8 @@ def _rows(units: Sequence[Unit], year: int, q: np.ndarray, seed: int) -> dict[st
         person = SURNAMES[rng.integers(len(SURNAMES))] + ("某" * (1 + k % 2))
         rows.append([names[u], person, SEVERITIES[severity], _date(year, rng, (2, 1), (12, 15), 1)[0],
                      "是" if rng.random() < 0.8 else "否"])
-    files["违纪处分.csv"] = (["单位", "当事人", "处分", "日期", "单位有责"], [list(r) for r in sorted(set(map(tuple, rows)))])
+    files["违纪处分.csv"] = (["单位", "当事人", "处分", "日期", "单位有责"],
+                           [list(r) for r in sorted(set(map(tuple, rows)))])
     return files
 
 

@@ -104,7 +104,8 @@ def test_honours_take_the_highest_only(plan2010, registry):
     name, params, points = _rule(plan2010, "JLJF.RY.JTRY")
     events = [{"unit": "u1", "kind": "town"}, {"unit": "u1", "kind": "city"}, {"unit": "u1", "kind": "province"},
               {"unit": "u2", "kind": "national"}, {"unit": "u2", "kind": "town"}]
-    assert score_rule(name, points=points, params=params, units=3, events=events, registry=registry).tolist() == [4000, 6000, 0]  # milli-points
+    scores = score_rule(name, points=points, params=params, units=3, events=events, registry=registry)
+    assert scores.tolist() == [4000, 6000, 0]  # milli-points
 
 
 def test_inspection_findings_deduct_under_the_inspection_item(registry):
@@ -114,8 +115,8 @@ def test_inspection_findings_deduct_under_the_inspection_item(registry):
             {"code": "A.1", "name": "x", "points": 100, "rule": {"name": "pass_fail", "params": {"target": 1}},
              "collector": "manual_stub"}]},
         {"code": "DC", "name": "督察工作", "scoring": "deduction", "cap": 5, "children": [
-            {"code": "DC.QG", "name": "无故缺岗", "points": 4, "rule": {"name": "per_event", "params": {"deductions": {"absent": 1.5}}},
-             "collector": "manual_stub"}]}]}
+            {"code": "DC.QG", "name": "无故缺岗", "points": 4,
+             "rule": {"name": "per_event", "params": {"deductions": {"absent": 1.5}}}, "collector": "manual_stub"}]}]}
     scheme = load_scheme_from_dict(plan, registry)
     events = [{"unit": "u1", "kind": "absent"}, {"unit": "u2", "kind": "absent"}, {"unit": "u2", "kind": "absent"},
               {"unit": "u2", "kind": "absent"}]
@@ -146,7 +147,8 @@ def test_compare_reproduces_brief_md_s_weight_table(capsys, monkeypatch, tmp_pat
         if len(cells) == 5:
             rows[cells[0]] = cells[1:]
     assert list(rows)[1:] == ["DJZC 登记注册", "ZFBA 执法办案", "SCJG 市场监管", "QYJG 企业监管", "GFZS 规费征收",
-                                "SBGG 商标广告管理", "NWGL 内务管理", "ZFHF 政风行风建设", "XXDY 信息调研信访统计", "total"]
+                              "SBGG 商标广告管理", "NWGL 内务管理", "ZFHF 政风行风建设", "XXDY 信息调研信访统计",
+                              "total"]
     assert rows["DJZC 登记注册"] == ["16", "11", "10", "8"]
     assert rows["ZFBA 执法办案"] == ["16", "16", "13", "20"]
     assert rows["SCJG 市场监管"] == ["17", "23", "26", "23"]

@@ -12,14 +12,13 @@ import json
 
 import pytest
 
+import jx_scheme_guangdong
 from jx_outputs import services
 from jx_outputs.view import RunView
 from jxcore.cli import main
 from jxcore.scheme import load_scheme
 from jxcore.store import Store
 from jxcore.testing import installed_registry
-
-import jx_scheme_guangdong
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +65,8 @@ def test_review_admonishes_two_and_reshuffles_the_one_below_the_pass_line(home):
     scheme = load_scheme(jx_scheme_guangdong.PACK_DIR, 2010, installed_registry())
     with Store.open(f"sqlite:///{home['home'] / 'jx.sqlite'}") as store:
         view = RunView.from_stored(store.latest_run("guangdong", 2010), scheme)
-        review = services.leadership_review(view, services.final_results(store, "guangdong", services.review_years(view)))
+        finals = services.final_results(store, "guangdong", services.review_years(view))
+        review = services.leadership_review(view, finals)
     assert review.missing == ()
     assert sorted(view.codes[review.admonition]) == ["fenggang", "qiaotou"]
     assert list(view.codes[review.reshuffle]) == ["qiaotou"]
