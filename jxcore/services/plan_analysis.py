@@ -242,8 +242,8 @@ def diff_refs(store: Store, registry: Registry, scheme: str, a: str, b: str) -> 
     plan_a, version_a = plans.plan_for(store, registry, scheme, a)
     plan_b, version_b = plans.plan_for(store, registry, scheme, b)
     later = max(plan_a.period.year, plan_b.period.year)
-    return diff(plan_a, plan_b, a_label=version_a.label if version_a else a, b_label=version_b.label if version_b else b,
-                reference=reference_run(store, plan_b.name, later))
+    return diff(plan_a, plan_b, a_label=version_a.label if version_a else a,
+                b_label=version_b.label if version_b else b, reference=reference_run(store, plan_b.name, later))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +345,7 @@ def _statuses(registry: Registry, view: RunView, store: Any) -> dict[str, np.nda
     for ref in view.scheme.outputs:
         registered = registry.outputs.get(ref.name)
         call = getattr(registered.obj, "statuses", None) if registered is not None else None
-        if call is None:
+        if registered is None or call is None:
             continue
         try:
             got = call(view, store)
@@ -605,7 +605,8 @@ def diff_workbook(result: PlanDiff, path: Path | str) -> Path:
                   f"weight % {result.a_label}", f"weight % {result.b_label}", "effective weight %", "details"])
     for n in result.nodes:
         sheet.append(["  " * max(n.depth - 1, 0) + n.code, n.name, n.kind, ", ".join(n.changes),
-                      None if n.points_a is None else n.points_a / 1000, None if n.points_b is None else n.points_b / 1000,
+                      None if n.points_a is None else n.points_a / 1000,
+                      None if n.points_b is None else n.points_b / 1000,
                       _pct(n.share_a), _pct(n.share_b), _pct(n.effective), "; ".join(n.details)])
     notes = book.create_sheet("plan")
     notes.append(["effective weights from", result.reference or "no final run in the store"])

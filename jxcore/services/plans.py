@@ -279,7 +279,7 @@ def _allowed(store: Store, user: str, action: PlanAction, *, scheme: str, period
 
     if not users(store):
         return None
-    where = {"version": target, "scheme": scheme, "period": period}
+    where: dict[str, Any] = {"version": target, "scheme": scheme, "period": period}
     account = get_account(store, user)
     if account is None:
         raise _refuse(store, user, action, f"unknown user {user!r}", "an admin adds users with jx user add", **where)
@@ -344,7 +344,7 @@ def _transition(connection: sa.Connection, version_id: int, old: State | None, n
     new_id = connection.execute(plan_transitions.insert(), {
         "version_id": version_id, "from_state": old.value if old else None, "to_state": new.value,
         "by_user": user, "at": _now(), "reason": reason, "meeting": meeting, "minutes_ref": minutes_ref,
-    }).inserted_primary_key[0]
+    }).inserted_primary_key[0]  # type: ignore[index]  # an INSERT always has its key
     ledger.append_where(connection, "plan_transitions", sa.column("id") == new_id)
 
 
@@ -651,6 +651,7 @@ def new_version(store: Store, registry: Registry, scheme: str, period: int, *, s
     name = _pack(registry, scheme).name
     source_period, number = parse_ref(str(source))
     base: PlanVersion | None = None
+    departments: Mapping[str, str] | None
     if number is None and not versions(store, name, source_period):
         document = dumps(open_scheme(registry, scheme, source_period))
         departments, label = _departments_of(pack_path(registry, scheme), source_period), f"plans/{source_period}.yaml"

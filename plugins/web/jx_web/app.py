@@ -18,17 +18,26 @@ from typing import Any
 
 import attrs
 import jinja2
-from fastapi import FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi import Depends
 
 from jx_outputs.tables import format_cell
 from jx_web import hookspecs, pages
 from jx_web.data import Catalog
 from jx_web.labels import labels
-from jx_web.security import (LOGIN_CSRF_COOKIE, SESSION_COOKIE, CsrfRefused, Forbidden, Need, NotSignedIn,
-                             SecurityHeaders, csrf_guard, signed_in, _session)
+from jx_web.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    CsrfRefused,
+    Forbidden,
+    Need,
+    NotSignedIn,
+    SecurityHeaders,
+    _session,
+    csrf_guard,
+    signed_in,
+)
 from jxcore.errors import JxError, UsageError
 from jxcore.plugins import JxPluginManager, Registry, get_plugin_manager
 from jxcore.services import auth
@@ -321,10 +330,12 @@ def _page_routes(app: FastAPI, web: Web) -> None:
     def unit(request: Request, code: str, run: str | None = None) -> Response:
         signed_in(request, Need.UNIT, code)
         results = _results(web, run)
-        return web.render(request, "unit.html", doc=results.memo(("unit", code), lambda: pages.unit_page(results, code, web.lab)))
+        doc = results.memo(("unit", code), lambda: pages.unit_page(results, code, web.lab))
+        return web.render(request, "unit.html", doc=doc)
 
     @app.get("/units/{code}/explain", name="explain", response_class=HTMLResponse, include_in_schema=False)
-    def explain(request: Request, code: str, node: str | None = None, page: int = 1, run: str | None = None) -> Response:
+    def explain(request: Request, code: str, node: str | None = None, page: int = 1,
+                run: str | None = None) -> Response:
         signed_in(request, Need.UNIT, code)
         return web.render(request, "explain.html", doc=_explain_doc(web, _results(web, run), code, node, page))
 

@@ -206,7 +206,8 @@ class Catalog:
                              hint="pick a run of this scheme from the list of runs")
         view = view_of(self.store, self.registry, stored, self.plan(stored.period))  # the plan that scored it
         results = Results(view, self.store, self.registry, self.years)
-        for part in ("previous", "ranking", "warning_counts", "indicator_ranks", "commendation", "full_history", "final_years"):
+        for part in ("previous", "ranking", "warning_counts", "indicator_ranks", "commendation", "full_history",
+                     "final_years"):
             getattr(results, part)  # everything the leaderboard and unit pages read, once per run and worker
         return results
 

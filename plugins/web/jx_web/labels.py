@@ -46,7 +46,8 @@ WEB_LABELS: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "not_found": ("找不到页面", "Not found"),
     "error": ("出错了", "Error"),
     "bad_login": ("用户名或密码错误", "Wrong user name or password"),
-    "throttled": ("登录失败次数过多，请 {minutes} 分钟后再试", "Too many failed sign-ins; try again in {minutes} minutes"),
+    "throttled": ("登录失败次数过多，请 {minutes} 分钟后再试",
+                  "Too many failed sign-ins; try again in {minutes} minutes"),
     "csrf": ("表单已过期，请刷新页面后重新提交", "The form has expired; reload the page and submit again"),
     "no_run": ("还没有运行结果", "No run yet"),
     "sessions": ("会话", "Sessions"),
@@ -56,7 +57,8 @@ WEB_LABELS: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "latest": ("最新", "latest"),
     "home": ("首页", "Home"),
     "item_rank_note": ("括号内为单项名次", "in brackets: the rank on that item"),
-    "plan_differs": ("本结果按当时的考核方案计分，与现行方案不同", "scored with the plan of its day, which differs from the installed plan"),
+    "plan_differs": ("本结果按当时的考核方案计分，与现行方案不同",
+                     "scored with the plan of its day, which differs from the installed plan"),
 }
 
 

@@ -115,7 +115,8 @@ def register(app: FastAPI, web) -> None:
         year = scheme.period.year
 
         def work() -> None:
-            final = [lk for lk in services.list_locks(web.store, scheme.name, year) if lk.active and lk.scope == "final"]
+            final = [lk for lk in services.list_locks(web.store, scheme.name, year)
+                     if lk.active and lk.scope == "final"]
             if final:
                 raise LockedError(f"{year} is published already: {final[-1].describe()}",
                                   hint="two admins lift the lock to publish again")

@@ -135,6 +135,10 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (zh, en)
                        "{n} units change status; {m} of {all} change rank"),
     "all_units": ("显示全部单位", "every unit"),
     "lint": ("方案检查提示", "Lint"),
+    "lint_note": ("提示不是错误：每条指出节点和讲座中的理由，供局务会议讨论",
+                  "warnings, not errors: each names the node and the lecture's reason"),
+    "no_lint": ("没有提示", "no warnings"),
+    "warning": ("提示", "warning"),
     "no_versions": ("库中还没有方案版本：从已安装方案包的年度方案新建草稿，或上传方案文件",
                     "no plan versions yet: start a draft from the installed pack's plan of a year, or upload a file"),
     "upload_problems": ("方案文件有问题，未保存", "The plan file has problems; nothing was stored"),
@@ -190,7 +194,31 @@ def _may_draft(account) -> bool:
     return account.role in (Role.ADMIN, Role.CLERK) and account.unit_code is None
 
 
+class UploadLimit:
+    """ASGI middleware: a plan upload larger than :data:`UPLOAD_LIMIT` (by its Content-Length) is
+    refused with 413 before anything reads it; one without a Content-Length with 411."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/plans/upload":
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            status = (411 if not length.isdigit() else 413 if int(length) > UPLOAD_LIMIT + 64 * 1024 else None)
+            if status is not None:
+                text = ("the upload has no Content-Length; send the file from the form" if status == 411 else
+                        f"the plan file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; "
+                        "import it with jx plan import FILE").encode()
+                await send({"type": "http.response.start", "status": status,
+                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                        (b"content-length", str(len(text)).encode())]})
+                await send({"type": "http.response.body", "body": text})
+                return
+        await self.app(scope, receive, send)
+
+
 def register(app: FastAPI, web) -> None:
+    app.add_middleware(UploadLimit)
     scheme = web.catalog.scheme
     pack = str(scheme.path) if scheme.path else scheme.name
 
@@ -240,17 +268,21 @@ def register(app: FastAPI, web) -> None:
     @app.post("/plans/upload", name="plan_upload", include_in_schema=False)
     async def plan_upload(request: Request) -> Response:
         account = signed_in(request, Need.BUREAU)
-        form = await request.form()
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            return refused(request, UsageError("no file was sent", hint="choose a plan file (YAML) to upload"),
-                           w()["upload"])
-        data = await upload.read(UPLOAD_LIMIT + 1)
+        form = await request.form()  # parsed (and spooled to disk) by the CSRF check already
+        try:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                return refused(request, UsageError("no file was sent", hint="choose a plan file (YAML) to upload"),
+                               w()["upload"])
+            data = await upload.read(UPLOAD_LIMIT + 1)
+            filename = upload.filename
+        finally:
+            await form.close()  # the spooled temporary files of the form
         if len(data) > UPLOAD_LIMIT:
             return render(web, request, "error.html", status=413, title=w()["upload"],
                           message=f"the plan file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; "
                                   "import it with jx plan import FILE")
-        name = Path((upload.filename or "").replace("\\", "/")).name or "plan.yaml"
+        name = Path((filename or "").replace("\\", "/")).name or "plan.yaml"
         name = "".join(ch for ch in name if ch.isprintable() and ch not in '/:*?"<>|')[:120].strip(" .") or "plan.yaml"
 
         def work() -> plans.PlanVersion:
@@ -268,15 +300,14 @@ def register(app: FastAPI, web) -> None:
         return RedirectResponse(f"/plans/{version.label}", status_code=303)
 
     @app.get("/plans/diff", name="plan_diff", response_class=HTMLResponse, include_in_schema=False)
-    async def plan_diff(request: Request, a: str = "", b: str = "", all: bool = False) -> Response:
+    def plan_diff(request: Request, a: str = "", b: str = "", all: bool = False) -> Response:
         signed_in(request)
         found = plans.versions(web.store, scheme.name)
         choices = [v.label for v in reversed(found)] + [str(y) for y in sorted(web.catalog.years, reverse=True)]
         result = None
         if a.strip() and b.strip():
             try:
-                result = await run_in_threadpool(plan_analysis.diff_refs, web.store, web.registry, pack,
-                                                 a.strip(), b.strip())
+                result = plan_analysis.diff_refs(web.store, web.registry, pack, a.strip(), b.strip())
             except JxError as exc:  # a plan the store and the pack do not have: 404
                 return render(web, request, "error.html", status=404 if isinstance(exc, UsageError) else status_of(exc),
                               title=w()["diff"], message=exc.render())
@@ -285,11 +316,12 @@ def register(app: FastAPI, web) -> None:
             for n in result.nodes:
                 if not (all or n.changes or n.depth <= 1):
                     continue
+                zh = scheme.language.startswith("zh")
+                weighted = n.scoring == "weighted"
                 rows.append({"code": n.code, "name": n.name, "depth": n.depth,
-                             "changes": "、".join(CHANGES.get(c, c) for c in n.changes) if scheme.language.startswith("zh")
-                             else ", ".join(n.changes),
+                             "changes": "、".join(CHANGES.get(c, c) for c in n.changes) if zh else ", ".join(n.changes),
                              "points": f"{_pts(n.points_a) or '—'} → {_pts(n.points_b) or '—'}",
-                             "weight": (f"{_pct(n.share_a) or '—'} → {_pct(n.share_b) or '—'}" if n.scoring == "weighted"
+                             "weight": (f"{_pct(n.share_a) or '—'} → {_pct(n.share_b) or '—'}" if weighted
                                         else f"{w()['cap']} {_pts(n.cap_a) or '—'} → {_pts(n.cap_b) or '—'}"),
                              "effective": _pct(n.effective), "details": "; ".join(n.details), "kinds": n.changes})
         return render(web, request, "plan_diff.html", pw=w(), a=a, b=b, all=all, choices=choices, result=result,
@@ -418,13 +450,13 @@ def register(app: FastAPI, web) -> None:
     # -- what-if -------------------------------------------------------------------------------
 
     @app.get("/plans/{ref}/whatif", name="plan_whatif", response_class=HTMLResponse, include_in_schema=False)
-    async def plan_whatif(request: Request, ref: str, data: str = "last-year", beside: str = "",
+    def plan_whatif(request: Request, ref: str, data: str = "last-year", beside: str = "",
                           all: bool = False) -> Response:
         signed_in(request, Need.BUREAU)
         try:
             version = version_of(ref)
-            result = await run_in_threadpool(lambda: plan_analysis.whatif_for(
-                web.store, web.registry, pack, version.label, data=data, baseline_ref=beside.strip() or None))
+            result = plan_analysis.whatif_for(web.store, web.registry, pack, version.label, data=data,
+                                              baseline_ref=beside.strip() or None)
         except JxError as exc:
             return refused(request, exc, w()["whatif"])
         zh = scheme.language.startswith("zh")
@@ -435,12 +467,23 @@ def register(app: FastAPI, web) -> None:
 
         rows = [{"code": u.code, "name": u.name, "before": _pts(u.total_before), "rank_before": u.rank_before,
                  "after": _pts(u.total_after), "rank_after": u.rank_after,
-                 "gained": "、".join(status_name(s) for s in u.gained), "lost": "、".join(status_name(s) for s in u.lost),
+                 "gained": "、".join(status_name(s) for s in u.gained),
+                 "lost": "、".join(status_name(s) for s in u.lost),
                  "movers": "; ".join(f"{c} {'+' if d > 0 else ''}{_pts(d)}" for c, d in u.movers)}
                 for u in result.units if all or u.gained or u.lost]
         return render(web, request, "plan_whatif.html", pw=w(), version=version, result=result, rows=rows,
                       data=data, beside=beside, all=all, changed=len(result.changed_status()),
                       moved=sum(u.rank_before != u.rank_after for u in result.units))
+
+    @app.get("/plans/{ref}/lint", name="plan_lint", response_class=HTMLResponse, include_in_schema=False)
+    def plan_lint(request: Request, ref: str) -> Response:
+        signed_in(request, Need.BUREAU)
+        version = version_of(ref)
+        try:
+            found = plan_analysis.lint_ref(web.store, web.registry, pack, version.label)
+        except JxError as exc:
+            return refused(request, exc, w()["lint"])
+        return render(web, request, "plan_lint.html", pw=w(), version=version, warnings=found)
 
     # -- JSON ----------------------------------------------------------------------------------
 

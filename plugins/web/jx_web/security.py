@@ -16,8 +16,8 @@ import secrets
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from jxcore.services.auth import Account, Session, get_session
 from jxcore.records.access import Role
+from jxcore.services.auth import Account, Session, get_session
 
 SESSION_COOKIE = "jx_session"
 LOGIN_CSRF_COOKIE = "jx_login_csrf"

@@ -45,7 +45,8 @@ class _WithEntries:
         names = list(old.fields)
         read[self.kind] = EntryColumns(
             np.concatenate([old.id[keep], -np.arange(1, len(new) + 1, dtype=np.int64)]),
-            np.concatenate([old.unit_code[keep].astype(object), np.array([r.unit_code for r in new], dtype=object)]).astype(str),
+            np.concatenate([old.unit_code[keep].astype(object),
+                            np.array([r.unit_code for r in new], dtype=object)]).astype(str),
             np.concatenate([old.entry_date[keep], np.array([r.entry_date for r in new], dtype="datetime64[D]")]),
             {f: [v for v, k in zip(old.fields[f], keep.tolist()) if k] + [r.payload.get(f) for r in new]
              for f in names},
@@ -63,7 +64,8 @@ class Change:
 
 
 def score_change(view: RunView, registry: Registry, store: Store, kind: str, indicators: Collection[str],
-                 rows: Sequence[NewEntry], supersedes: Collection[int] = (), units: Collection[str] = ()) -> Change | None:
+                 rows: Sequence[NewEntry], supersedes: Collection[int] = (),
+                 units: Collection[str] = ()) -> Change | None:
     """What saving ``rows`` would change in ``view`` (the current run); None when the run's plan
     has none of ``indicators`` or its node order differs from the plan's."""
     scheme = view.scheme
@@ -78,7 +80,8 @@ def score_change(view: RunView, registry: Registry, store: Store, kind: str, ind
     for code in codes:
         node = scheme.nodes[code]
         collector = registry.collector(node.collector.name)
-        requests.append((node.collector.name, CollectRequest(node, check_params(collector.params, node.collector.params)[0])))
+        params = check_params(collector.params, node.collector.params)[0]
+        requests.append((node.collector.name, CollectRequest(node, params)))
 
     def measured(source: Any) -> dict[str, np.ndarray]:
         ctx = CollectContext(scheme=scheme, units=table, period=scheme.period, as_of=view.as_of,

@@ -7,6 +7,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
+
 from web_kit import BRANCH, login
 
 
@@ -50,7 +51,6 @@ def test_no_server_errors(web_app, cookies):
 def plan_app(web_home, accounts, tmp_path_factory):
     """An app on a copy of the store with the pack's plans and a draft of 2011 (the plan API's cases)."""
     from entry_support import copied_app
-
     from jxcore.services import plans
 
     app = copied_app(web_home, tmp_path_factory.mktemp("plan-fuzz"))

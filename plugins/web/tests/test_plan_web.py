@@ -8,8 +8,8 @@ import json
 import re
 
 import pytest
-from entry_support import copied_app, signed
 
+from entry_support import copied_app, signed
 from jxcore.cli import main
 from jxcore.services import plans
 
@@ -30,8 +30,10 @@ def clients(app, accounts):
 
 
 def _error(response) -> str:
+    from html import unescape
+
     found = re.search(r'<p class="error"[^>]*>(.*?)</p>', response.text, re.S)
-    return found.group(1) if found else response.text
+    return unescape(found.group(1) if found else response.text)
 
 
 def test_who_may_draft_edit_comment_answer_approve_and_publish(app, clients):
@@ -67,7 +69,8 @@ def test_who_may_draft_edit_comment_answer_approve_and_publish(app, clients):
     asked = branch.post("/plans/2012v1/comment", data={"csrf": branch_token, "node": "DJZC", "text": "权重偏低"},
                         follow_redirects=False)
     assert asked.status_code == 303
-    comment_id = plans.record(app.state.web.store, plans.get_version(app.state.web.store, SCHEME, 2012, 1)).comments[0].id
+    store = app.state.web.store
+    comment_id = plans.record(store, plans.get_version(store, SCHEME, 2012, 1)).comments[0].id
     admin, admin_token = clients["admin"]
     early = admin.post("/plans/2012v1/approve", data={"csrf": admin_token, "meeting": "局务会议", "minutes": "纪要1号"})
     assert early.status_code == 400 and f"unanswered comments: #{comment_id} (DJZC)" in _error(early)
@@ -88,7 +91,8 @@ def test_who_may_draft_edit_comment_answer_approve_and_publish(app, clients):
     shown = admin.get("/plans/2012v1").text
     assert "已发布施行" in shown and "纪要1号" in shown and "权重偏低" in shown and "维持" in shown
     frozen = rsk.post("/plans/2012v1/save", data={"csrf": rsk_token, "document": json.dumps(document)})
-    assert frozen.status_code == 409 and "2012v1 is published, not a draft: a published plan is frozen" in _error(frozen)
+    assert frozen.status_code == 409
+    assert "2012v1 is published, not a draft: a published plan is frozen" in _error(frozen)
     revised = rsk.post("/plans/2012v1/revise", data={"csrf": rsk_token}, follow_redirects=False)
     assert revised.headers["location"] == "/plans/2012v2/edit"  # a change is a new version
     record = rsk.get("/api/plans/2012v1").json()
@@ -123,7 +127,7 @@ def test_the_validator_names_each_problems_node_and_stores_nothing(app, clients)
 
 
 def test_an_upload_is_refused_with_the_words_of_jx_plan_import_and_an_export_comes_back_the_same(
-        app, clients, tmp_path, monkeypatch, capsys):
+        app, clients, accounts, tmp_path, monkeypatch, capsys):
     rsk, token = clients["clerk-rsk"]
     text = rsk.get("/plans/2010v1/export.yaml").text
     assert text.startswith("# ") and "period: 2010" in text
@@ -134,13 +138,17 @@ def test_an_upload_is_refused_with_the_words_of_jx_plan_import_and_an_export_com
     assert shown and all(line.startswith("2014.yaml:") for line in shown)
     (tmp_path / "2014.yaml").write_text(bad, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JX_PASSWORD", accounts["admin"])
     capsys.readouterr()
     assert main(["plan", "import", "2014.yaml", "--scheme", SCHEME, "--db", str(app.state.web.store.engine.url),
                  "--as", "admin"]) == 2
     said = capsys.readouterr().err
     from html import unescape
 
-    assert all(unescape(line) in said for line in shown)
+    assert all(unescape(line) in said for line in shown), (shown, said)
+    huge = rsk.post("/plans/upload", data={"csrf": token},
+                    files={"file": ("big.yaml", b"#" * (5 * 1024 * 1024), "text/yaml")})
+    assert huge.status_code == 413 and "larger than 4 MiB" in huge.text
     syntax = rsk.post("/plans/upload", data={"csrf": token}, files={"file": ("x.yaml", b"period: [", "text/yaml")})
     assert syntax.status_code == 400 and "x.yaml:2: YAML syntax error" in syntax.text
 
@@ -151,3 +159,17 @@ def test_an_upload_is_refused_with_the_words_of_jx_plan_import_and_an_export_com
     store = app.state.web.store
     version = plans.get_version(store, SCHEME, *plans.parse_ref(label))
     assert version.digest == plans.get_version(store, SCHEME, 2010, 1).digest and version.origin == "file 2010.yaml"
+
+
+def test_diff_whatif_and_lint_pages(app, clients):
+    admin, _ = clients["admin"]
+    diff = admin.get("/plans/diff?a=2009&b=2010v1")
+    assert diff.status_code == 200 and 'id="diff"' in diff.text and "实际权重" in diff.text
+    assert 'data-code="QYJG"' in diff.text  # the major items are always listed
+    assert admin.get("/plans/diff?a=2010v9&b=2010").status_code == 404
+    lint = admin.get("/plans/2010v1/lint")
+    assert lint.status_code == 200 and "面面俱到" in lint.text  # 2009's final run: indicators all scored alike
+    assert clients["branch-humen"][0].get("/plans/2010v1/lint").status_code == 403
+    assert clients["branch-humen"][0].get("/plans/2010v1/whatif").status_code == 403
+    whatif = admin.get("/plans/2010v1/whatif?data=to-date&as_of=2010-06-30")
+    assert whatif.status_code == 200 and 'id="whatif-summary"' in whatif.text

@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from jx_web.app import create_app
 from starlette.routing import Mount
-from web_kit import BRANCH, OTHER_UNIT, csrf_of, login
 
+from jx_web.app import create_app
 from jxcore.records.access import add_user
 from jxcore.services import auth
+from web_kit import BRANCH, OTHER_UNIT, csrf_of, login
 
 ROLES = ("anonymous", BRANCH, "clerk-djk", "inspector", "admin")
 OWN = BRANCH.removeprefix("branch-")
@@ -81,7 +81,8 @@ MATRIX = {
     ("POST", "/entry/new/{kind}"): [("/entry/new/inspection", ENTER_POST)],
     ("GET", "/entry/new/{kind}/template.xlsx"): [("/entry/new/honour/template.xlsx", ENTER)],
     ("POST", "/entry/new/{kind}/upload"): [("/entry/new/inspection/upload", ENTER_POST)],
-    ("POST", "/entry/uploads/{token}/confirm"): [("/entry/uploads/no-such-upload-token-000/confirm", ENTER_POST_MISSING)],
+    ("POST", "/entry/uploads/{token}/confirm"): [("/entry/uploads/no-such-upload-token-000/confirm",
+                                                   ENTER_POST_MISSING)],
     ("POST", "/entry/uploads/{token}/cancel"): [("/entry/uploads/no-such-upload-token-000/cancel", ENTER_POST_MISSING)],
     ("GET", "/entry/entries"): [("/entry/entries?kind=inspection", ENTER)],
     ("GET", "/entry/entries/{entry_id}"): [("/entry/entries/1", ENTER), ("/entry/entries/999999999", ENTER_MISSING)],
@@ -121,12 +122,14 @@ MATRIX = {
     ("POST", "/plans/{ref}/comment"): [("/plans/2010/comment", COMMENT_POST_MISSING)],
     ("POST", "/plans/{ref}/answer"): [("/plans/2010/answer", PLAN_POST)],
     ("GET", "/plans/{ref}/whatif"): [("/plans/2010/whatif", BUREAU_MISSING)],
+    ("GET", "/plans/{ref}/lint"): [("/plans/2010/lint", BUREAU_MISSING)],
     ("GET", "/api/plans"): [("/api/plans", SIGNED_API)],
     ("GET", "/api/plans/{ref}"): [("/api/plans/2010", SIGNED_API_MISSING)],
     ("POST", "/api/plans/{ref}/validate"): [("/api/plans/2010/validate", VALIDATE_POST)],
 }
 #: a concrete URL of every unsafe route of the entry, records and administration pages
-WORKFLOW_POSTS = ["/entry/new/inspection", "/entry/new/inspection/upload", "/entry/uploads/no-such-upload-token-000/confirm",
+WORKFLOW_POSTS = ["/entry/new/inspection", "/entry/new/inspection/upload",
+                  "/entry/uploads/no-such-upload-token-000/confirm",
                   "/entry/uploads/no-such-upload-token-000/cancel", "/entry/entries/1/withdraw",
                   "/entry/batches/no-such-batch/withdraw", "/records/lock", "/records/unlock/1", "/records/publish",
                   "/admin/users", "/admin/users/nobody/disable", "/admin/users/nobody/enable",
