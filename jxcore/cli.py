@@ -292,7 +292,8 @@ def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...])
     if compare:
         from jxcore.scheme import load_pack
 
-        plans = [open_scheme(registry, scheme, year) for year in (years or load_pack(pack_path(registry, scheme)).periods)]
+        chosen = years or load_pack(pack_path(registry, scheme)).periods
+        plans = [open_scheme(registry, scheme, year) for year in chosen]
         jx_console().print(*_weight_tables(plans))
         return
     loaded = open_scheme(registry, scheme, period)

@@ -86,7 +86,8 @@ def new_command(year: int, source: str, scheme: str, user: str | None, store: An
 @plan_group.command("export")
 @REF
 @scheme_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the plan file here (default: print it).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the plan file here (default: print it).")
 @click.option("--pack", "pack_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write a whole pack directory (scheme.yaml, units.yaml, plans/YEAR.yaml) instead.")
 @with_store
@@ -131,7 +132,8 @@ def show_command(ref: str, scheme: str, store: Any, registry: Any) -> None:
 
     record = plans.record(store, _version(store, registry, scheme, ref))
     v = record.version
-    click.echo(f"{_said(v)}\ndigest {v.digest}\norigin {v.origin}\nmade by {v.created_by} at {v.created_at:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"{_said(v)}\ndigest {v.digest}\norigin {v.origin}\n"
+               f"made by {v.created_by} at {v.created_at:%Y-%m-%d %H:%M} UTC")
     for t in record.transitions:
         minutes = f" [{t.meeting}; {t.minutes_ref}]" if t.meeting else ""
         click.echo(f"  {t.at:%Y-%m-%d %H:%M}  {t.from_state.value if t.from_state else '—'} → {t.to_state.value}"
@@ -154,7 +156,8 @@ def submit_command(ref: str, scheme: str, reason: str | None, user: str | None, 
     """Send a draft to the branches for comments (征求意见)."""
     from jxcore.services import plans
 
-    click.echo(_said(plans.submit(store, _version(store, registry, scheme, ref), user=acting_user(user), reason=reason)))
+    version = _version(store, registry, scheme, ref)
+    click.echo(_said(plans.submit(store, version, user=acting_user(user), reason=reason)))
 
 
 @plan_group.command("comment")

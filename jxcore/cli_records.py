@@ -150,7 +150,8 @@ def unlock_command(scheme: str, period: int | None, lock_id: int | None, reason:
 
     loaded = _plan(scheme, period)
     with Store.open(db) as store:
-        done = unlock(store, loaded.name, loaded.period.year, user=acting_user(user, store), reason=reason, lock_id=lock_id)
+        done = unlock(store, loaded.name, loaded.period.year, user=acting_user(user, store), reason=reason,
+                      lock_id=lock_id)
     if done.active:
         click.echo(f"unlock of lock #{done.id} requested by {done.unlock_requested_by}; "
                    "a second admin must confirm it with the same command")
