@@ -1,35 +1,52 @@
-"""Scale benchmark: jx at city, province and national size, against what it replaces.
+"""Scale benchmark: jx at city, province and national size, against what it replaces, measured
+as a user runs it.
 
-    .venv/bin/python bench/scale.py [--sizes city,province,national] [--plan PACK] [--work DIR] [--repeat N]
+    .venv/bin/python bench/scale.py [--sizes city,province] [--national] [--repeat N] [--work DIR]
+                                    [--cases jx,limit,pandas,report] [--plan PACK]
 
 For each size it generates the synthetic business system (``jx demo generate``, cached in --work)
 and a scheme pack reading it (the plan of --plan, default the installed guangdong pack's latest
-plan; outputs ranking, commendation, leadership_review, warnings: the report output's Excel and
-site are a publication step, timed apart), then runs every case in a fresh process and prints
-seconds and peak memory (max RSS of that process, interpreter and imports included):
+plan; outputs ranking, commendation, leadership_review, warnings), writes synthetic manual entries
+into a store, and then runs every case N times (interleaved, so a burst of other load hits every
+case alike), each a whole process timed by this one with the same clock: wall seconds, CPU
+seconds (user + system of the process and the children it waited for, from ``wait4``) and peak
+memory (its max RSS):
 
-- ``jx``: ``jx run`` end to end in-process: load the plan, collect, score, store, outputs;
-- ``limit``: DuckDB alone running the same per-unit measures (the collector's fused SQL, one
-  GROUP BY per table, run as it would be written by hand), no jx;
-- ``limit_entries``: the manual entries' counterpart, one hand-written SQLite GROUP BY over the store;
-- ``pandas``: what a provincial team would otherwise write: read the rows, filter, group by unit;
-- ``kernel``: score + aggregate + rank of all units on a synthetic 200-indicator plan;
-- ``incremental``: one new inspection entry written → updated ranking (engine.update_run).
+- ``jx``: ``jx run --scheme PACK --db STORE --as-of Y-12-31`` exactly as typed at a terminal (on
+  a pseudo-terminal 100 columns wide, so the real console with its tables), on a fresh copy of the
+  store with the manual entries (copied before the clock starts);
+- ``limit``: ``bench/baselines.py limit``: DuckDB alone running the collector's SQL, no jx;
+- ``pandas``: ``bench/baselines.py pandas``: the competent script a team writes without jx
+  (categorical unit codes, ``np.bincount``, record batches); every system-feed measure it writes
+  must equal jx's stored one (checked after the runs; the bench fails otherwise);
+- ``report``: ``jx report --scheme PACK --db STORE --out DIR`` on the run the ``jx`` case stored
+  (workbook + site), on a pseudo-terminal like ``jx``.
 
-No timing here is asserted by a test; the numbers are for docs/scaling.md.
+Extra in-process cases (``--cases``): ``limit_entries`` (one hand-written SQLite GROUP BY over the
+store's entries), ``kernel`` (score + aggregate + rank of all units on a synthetic 200-indicator
+plan), ``incremental`` (one new inspection entry → updated ranking, ``engine.update_run``).
+
+It prints, per case, the median and the minimum of wall and CPU seconds and the peak, then one
+table of every size with the ratios jx / limit and jx / pandas (of the medians; in CPU seconds
+too: steadier on a shared machine), with the load average before and after. No timing here is
+asserted by a test. See bench/README.md for the latest figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import fcntl
 import json
-import operator
+import os
+import pty
 import resource
 import shutil
 import statistics
+import struct
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -39,7 +56,11 @@ import yaml
 SIZES = {"city": (33, 500_000), "province": (1_500, 5_000_000), "national": (30_000, 100_000_000)}
 OUTPUTS = ["ranking", "commendation", "leadership_review", "warnings"]
 AS_OF = "{year}-12-31"
-CASES = ("jx", "jx_all_outputs", "limit", "limit_entries", "pandas", "kernel", "incremental")
+CASES = ("jx", "report", "limit", "pandas")  #: whole processes, the default
+IN_PROCESS = ("limit_entries", "kernel", "incremental")  #: optional, timed inside their own process
+BENCH = Path(__file__).resolve().parent
+JX = str(Path(sys.executable).with_name("jx"))
+COLUMNS = 100  #: width of the pseudo-terminal jx runs on
 
 
 # ---------------------------------------------------------------- set-up (parent process)
@@ -55,13 +76,18 @@ def prepare(size: str, plan_pack: Path, work: Path, seed: int) -> Path:
         started = time.perf_counter()
         scale.generate(data, units, seed=seed)
         print(f"{size}: generated {data.name} in {time.perf_counter() - started:.1f} s", flush=True)
-    for name, outputs in ((f"{size}-pack", OUTPUTS), (f"{size}-pack-all-outputs", None)):
-        pack = scale.write_pack(work / name, units, f"duckdb:///{data}", base=plan_pack, outputs=outputs)
-        for plan in (pack / "plans").glob("*.yaml"):
-            add_inspection_indicator(plan)
-    pack = work / f"{size}-pack"
-    started = time.perf_counter()
+    pack = scale.write_pack(work / f"{size}-pack", units, f"duckdb:///{data}", base=plan_pack, outputs=OUTPUTS)
+    for plan in (pack / "plans").glob("*.yaml"):
+        add_inspection_indicator(plan)
     template = entries_store(pack)
+    import hashlib
+
+    files = sorted((pack / "plans").glob("*.yaml")) + sorted(pack.glob("units.*"))
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()
+    stamp = template.with_name(template.name + ".plan-sha256")
+    if template.exists() and stamp.exists() and stamp.read_text() == digest:
+        return pack  # the entries of an unchanged plan are kept (national: 25 s quiet, minutes under load)
+    started = time.perf_counter()
     template.unlink(missing_ok=True)
     _, scheme = _load(pack)
     from jxcore.store import Store
@@ -70,12 +96,13 @@ def prepare(size: str, plan_pack: Path, work: Path, seed: int) -> Path:
         made = scale.add_synthetic_entries(store, scheme, seed=seed)
     print(f"{size}: {sum(made.values()):,} synthetic manual entries written in "
           f"{time.perf_counter() - started:.1f} s ({made})", flush=True)
+    stamp.write_text(digest)
     return pack
 
 
 def entries_store(pack: Path) -> Path:
     """The store holding the pack's synthetic manual entries; each case works on a copy of it."""
-    return pack.with_name(pack.name.removesuffix("-all-outputs") + "-entries.sqlite")
+    return pack.with_name(pack.name + "-entries.sqlite")
 
 
 def add_inspection_indicator(plan: Path) -> None:
@@ -108,12 +135,48 @@ def add_inspection_indicator(plan: Path) -> None:
     plan.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
-def run_case(case: str, pack: Path, work: Path) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--case", case, "--pack", str(pack), "--work", str(work)],
-                         capture_output=True, text=True)
-    if out.returncode:
-        return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def run_process(cmd: list[str], env: dict[str, str] | None = None, terminal: bool = False) -> dict:
+    """Run ``cmd`` as a whole process: its wall seconds (this process's clock), CPU seconds (user +
+    system of it and of the children it waited for) and peak RSS (from ``wait4``), its output. With
+    ``terminal`` its stdout and stderr are a pseudo-terminal of :data:`COLUMNS` columns, as at a
+    user's prompt (rich draws its tables and progress bars as it would there)."""
+    if terminal:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, COLUMNS, 0, 0))
+        out = err = slave
+    else:
+        master, slave = os.pipe()
+        out, err = slave, subprocess.STDOUT
+    env = {**(env or os.environ), "TERM": "xterm-256color"} if terminal else env
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+    os.close(slave)
+    output = bytearray()
+    while True:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # a pseudo-terminal whose other end closed
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    os.close(master)
+    text = output.decode("utf-8", errors="replace")
+    if proc.returncode:
+        return {"error": f"{' '.join(cmd)} exited {proc.returncode}: {text[-1500:]}"}
+    return {"seconds": wall, "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_mib": usage.ru_maxrss / 1024,
+            "output": text}
+
+
+def run_in_process_case(case: str, pack: Path, work: Path) -> dict:
+    """One of the in-process cases, in a fresh process of this script; its own clock."""
+    got = run_process([sys.executable, __file__, "--case", case, "--pack", str(pack), "--work", str(work)])
+    if "error" in got:
+        return got
+    return {**json.loads(got["output"].strip().splitlines()[-1]), "peak_mib": got["peak_mib"]}
 
 
 # ---------------------------------------------------------------- the cases (one per process)
@@ -147,28 +210,6 @@ def _store_copy(work: Path, name: str, pack: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def case_jx(pack: Path, work: Path) -> dict:
-    """``jx run`` in-process; the store (with the manual entries) is a file copied beforehand."""
-    from jxcore.engine import run_scheme
-    from jxcore.store import Store
-
-    url = _store_copy(work, "bench-jx", pack)
-    started = _clock()
-    registry, scheme = _load(pack)
-    with Store.open(url) as store:
-        as_of = dt.date.fromisoformat(AS_OF.format(year=scheme.period.year))
-        run_scheme(scheme, registry, as_of=as_of, store=store)
-    return _since(started)
-
-
-def case_jx_all_outputs(pack: Path, work: Path) -> dict:
-    """``jx`` with the plan's own outputs, the report output's workbook and site included."""
-    import os
-
-    os.environ["JX_HOME"] = str(work / "jx-home")
-    return case_jx(pack.with_name(pack.name + "-all-outputs"), work)
-
-
 def _feed_sql(pack: Path) -> tuple[str, list[str]]:
     """The DuckDB file and every SQL statement the system feed runs for the plan."""
     import duckdb
@@ -197,14 +238,44 @@ def _feed_sql(pack: Path) -> tuple[str, list[str]]:
     return path, texts
 
 
-def case_limit(pack: Path, work: Path) -> dict:
-    import duckdb
-
+def write_spec(pack: Path, work: Path) -> Path:
+    """The JSON spec bench/baselines.py reads: the DuckDB file, dates, units, the system-feed
+    indicators' parameters and the SQL the collector runs for them (compiled here, outside any clock)."""
     path, texts = _feed_sql(pack)
-    started = _clock()
-    with duckdb.connect(path, read_only=True) as con:
-        rows = sum(len(con.execute(sql).fetchnumpy()["unit"]) for sql in texts)
-    return {**_since(started), "queries": len(texts), "rows": rows}
+    _, scheme = _load(pack)
+    spec = {"database": path, "sql": texts, "start": str(scheme.period.start), "end": str(scheme.period.end),
+            "as_of": AS_OF.format(year=scheme.period.year), "units": [str(u.code) for u in scheme.units],
+            "staff": [u.staff for u in scheme.units], "entities": [u.entities for u in scheme.units],
+            "scheme": scheme.name, "period": scheme.period.year,
+            "measures": [{"node": n.code, "params": dict(n.collector.params)} for n in scheme.indicators()
+                         if n.collector.name == "system_feed"]}
+    out = work / f"{pack.name}-spec.json"
+    out.write_text(json.dumps(spec, ensure_ascii=False, default=str), encoding="utf-8")
+    return out
+
+
+def check_pandas(spec_path: Path, npz: Path, store_url: str) -> str:
+    """Every system-feed measure of the pandas script equals jx's stored one (NaN where jx has NaN)."""
+    from jxcore.store import Store
+
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    got = np.load(npz)
+    with Store.open(store_url) as store:
+        run = store.latest_run(spec["scheme"], spec["period"])
+        values, codes = run.values, list(run.unit_codes)
+    assert codes == spec["units"], "the stored run's units are not the pack's"
+    exact, close, wrong = 0, 0, []
+    for m in spec["measures"]:
+        ours, theirs = np.asarray(values[m["node"]], dtype=float), got[m["node"]]
+        if np.array_equal(ours, theirs, equal_nan=True):
+            exact += 1
+        elif np.allclose(ours, theirs, rtol=1e-12, atol=0, equal_nan=True):
+            close += 1
+        else:
+            bad = ~np.isclose(ours, theirs, rtol=1e-12, atol=0, equal_nan=True)
+            wrong.append(f"{m['node']} ({int(bad.sum())} units, e.g. jx {ours[bad][0]} pandas {theirs[bad][0]})")
+    assert not wrong, "the pandas baseline differs from jx: " + "; ".join(wrong[:10])
+    return f"pandas reproduces all {exact + close} system-feed measures ({exact} bit for bit, {close} within 1e-12)"
 
 
 def case_limit_entries(pack: Path, work: Path) -> dict:
@@ -226,79 +297,6 @@ def case_limit_entries(pack: Path, work: Path) -> dict:
     return {**_since(started), "rows": len(rows)}
 
 
-def case_pandas(pack: Path, work: Path) -> dict:
-    """The script a team writes without jx: read each table's rows into pandas, then group by unit."""
-    import duckdb
-    import pandas as pd
-    import pyarrow as pa
-
-    registry, scheme = _load(pack)
-    path = scheme.sources["business"].url.removeprefix("duckdb:///")
-    start, as_of = pd.Timestamp(scheme.period.start), pd.Timestamp(AS_OF.format(year=scheme.period.year))
-    specs = [n.collector.params for n in scheme.indicators() if n.collector.name == "system_feed"]
-    divisors = pd.DataFrame([(u.code, u.staff, u.entities) for u in scheme.units],
-                            columns=["unit_code", "staff", "entities"]).set_index("unit_code")
-    strings = {pa.string(): pd.StringDtype("pyarrow"), pa.large_string(): pd.StringDtype("pyarrow")}.get
-    started = _clock()
-    by_table: dict[str, list] = {}
-    for p in specs:
-        by_table.setdefault(p.get("table") or "", []).append(p)
-    results = {}
-    with duckdb.connect(path, read_only=True) as con:
-        for table, group in by_table.items():
-            if not table:  # raw SQL indicators: a team would write that SQL too
-                for p in group:
-                    results[p["sql"]] = con.execute(p["sql"].replace(":start", f"DATE '{start.date()}'")
-                                                    .replace(":as_of", f"DATE '{as_of.date()}'")).df()
-                continue
-            used = {"unit_code"} | {c for p in group for key in ("where", "numerator") for c in (p.get(key) or {})}
-            used |= {p["window"] for p in group if p.get("window")}
-            used |= {p["column"] for p in group if p.get("aggregate") in ("sum", "avg")}
-            # Arrow-backed strings: object strings of 100M rows would not fit in memory.
-            df = con.execute(f"SELECT {', '.join(sorted(used))} FROM {table}").to_arrow_table().to_pandas(
-                types_mapper=strings, date_as_object=False)
-            for i, p in enumerate(group):
-                keep = _mask(df, p.get("where"), start, as_of)
-                window = p.get("window")
-                in_window = keep & df[window].between(start, as_of) if window else keep
-                how = p.get("aggregate", "count")
-                if how == "rate":
-                    num = in_window & _mask(df, p["numerator"], start, as_of)
-                    den = in_window if p.get("denominator_window") else keep
-                    g = pd.DataFrame({"n": num, "d": den, "unit": df["unit_code"]}).groupby("unit").sum()
-                    value = g["n"] / g["d"]
-                elif how in ("sum", "avg"):
-                    value = df.loc[in_window].groupby("unit_code")[p["column"]].agg("sum" if how == "sum" else "mean")
-                else:
-                    value = df.loc[in_window].groupby("unit_code").size()
-                if p.get("divide_by"):
-                    value = value / divisors[p["divide_by"]].reindex(value.index)
-                results[(table, i)] = value * p.get("multiply", 1)
-            del df
-    return {**_since(started), "measures": len(results)}
-
-
-def _mask(df, flt, start, as_of):
-    import pandas as pd
-
-    keep = pd.Series(True, index=df.index)
-    for col, cond in (flt or {}).items():
-        ops = cond if isinstance(cond, dict) else {"in" if isinstance(cond, list) else "=": cond}
-        for op, value in ops.items():
-            value = {"{start}": start, "{as_of}": as_of}.get(value, value) if isinstance(value, str) else value
-            if op == "is null" or value is None:
-                keep &= df[col].isna() if value or op == "=" else df[col].notna()
-            elif op in ("in", "not in"):
-                keep &= df[col].isin(value) if op == "in" else ~df[col].isin(value)
-            else:
-                keep &= COMPARE[op](df[col], value).fillna(False).astype(bool)
-    return keep
-
-
-COMPARE = {"=": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-           ">=": operator.ge}
-
-
 def synthetic_plan(n_indicators: int = 200) -> dict:
     """10 items × 20 indicators with a mix of rules, on a 1000-point scale."""
     rules = [{"name": "base_score", "params": {"target": 0.9, "step": 0.01, "per_step_above": 1,
@@ -308,7 +306,8 @@ def synthetic_plan(n_indicators: int = 200) -> dict:
     per_item = n_indicators // 10
     return {"scale": 1000, "nodes": [
         {"code": f"I{i}", "name": f"item {i}", "points": 100, "children": [
-            {"code": f"I{i}.{j}", "name": f"indicator {i}.{j}", "points": 5 if j < per_item - 1 else 100 - 5 * (per_item - 1),
+            {"code": f"I{i}.{j}", "name": f"indicator {i}.{j}",
+             "points": 5 if j < per_item - 1 else 100 - 5 * (per_item - 1),
              "rule": rules[(i * per_item + j) % len(rules)],
              "collector": {"name": "system_feed", "params": {"table": "t"}}}
             for j in range(per_item)]} for i in range(10)]}
@@ -316,8 +315,8 @@ def synthetic_plan(n_indicators: int = 200) -> dict:
 
 def _kernel(scheme, registry, repeat: int = 5) -> float:
     from jxcore.engine import aggregate, score
-    from jxcore.ranking import rank_totals, ranking_settings
     from jxcore.models import Measure
+    from jxcore.ranking import rank_totals, ranking_settings
 
     units = scheme.unit_table()
     rng = np.random.default_rng(1)
@@ -376,15 +375,117 @@ def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load() -> str:
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def run_size(size: str, pack: Path, args: argparse.Namespace) -> dict[str, list[dict]]:
+    """Every case of one size, ``args.repeat`` times, interleaved; the pandas script's measures checked."""
+    work = args.work
+    spec = write_spec(pack, work)
+    period = json.loads(spec.read_text(encoding="utf-8"))["period"]
+    env = {**os.environ, "JX_HOME": str(work / "jx-home")}
+    env.pop("JX_DATABASE_URL", None)
+    store = work / f"bench-{size}.sqlite"
+    out_dir = work / f"report-{size}"
+    npz = work / f"{size}-pandas.npz"
+    cases = args.cases.split(",")
+    runs: dict[str, list[dict]] = {case: [] for case in cases}
+    checked = None
+    for _ in range(args.repeat):  # interleaved: a burst of other load hits every case alike
+        for case in cases:
+            if case == "jx":  # a fresh copy of the store with the entries, made before the clock starts
+                for old in work.glob(f"{store.name}*"):
+                    old.unlink()
+                shutil.copyfile(entries_store(pack), store)
+                got = run_process([JX, "run", "--scheme", str(pack), "--db", f"sqlite:///{store}",
+                                   "--as-of", AS_OF.format(year=period)], env, terminal=True)
+            elif case == "report":
+                if not store.exists():
+                    got = {"error": "report needs the jx case first (it reports the run jx stored)"}
+                else:
+                    shutil.rmtree(out_dir, ignore_errors=True)
+                    got = run_process([JX, "report", "--scheme", str(pack), "--db", f"sqlite:///{store}",
+                                       "--out", str(out_dir)], env, terminal=True)
+            elif case == "limit":
+                got = run_process([sys.executable, str(BENCH / "baselines.py"), "limit", str(spec)])
+            elif case == "pandas":
+                npz.unlink(missing_ok=True)
+                got = run_process([sys.executable, str(BENCH / "baselines.py"), "pandas", str(spec), str(npz)])
+                if "error" not in got and checked is None and store.exists():
+                    checked = check_pandas(spec, npz, f"sqlite:///{store}")
+                    print(f"{size}: {checked}", flush=True)
+            else:
+                got = run_in_process_case(case, pack, work)
+            got.pop("output", None)
+            got["load"] = load()
+            runs[case].append(got)
+            if "error" in got:
+                print(f"{size} {case} failed: {got['error']}", flush=True)
+    if "pandas" in runs and checked is None:
+        print(f"{size}: the pandas measures were not checked (run the jx case too)")
+    return runs
+
+
+def summary(runs: list[dict]) -> dict | None:
+    ok = [r for r in runs if "error" not in r and "seconds" in r]
+    if not ok:
+        return None
+    walls = [r["seconds"] for r in ok]
+    cpus = [r["cpu_seconds"] for r in ok if "cpu_seconds" in r]
+    return {"n": len(ok), "wall": statistics.median(walls), "wall_min": min(walls),
+            "cpu": statistics.median(cpus) if cpus else float("nan"), "cpu_min": min(cpus) if cpus else float("nan"),
+            "peak": max(r.get("peak_mib", 0) for r in ok)}
+
+
+def print_size(size: str, runs: dict[str, list[dict]]) -> None:
+    n, entities = SIZES[size]
+    print(f"\n== {size}: {n:,} units, {entities:,} market entities (medians of N runs; min in brackets)")
+    for case, got in runs.items():
+        s = summary(got)
+        if s is None:
+            print(f"  {case:14} failed")
+            continue
+        print(f"  {case:14} wall {s['wall']:8.3f} s [{s['wall_min']:8.3f}]  CPU {s['cpu']:8.3f} s "
+              f"[{s['cpu_min']:8.3f}]  peak {s['peak']:7.0f} MiB  N={s['n']}")
+    sys.stdout.flush()
+
+
+def ratio_table(results: dict[str, dict[str, list[dict]]]) -> str:
+    """One Markdown table: each size × {jx, limit, pandas, report}, and jx / limit, jx / pandas."""
+    def cell(s: dict | None) -> str:
+        return "–" if s is None else f"{s['wall']:.2f} [{s['wall_min']:.2f}] / {s['cpu']:.2f}"
+
+    def ratio(a: dict | None, b: dict | None, key: str) -> str:
+        return "–" if a is None or b is None or not b[key] else f"{a[key] / b[key]:.2f}"
+
+    lines = ["| size | jx run | limit (DuckDB) | pandas | jx / limit (wall, CPU) | jx / pandas (wall, CPU) "
+             "| jx report | load before → after |",
+             "|---|---|---|---|---|---|---|---|"]
+    for size, runs in results.items():
+        s = {case: summary(got) for case, got in runs.items()}
+        jx, lim, pd_ = s.get("jx"), s.get("limit"), s.get("pandas")
+        loads = [r["load"] for got in runs.values() for r in got if "load" in r]
+        lines.append(f"| {size} | {cell(jx)} | {cell(lim)} | {cell(pd_)} | {ratio(jx, lim, 'wall')}, "
+                     f"{ratio(jx, lim, 'cpu')} | {ratio(jx, pd_, 'wall')}, {ratio(jx, pd_, 'cpu')} | "
+                     f"{cell(s.get('report'))} | {loads[0] if loads else ''} → {loads[-1] if loads else ''} |")
+    lines.append("\nCells: median wall seconds [minimum] / median CPU seconds, whole processes. "
+                 "Ratios of the medians; below 1 means jx is faster.")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="city,province,national")
+    parser.add_argument("--sizes", default="city,province", help="comma-separated: city, province, national")
+    parser.add_argument("--national", action="store_true", help="add the national size (slow: minutes a run)")
     parser.add_argument("--plan", type=Path, help="a scheme pack whose latest plan is run (default: guangdong)")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/jx-bench"))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/jx-bench-data"),
+                        help="data, packs, stores and reports (the data is generated once and kept)")
     parser.add_argument("--seed", type=int, default=2010)
-    parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run the cases this many times, interleaved, and keep each one's fastest run")
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help=f"comma-separated, in this order each round; also {', '.join(IN_PROCESS)}")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every case (medians and minimums of them)")
+    parser.add_argument("--json", type=Path, help="also write every run's figures to this file")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--pack", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -396,33 +497,20 @@ def main() -> None:
     from jx_scheme_guangdong import PACK_DIR
 
     args.work.mkdir(parents=True, exist_ok=True)
-    for size in args.sizes.split(","):
+    sizes = [s for s in args.sizes.split(",") if s]
+    if args.national and "national" not in sizes:
+        sizes.append("national")
+    print(f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, load {load()}, "
+          f"repeat {args.repeat}", flush=True)
+    results = {}
+    for size in sizes:
         pack = prepare(size, args.plan or PACK_DIR, args.work, args.seed)
-        runs: dict[str, list[dict]] = {case: [] for case in args.cases.split(",")}
-        for _ in range(args.repeat):  # interleaved: a burst of other load hits every case alike
-            for case in runs:
-                runs[case].append(run_case(case, pack, args.work))
-        report(size, {case: min(got, key=lambda r: r.get("seconds", float("inf"))) for case, got in runs.items()})
-
-
-def report(size: str, got: dict) -> None:
-    n, entities = SIZES[size]
-    print(f"\n== {size}: {n:,} units, {entities:,} market entities")
-    for case, r in got.items():
-        if "error" in r:
-            print(f"  {case:12} failed: {r['error']}")
-            continue
-        extra = {k: v for k, v in r.items() if k not in ("seconds", "peak_mib")}
-        print(f"  {case:12} {r['seconds']:9.3f} s  peak {r['peak_mib']:8.0f} MiB  {extra}")
-    ok = {c: r["seconds"] for c, r in got.items() if "error" not in r}
-    if "jx" in ok and "limit" in ok:
-        print(f"  jx / limit   = {ok['jx'] / ok['limit']:.2f}  (target <= 1.5 nationally); CPU seconds: "
-              f"{got['jx']['cpu_seconds'] / got['limit']['cpu_seconds']:.2f}")
-    if "jx" in ok and "limit" in ok and "limit_entries" in ok:
-        print(f"  jx / (limit + limit_entries) = {ok['jx'] / (ok['limit'] + ok['limit_entries']):.2f}")
-    if "jx" in ok and "pandas" in ok:
-        print(f"  pandas / jx  = {ok['pandas'] / ok['jx']:.1f}  (target >= 10 nationally)")
-    sys.stdout.flush()
+        results[size] = run_size(size, pack, args)
+        print_size(size, results[size])
+    print()
+    print(ratio_table(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
 
 
 if __name__ == "__main__":
