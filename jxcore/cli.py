@@ -116,7 +116,7 @@ class JxGroup(click.Group):
         if self._hooked_of is pm:
             return self._hooked
         scratch = click.Group()
-        self.hooked_by: dict[str, list[str]] = {}
+        self.hooked_by = {}
         for impl in pm.hook.jx_register_commands.get_hookimpls():
             before = set(scratch.commands)
             try:
@@ -508,7 +508,8 @@ def collect_command(scheme: Scheme, store: Any, registry: Any, as_of: dt.date | 
     units = loaded.unit_table()
     by_collector: dict[str, list[str]] = defaultdict(list)
     for node in loaded.indicators():
-        by_collector[node.collector.name].append(node.code)
+        if node.collector is not None:  # a checked plan's indicators all have one
+            by_collector[node.collector.name].append(node.code)
     table = Table("collector", "indicator", "units with data", "events", "problems")
     problems: list[str] = []
     for name, codes in by_collector.items():

@@ -163,7 +163,7 @@ class _Builder:
         if construct is None or not tag.startswith("tag:yaml.org,2002:"):
             self.problem(f"unsupported YAML tag {tag}", event.start_mark, "remove the tag (the '!…' before the value)")
             return INVALID
-        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+        node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)  # type: ignore[arg-type]
         try:
             value = construct(self.loader, node)
         except (ValueError, OverflowError, yaml.YAMLError) as exc:
@@ -185,7 +185,7 @@ class _Builder:
         if event.tag not in _SEQ_TAGS:
             self.problem(f"unsupported YAML tag {event.tag}", event.start_mark, "remove the tag")
         ld = self.loader
-        result = LineList(line=event.start_mark.line + 1)
+        result = LineList(line=event.start_mark.line + 1)  # type: ignore[union-attr]
         while not ld.check_event(SequenceEndEvent):
             result.lines.append(ld.peek_event().start_mark.line + 1)
             result.append(self.node(depth + 1))
@@ -196,7 +196,7 @@ class _Builder:
         if event.tag not in _MAP_TAGS:
             self.problem(f"unsupported YAML tag {event.tag}", event.start_mark, "remove the tag")
         ld = self.loader
-        result = LineDict(line=event.start_mark.line + 1)
+        result = LineDict(line=event.start_mark.line + 1)  # type: ignore[union-attr]
         while not ld.check_event(MappingEndEvent):
             first = ld.peek_event()
             mark = first.start_mark
@@ -302,7 +302,7 @@ def decode(data: bytes, shown: str) -> tuple[str | None, list[Problem]]:
     except UnicodeDecodeError as exc:
         return None, [_not_utf8(data, exc, where)]
     text = text.removeprefix("\ufeff")
-    problems = []
+    problems: list[Problem] = []
     for match in _CONTROL.finditer(text):
         if len(problems) == 5:
             break
