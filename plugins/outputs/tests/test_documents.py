@@ -183,3 +183,75 @@ def test_the_warnings_output_prints_the_most_serious_and_counts_the_rest(store):
     WarningsOutput().emit(OutputContext(result=result, params=params, store=store, console=console,
                                         display={"all": True}))  # jx run --all
     assert len([line for line in console.export_text().splitlines() if line.startswith("│ u")]) == 30
+
+
+def test_column_rows_read_as_a_list_of_row_tuples(store):
+    report = report_of(store, n=12)
+    table = tables.ranking_table(report)
+    assert isinstance(table.rows, tables.ColumnRows)
+    rows = list(table.rows)
+    assert len(rows) == len(table.rows) == 12 and rows[0] == table.rows[0] and rows[2:5] == table.rows[2:5]
+    assert all(type(v) in (str, int, type(None)) for row in rows for v in row)  # Python values, not numpy's
+    first, second = report.ranking.order[:2].tolist()
+    view = report.view
+    assert rows[0][:4] == (1, view.codes[first], view.names[first], int(view.totals[first]))
+    assert rows[0][-2] is None and rows[1][-2] == int(view.totals[first] - view.totals[second])  # the gap
+    indicators = tables.indicator_table(report).rows
+    assert repr(indicators[0][3]) == repr(float(view.values["A1"][first]))  # the measure (NaN or a float)
+
+
+def test_the_workbook_written_beside_the_site_in_a_second_process_is_the_same(store, tmp_path, monkeypatch):
+    from jx_outputs import outputs
+
+    report = report_of(store, n=30)
+    one_index, one_book = outputs.write_reports(report, tmp_path / "one")
+    monkeypatch.setattr(outputs, "PARALLEL_UNITS", 1)  # fork the workbook's process even for 30 units
+    steps = []
+
+    class Console:  # the progress bars' steps, as rich would get them
+        pass
+
+    def progress(_console):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def bars():
+            yield lambda description, total: (steps.append((description, total)) or (lambda n: steps.append(n)))
+
+        return bars()
+
+    monkeypatch.setattr(outputs, "_progress", progress)
+    two_index, two_book = outputs.write_reports(report, tmp_path / "two", Console())
+    assert ("写入工作簿", 30 * 3 + len(tables.commendation_table(report).rows) + len(
+        tables.warning_table(report).rows)) in steps and ("写入绩效之窗网站", 30) in steps
+    with zipfile.ZipFile(one_book) as a, zipfile.ZipFile(two_book) as b:
+        assert a.namelist() == b.namelist()
+        assert all(a.read(n) == b.read(n) for n in a.namelist() if n != "docProps/core.xml")
+    assert one_index.read_text(encoding="utf-8") == two_index.read_text(encoding="utf-8")
+    pages = sorted(p.name for p in (tmp_path / "two" / "units").iterdir())
+    assert pages == sorted(f"{code}.html" for code in report.view.codes)
+
+
+def test_a_unit_page_shows_that_units_scores_measures_and_warnings(store, tmp_path):
+    report = report_of(store, n=40)
+    index = write_site(report, tmp_path / "site")
+    view = report.view
+    warned = tables.warning_table(report).rows
+    for i in (0, 17, 39):
+        page = (index.parent / "units" / f"{view.codes[i]}.html").read_text(encoding="utf-8")
+        assert f"<h1>{view.names[i]}（{view.codes[i]}）</h1>" in page and "\x00" not in page
+        assert f"<strong>{format_points(int(view.totals[i]))}</strong>" in page
+        assert f"<strong>{int(view.ranks[i])}</strong> / 40" in page
+        assert f'<td class="n">{format_points(int(view.node_scores("A1")[i]))}</td><td class="n">' \
+               f'{view.values["A1"][i]:.4g}</td>' in page
+        mine = [row for row in warned if row[0] == view.codes[i]]
+        assert page.count('<td class="level-') == len(mine)
+        assert ("<h2>预警</h2>\n<p>无</p>" in page) == (not mine)
+        assert page.count("<circle") == 2  # two runs of the period: the rank history's dots
+
+
+def test_text_with_characters_xml_cannot_hold_still_makes_a_workbook(store, tmp_path):
+    report = report_of(store, n=3, names=["甲\x01乙", " 前后有空格 ", "a&b<c>"])
+    book = load_workbook(write_workbook(report, tmp_path / "book.xlsx"))
+    names = {book["排行榜"].cell(row=r, column=3).value for r in range(3, 6)}
+    assert names == {"甲乙", " 前后有空格 ", "a&b<c>"}
