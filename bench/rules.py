@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 import sys
 import timeit
 
@@ -47,16 +48,26 @@ CASES = {
 
 def main() -> int:
     registry = installed_registry()
-    print(f"{'rule':<14} {'vectorized':>11} {'scalar/unit':>12} {'ratio':>7}   ({N:,} units)")
+    print(f"{'rule':<14} {'vectorized':>11} {'(min)':>9} {'scalar/unit':>12} {'ratio':>7}   "
+          f"({N:,} units; medians of 5 timings, minimum beside)")
     slow = []
     for name, case in CASES.items():
         rule = registry.rule(name)
         inp = rule_input(rule, units=units, **case)
         assert (rule.score(inp) == score_scalar(name, inp)).all(), name
-        runs, _ = timeit.Timer(lambda: rule.score(inp)).autorange()
-        fast = min(timeit.repeat(lambda: rule.score(inp), number=runs, repeat=5)) / runs
-        scalar = min(timeit.repeat(lambda: score_scalar(name, inp), number=1, repeat=2))
-        print(f"{name:<14} {fast * 1e3:9.3f}ms {scalar * 1e3:10.1f}ms {scalar / fast:6.0f}×")
+
+        def fast_call(rule=rule, inp=inp):
+            return rule.score(inp)
+
+        def scalar_call(name=name, inp=inp):
+            return score_scalar(name, inp)
+
+        runs, _ = timeit.Timer(fast_call).autorange()
+        fast_times = [t / runs for t in timeit.repeat(fast_call, number=runs, repeat=5)]
+        scalar = statistics.median(timeit.repeat(scalar_call, number=1, repeat=3))
+        fast = statistics.median(fast_times)
+        print(f"{name:<14} {fast * 1e3:9.3f}ms {min(fast_times) * 1e3:7.3f}ms {scalar * 1e3:10.1f}ms "
+              f"{scalar / fast:6.0f}×")
         if fast > 1e-3:
             slow.append(name)
     if slow:
