@@ -11,6 +11,7 @@ for it at commit (PostgreSQL's deferred check of migration 0006) and then meets 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import attrs
 import sqlalchemy as sa
@@ -78,7 +79,7 @@ def lock(store: Store, scheme: str, period: int, *, user: str, until: dt.date | 
          reason: str | None = None) -> Lock:
     """Lock scheme/period's entries up to ``until`` (default 31 December), or with ``final`` its final
     results and all its entries; record and return the chain head (admins only)."""
-    where = {"scheme": scheme, "period": period}
+    where: dict[str, Any] = {"scheme": scheme, "period": period}
     require(store, user, Action.LOCK, **where)
     end = dt.date(period, 12, 31)
     until = end if final or until is None else until
@@ -125,7 +126,7 @@ def unlock(store: Store, scheme: str, period: int, *, user: str, reason: str, lo
     ``lock_id`` defaults to the newest active lock of scheme/period. Returns the lock (its
     ``unlocked_by`` is set once lifted).
     """
-    where = {"scheme": scheme, "period": period}
+    where: dict[str, Any] = {"scheme": scheme, "period": period}
     require(store, user, Action.UNLOCK, **where)
     if not reason or not reason.strip():
         raise UsageError("an unlock needs a reason", hint="give --reason TEXT; it is kept with the lock")
@@ -179,7 +180,8 @@ def check_unlocked(connection: sa.Connection, scheme: str, period: int, dates: l
                                "or two admins lift the lock with jx unlock")
 
 
-def check_unlocked_query(connection: sa.Connection, scheme: str, period: int, dates: sa.Select) -> None:
+def check_unlocked_query(connection: sa.Connection, scheme: str, period: int,
+                         dates: sa.Select | sa.CompoundSelect) -> None:
     """:func:`check_unlocked` for the dates a query gives (one date column: an import's staged
     entries and the entries they supersede), counted in the database instead of listed in Python."""
     current = active_locks(connection, scheme, period)

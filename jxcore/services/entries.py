@@ -29,7 +29,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import numpy as np
@@ -73,7 +73,7 @@ class EntryReport:
     user: str
     batch_id: str | None  #: None for a preview
     entered_at: dt.datetime | None
-    entry_ids: tuple[int, ...] = ()
+    entry_ids: Sequence[int] = ()  #: a tuple, or for an import a compact EntryIds equal to one
     encoding: str | None = None
     #: indicator code → how many of the entries count in it
     feeds: Mapping[str, int] = attrs.field(factory=dict)
@@ -137,7 +137,7 @@ def reader_of(registry: Registry, kind: str) -> tuple[str, EntryReader]:
         raise UsageError(f"unknown kind of entry {kind!r}",
                          hint=f"the kinds are: {', '.join(sorted(kinds)) or 'none (no collector reads entries)'}")
     name = kinds[kind][0]
-    return name, registry.collector(name)
+    return name, cast(EntryReader, registry.collector(name))
 
 
 def _requests(registry: Registry, scheme: Scheme, collector: str) -> list[CollectRequest]:
@@ -458,7 +458,7 @@ def counted(registry: Registry, scheme: Scheme, kind: str, rows: Sequence[NewEnt
     requests = _requests(registry, scheme, collector)
     if not requests or not rows:
         return np.zeros(len(rows), dtype=bool)
-    return np.asarray(reader.feeds(kind, requests, rows), dtype=bool).any(axis=0)
+    return np.asarray(np.asarray(reader.feeds(kind, requests, rows), dtype=bool).any(axis=0))
 
 
 def enter(store: Store, registry: Registry, scheme: Scheme, kind: str, fields: Mapping[str, Any], *, user: str,

@@ -15,13 +15,9 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import Any
 
-try:
-    from _json import make_encoder as _c_make_encoder
-except ImportError:  # pragma: no cover - CPython always has it
-    _c_make_encoder = None
-
 import sqlalchemy as sa
 
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # the C encoder json.dumps uses
 _BATCH = 10_000  #: rows per executemany on the generic path
 
 
@@ -33,21 +29,21 @@ def insert_rows(connection: sa.Connection, table: str, names: Sequence[str], row
     """
     dialect = connection.dialect.name
     columns = ", ".join(names)
+    driver: Any = connection.connection.driver_connection  # inside the transaction SQLAlchemy began
     if dialect == "sqlite":
-        cursor = connection.connection.driver_connection.cursor()
+        cursor = driver.cursor()
         try:
-            before = connection.connection.driver_connection.total_changes
+            before = driver.total_changes
             cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(names))})", rows)
-            return connection.connection.driver_connection.total_changes - before
+            return driver.total_changes - before
         finally:
             cursor.close()
     if dialect == "postgresql" and connection.dialect.driver == "psycopg":
         written = 0
-        with connection.connection.driver_connection.cursor() as cursor:
-            with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    written += 1
+        with driver.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                written += 1
         return written
     target = sa.table(table, *[sa.column(n) for n in names])
     written = 0

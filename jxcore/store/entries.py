@@ -162,7 +162,7 @@ class Stage:
         self._drop()
         STAGE.create(connection)
         self._date = bulk.date_value(connection)
-        self._cache = None
+        self._cache: Any = None
         if connection.dialect.name == "sqlite":  # index pages of a large import stay in memory, bounded
             self._cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
             connection.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
@@ -212,7 +212,7 @@ class Stage:
             fields = {k: row[k] for k in row.keys() if k != "staged_row"}
             yield row["staged_row"], Entry(**{**fields, "payload": json.loads(fields["payload"])})
 
-    def dates(self) -> sa.Select:
+    def dates(self) -> sa.CompoundSelect:
         """The staged entries' dates and those of the entries they supersede (for the lock check)."""
         s = STAGE.c
         return sa.select(s.entry_date.label("day")).union_all(
@@ -274,7 +274,7 @@ class EntryIds(Sequence[int]):
             ids.extend(r[0] for r in page)
         return cls(ids)
 
-    def __getitem__(self, index):  # type: ignore[override]
+    def __getitem__(self, index):
         found = self._ids[index]
         return tuple(found) if isinstance(index, slice) else found
 

@@ -126,7 +126,8 @@ def leaf_hashes(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -
         return []
     late = LATE_COLUMNS.get(tbl, ())
     assert not names or names[0] not in late, "a late column is never a table's first"
-    parts, fields = [], []
+    parts: list[str] = []
+    fields: list[Iterable[str]] = []
     for i, name in enumerate(names):
         values = [row[i] for row in rows]
         texts = _column_texts(values)
@@ -328,10 +329,10 @@ def raw_rows(connection: sa.Connection, tbl: str, where: sa.ColumnElement | None
     if tbl in LATE_COLUMNS:  # a migration chaining rows before a later migration added the column
         present = {c["name"] for c in sa.inspect(connection).get_columns(tbl)}
         names = [c for c in names if c in present]
-    query = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl))
+    query: sa.Select = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl))
     if where is not None:
         query = query.where(where)
-    query = query.order_by(*[sa.column(c) for c in CHAINED.get(tbl, (VERSIONED.get(tbl),))])
+    query = query.order_by(*[sa.column(c) for c in CHAINED.get(tbl) or (VERSIONED[tbl],)])
     for row in connection.execute(query).mappings():
         yield dict(row)
 
@@ -383,8 +384,8 @@ def append(connection: sa.Connection, tbl: str, rows: Iterable[Mapping[str, Any]
     duplicate sequence number); a SQLite write transaction is exclusive already.
     """
     names = columns(tbl)
-    rows = [tuple(row.get(c) for c in names) for row in rows]
-    return append_pages(connection, tbl, names, [rows], keys=keys)
+    page = [tuple(row.get(c) for c in names) for row in rows]
+    return append_pages(connection, tbl, names, [page], keys=keys)
 
 
 def append_pages(connection: sa.Connection, tbl: str, names: Sequence[str],
@@ -399,7 +400,7 @@ def append_pages(connection: sa.Connection, tbl: str, names: Sequence[str],
     require_guards(connection)
     lock_writers(connection)
     heads = _current_heads(connection)
-    where = [list(names).index(c) for c in CHAINED.get(tbl, (VERSIONED.get(tbl),))]
+    where = [list(names).index(c) for c in CHAINED.get(tbl) or (VERSIONED[tbl],)]
     for page in pages:
         if not page:
             continue
@@ -463,13 +464,13 @@ def present_columns(connection: sa.Connection, tbl: str) -> list[str]:
 
 
 def _keyset_pages(connection: sa.Connection, tbl: str, names: Sequence[str], where: sa.ColumnElement,
-                  page: int) -> Iterator[list[tuple]]:
+                  page: int) -> Iterator[Sequence[Sequence[Any]]]:
     """The rows of ``tbl`` matching ``where`` as the database holds them (untyped tuples), by id,
     ``page`` at a time; each page is fetched whole before the caller writes anything."""
     position = list(names).index("id")
     last = None
     while True:
-        query = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl)).where(where)
+        query: sa.Select = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl)).where(where)
         if last is not None:
             query = query.where(sa.column("id") > last)
         rows = connection.execute(query.order_by(sa.column("id")).limit(page)).cursor.fetchall()
@@ -578,7 +579,7 @@ def missing_guards(connection: sa.Connection) -> list[str]:
     enabled = {n: e for n, e in rows}
     missing = [f"trigger {g} ({'disabled' if g in enabled else 'missing'})" for g in PG_GUARDS
                if enabled.get(g) not in ("O", "A")]
-    fixed = dict(connection.execute(sa.text(
+    fixed: dict[str, str | None] = dict(connection.execute(sa.text(
         "SELECT p.proname, array_to_string(p.proconfig, ',') FROM pg_proc p "
         "WHERE p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'jx\\_%'")).all())
     missing += [f"function {f} ({'missing' if f not in fixed else 'search_path not fixed'})" for f in PG_FUNCTIONS
