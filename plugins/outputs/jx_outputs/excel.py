@@ -132,14 +132,27 @@ class _Memo(dict):
         return cell
 
 
+def by_unique(values: np.ndarray, format: Callable[[Any], str], memo: dict) -> list[str]:
+    """``format`` of every value of a numeric column, made once per distinct value (``np.unique``;
+    ``memo`` keeps them across chunks): a national indicator sheet has 5.3M measures but ~1M
+    distinct ones, and fewer distinct scores still."""
+    distinct, where = np.unique(values, return_inverse=True)
+    texts = [memo[v] if v in memo else memo.setdefault(v, format(v)) for v in distinct.tolist()]
+    return np.asarray(texts, dtype=object)[where.reshape(-1)].tolist()
+
+
 def _column(values: Sequence[Any], kind: str, memo: _Memo) -> list[str]:
     """Every cell of a column (chunk)."""
-    if isinstance(values, np.ndarray):
-        if kind in DECIMALS and values.dtype.kind == "f":  # measures: mostly distinct, no memo
-            style = _STYLE[kind]
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf" and kind in _STYLE and kind != "date":
+        style = _STYLE[kind]
+        if kind in DECIMALS:
             pre, empty = f'<c s="{style}"><v>', f'<c s="{style}"/>'
-            rounded = np.where(np.isfinite(values), np.round(values, DECIMALS[kind]), np.nan).tolist()
-            return [pre + repr(v) + "</v></c>" if v == v else empty for v in rounded]
+            rounded = np.where(np.isfinite(values), np.round(values, DECIMALS[kind]), np.nan)
+            return by_unique(rounded, lambda v: pre + repr(v) + "</v></c>" if v == v else empty, memo)
+        if kind == "points" and values.dtype.kind in "iu":
+            return by_unique(values, lambda m: f'<c s="{style}"><v>{m / MILLI!r}</v></c>', memo)
+        return by_unique(values, memo.__getitem__, {})
+    if isinstance(values, np.ndarray):
         values = values.tolist()
     if kind == "text":
         return ["<c/>" if v is None else _text(v) for v in values]

@@ -23,6 +23,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup, escape
 
+from jx_outputs.excel import by_unique
 from jx_outputs.labels import labels
 from jx_outputs.report import Report
 from jx_outputs.tables import (
@@ -55,13 +56,26 @@ class _Formatted(dict):
         return text
 
 
+def _points(milli: int) -> str:
+    """:func:`jxcore.points.format_points` without Decimal: ``m / 1000`` is the double nearest the
+    three-decimal value, and its shortest repr is that decimal (no exponent for |m| < 10**19)."""
+    text = repr(milli / 1000)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}" if value == value else ""
+
+
 def _texts(values: Sequence[Any], kind: str) -> list[str]:
-    """The escaped display text of every value of a column."""
+    """The escaped display text of every value of a column (numbers formatted once per distinct value)."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf" and kind != "text":
+        if kind == "points" and values.dtype.kind in "iu":
+            return by_unique(values, _points, {})
+        if kind == "number" and values.dtype.kind == "f":
+            return by_unique(values, _number, {})
+        return by_unique(values, _Formatted(kind).__getitem__, {})
     if isinstance(values, np.ndarray):
-        if values.dtype.kind == "f" and kind == "number":  # measures: mostly distinct (format_cell inlined)
-            return [f"{v:.4g}" if v == v else "" for v in values.tolist()]
-        if values.dtype.kind == "f":
-            return [format_cell(v, kind) for v in values.tolist()]
         values = values.tolist()
     if kind == "text":
         return ["" if v is None else str(escape(v)) for v in values]
@@ -137,14 +151,13 @@ def write_site(report: Report, out_dir: Path, advance: Callable[[int], None] | N
 
     items = view.items()
     indicators = [node for node in view.scheme.indicators() if view.has_node(node.code)]
-    points = _Formatted("points")
     nan = np.full(n, np.nan)
     skeleton = _ENV.get_template("unit.html").render(
         code=slot(_texts(view.codes, "text")), name=slot(_texts(view.names, "text")),
-        rank=slot(list(map(str, view.ranks.tolist()))), total=slot(list(map(points.__getitem__, view.totals.tolist()))),
-        items=[(node, slot(list(map(points.__getitem__, view.node_scores(node.code).tolist()))),
+        rank=slot(list(map(str, view.ranks.tolist()))), total=slot(_texts(view.totals, "points")),
+        items=[(node, slot(_texts(view.node_scores(node.code), "points")),
                 slot(list(map(str, np.asarray(report.ranking.item_ranks[node.code]).tolist())))) for node in items],
-        indicators=[(node, slot(list(map(points.__getitem__, view.node_scores(node.code).tolist()))),
+        indicators=[(node, slot(_texts(view.node_scores(node.code), "points")),
                      slot(_texts(np.asarray(view.values.get(node.code, nan), dtype=float), "number")))
                     for node in indicators],
         chart=slot(chart_html(report, lab)), warnings=slot(_unit_warnings(warnings, view, lab, levels)),
