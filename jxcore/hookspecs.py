@@ -102,6 +102,23 @@ def jx_register_commands(cli):
 
 
 @hookspec
+def jx_settings_keys():
+    """Name the top-level keys of a scheme's ``settings:`` this plugin reads.
+
+    Return an iterable of key names. ``jx validate`` reports any other top-level key (a typo such
+    as ``comendation:``, or a key for a plugin that is not installed) with its file:line and the
+    known keys. The core's own are ``ranking``, ``records`` and ``plans``. What is inside a key is
+    the plugin's to check (``check_settings`` of an output, rule or collector).
+
+    Use in a plugin::
+
+        @hookimpl
+        def jx_settings_keys():
+            return ("commendation", "leadership_review")
+    """
+
+
+@hookspec
 def jx_prepare_source(scheme, source):
     """Get a source database ready before a collector opens it.
 

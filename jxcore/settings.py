@@ -13,9 +13,51 @@ from typing import Any
 
 import attrs
 
-from jxcore.errors import Location, Problem, SchemeError
+from jxcore.errors import Location, PluginError, Problem, SchemeError
 from jxcore.models import Scheme
 from jxcore.params import Param, check_params
+
+#: The top-level settings the core reads (docs/scheme-format.md); plugins add theirs through the
+#: ``jx_settings_keys`` hook.
+CORE_SETTINGS_KEYS = ("ranking", "records", "plans")
+
+
+def known_settings_keys(pm: Any) -> dict[str, str]:
+    """Top-level setting → who reads it ("jx" for the core, else the plugin's name), from the
+    ``jx_settings_keys`` hook of every plugin of ``pm`` (a :class:`jxcore.plugins.JxPluginManager`).
+    A plugin whose hook fails or returns something other than names raises PluginError naming it."""
+    known = dict.fromkeys(CORE_SETTINGS_KEYS, "jx")
+    for impl in pm.hook.jx_settings_keys.get_hookimpls():
+        try:
+            given = impl.function()
+            keys = [] if given is None else list(given)
+        except Exception as exc:
+            raise PluginError(f"the jx_settings_keys hook of plugin {impl.plugin_name!r} failed: "
+                              f"{type(exc).__name__}: {exc}",
+                              hint="report it to the plugin's authors, or block it with JX_BLOCK_PLUGINS") from exc
+        if isinstance(given, str) or not all(isinstance(k, str) and k for k in keys):
+            raise PluginError(f"the jx_settings_keys hook of plugin {impl.plugin_name!r} returned {given!r}",
+                              hint='it returns an iterable of setting names, e.g. ("commendation",)')
+        for key in keys:
+            known.setdefault(key, impl.plugin_name)
+    return known
+
+
+def unknown_settings_problems(scheme: Scheme, known: Mapping[str, str]) -> list[Problem]:
+    """A problem per top-level key of ``scheme.settings`` that nothing reads (not in ``known``, see
+    :func:`known_settings_keys`). Each problem's ``location.node`` is the key's path
+    (``settings.comendation``), which ``jx validate`` turns into file:line."""
+    problems = []
+    names = ", ".join(sorted(known))
+    for key in scheme.settings:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), list(known), n=1)
+        hint = (f"did you mean {close[0]!r}? " if close else "") + f"known settings: {names}"
+        if not close:
+            hint += "; a setting of a plugin that is not installed is unknown too (see `jx plugins`)"
+        problems.append(Problem(f"unknown setting {key!r}", Location(node=f"settings.{key}"), hint))
+    return problems
 
 
 def checked_settings(scheme: Scheme, key: str, declared: Sequence[Param], *,

@@ -295,6 +295,10 @@ class TestPlugin:
         register(Factor())
         register(Checklists())
 
+    @hookimpl
+    def jx_settings_keys(self):
+        return ("checklists",)  # read by the "listed" collector
+
 
 @pytest.fixture
 def registry() -> Registry:

@@ -503,8 +503,12 @@ class _PlanCheck:
         ``check_settings(scheme) -> list[Problem]``. A problem whose ``location.node`` is a dotted
         path (``settings.checklists.inspection``) is located here in the files; one with a file keeps it."""
         from jxcore.services.entries import records_problems
+        from jxcore.settings import known_settings_keys, unknown_settings_problems
 
         checks: list[tuple[str, Any]] = [("ranking", ranking_problems), ("records", records_problems)]
+        if self.registry is not None and self.registry.pm is not None:  # top-level keys nothing reads
+            pm = self.registry.pm
+            checks.insert(0, ("settings", lambda s: unknown_settings_problems(s, known_settings_keys(pm))))
         if self.registry is not None:
             checks += [(f"output {ref.name}", self.registry.outputs[ref.name].obj) for ref in outputs]
             tables = {"rule": self.registry.rules, "collector": self.registry.collectors}
@@ -513,7 +517,7 @@ class _PlanCheck:
             checks += [(f"{kind} {name}", tables[kind][name].obj) for kind, name in sorted(used)]
         seen = set()
         for label, plugin in checks:
-            check = plugin if label in ("ranking", "records") else getattr(plugin, "check_settings", None)
+            check = plugin if label in ("settings", "ranking", "records") else getattr(plugin, "check_settings", None)
             for problem in self._call_check(label, check, scheme):
                 if (problem.message, problem.location.node) in seen:
                     continue

@@ -11,3 +11,9 @@ from jxcore.hookspecs import hookimpl
 def jx_register_collectors(register):
     register(SystemFeed())
     register(ManualCollector())
+
+
+@hookimpl
+def jx_settings_keys():
+    """The manual collector reads the pack's checklists (settings.checklists)."""
+    return ("checklists",)

@@ -11,3 +11,9 @@ def jx_web_register_routes(app, web):
     from jx_evaluation.web import register
 
     register(app, web)
+
+
+@hookimpl
+def jx_settings_keys():
+    """settings.evaluation: variations, seed and the plan judged by its data."""
+    return ("evaluation",)

@@ -17,3 +17,9 @@ def jx_register_outputs(register):
 def jx_run_finished(run):
     """The run is committed: its staged reports become the current ones."""
     publish(run.id)
+
+
+@hookimpl
+def jx_settings_keys():
+    """The scheme settings these outputs read."""
+    return ("commendation", "leadership_review")

@@ -11,3 +11,9 @@ def jx_web_register_routes(app, web):
     from jx_web.workflow import register
 
     register(app, web)
+
+
+@hookimpl
+def jx_settings_keys():
+    """settings.web: the common figures of the leaderboard."""
+    return ("web",)
