@@ -77,8 +77,8 @@ def _texts(values: Sequence[Any], kind: str) -> list[str]:
         return by_unique(values, _Formatted(kind).__getitem__, {})
     if isinstance(values, np.ndarray):
         values = values.tolist()
-    if kind == "text":
-        return ["" if v is None else str(escape(v)) for v in values]
+    if kind == "text":  # NUL is no character of an HTML page (and marks the unit template's slots)
+        return ["" if v is None else str(escape(v)).replace("\x00", "") for v in values]
     return list(map(_Formatted(kind).__getitem__, values))
 
 
@@ -163,20 +163,34 @@ def write_site(report: Report, out_dir: Path, advance: Callable[[int], None] | N
         chart=slot(chart_html(report, lab)), warnings=slot(_unit_warnings(warnings, view, lab, levels)),
         n_units=n, **common)
     pieces = skeleton.split("\x00")  # static, marker number, static, …, static
+    if not all(piece.isdigit() for piece in pieces[1::2]):
+        raise ValueError("a name of the scheme holds a NUL character: the unit pages cannot be written")
+    # in UTF-8 bytes: each value column is encoded with one call, and a page is a join of bytes
+    encoded = [_encoded(values) for values in fields]
     columns: list[Any] = []
     for k, piece in enumerate(pieces):
-        columns.append(fields[int(piece)] if k % 2 else repeat(piece))
-    join = "".join
+        columns.append(encoded[int(piece)] if k % 2 else repeat(piece.encode("utf-8")))
+    join = b"".join
     step = max(n // 100, 1)
+    folder = os.fspath(units_dir) + os.sep
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     for i, (code, parts) in enumerate(zip(view.codes.tolist(), zip(*columns)), start=1):
-        fd = os.open(units_dir / f"{code}.html", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(f"{folder}{code}.html", flags, 0o644)
         try:
-            os.write(fd, join(parts).encode("utf-8"))
+            os.write(fd, join(parts))
         finally:
             os.close(fd)
         if advance is not None and (i % step == 0 or i == n):
             advance(step if i % step == 0 else i % step)
     return index
+
+
+def _encoded(values: list[str]) -> list[bytes]:
+    """Each string in UTF-8, with one encode for the column when no value holds a NUL."""
+    joined = "\x00".join(values)
+    if joined.count("\x00") != len(values) - 1:
+        return [v.encode("utf-8") for v in values]
+    return joined.encode("utf-8").split(b"\x00") if values else []
 
 
 def _unit_warnings(warnings: Table, view: Any, lab: Any, levels: dict[str, int]) -> list[str]:
