@@ -430,7 +430,7 @@ def register(app: FastAPI, web) -> None:
     async def plan_save(request: Request, ref: str, document: str = Form(""), note: str = Form("")) -> Response:
         account = signed_in(request, Need.BUREAU)
         try:
-            version = version_of(ref)
+            version = await run_in_threadpool(version_of, ref)
             saved = await run_in_threadpool(lambda: plans.save_draft(
                 web.store, web.registry, version, document, user=account.name, note=note))
         except SchemeError as exc:
@@ -530,6 +530,5 @@ def register(app: FastAPI, web) -> None:
             document = json.loads(body.decode("utf-8") or "null")
         except (UnicodeDecodeError, ValueError) as exc:
             return JSONResponse({"error": f"the body is not JSON: {exc}"}, status_code=400)
-        version = version_of(ref)
-        problems = await run_in_threadpool(plans.check_data, web.registry, version, document)
+        problems = await run_in_threadpool(lambda: plans.check_data(web.registry, version_of(ref), document))
         return JSONResponse({"valid": not problems, "problems": [_problem(p) for p in problems]})

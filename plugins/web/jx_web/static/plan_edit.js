@@ -270,22 +270,35 @@
     root.dataset.state = problems.length ? "invalid" : "valid";
   }
 
+  // One check at a time: a newer one cancels the one under way (its answer is stale anyway), and
+  // a check without an answer within 20 s is abandoned and asked again.
+  var inflight = null;
+
   function validate() {
     asked += 1;
     var mine = asked;
+    if (inflight) { inflight.abort(); }
+    var control = new AbortController();
+    inflight = control;
+    var patience = setTimeout(function () { control.abort(); }, 20000);
     document.getElementById("problem-count").textContent = W.checking;
     fetch("/api/plans/" + encodeURIComponent(ref) + "/validate", {
-      method: "POST", credentials: "same-origin",
+      method: "POST", credentials: "same-origin", signal: control.signal,
       headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf},
       body: JSON.stringify(doc)
     }).then(function (r) {
       return r.json().then(function (answer) { return {ok: r.ok, answer: answer}; });
     }).then(function (got) {
+      clearTimeout(patience);
       if (mine !== asked) { return; }  // a newer check is under way
       if (!got.ok) { show([{node: null, message: got.answer.error || "error", text: got.answer.error || "error"}]); return; }
       show(got.answer.problems);
-    }).catch(function () {
-      if (mine === asked) { document.getElementById("problem-count").textContent = W.checking; timer = setTimeout(validate, 3000); }
+    }).catch(function (error) {  // no answer (the server restarting, the network): say so, ask again
+      clearTimeout(patience);
+      if (mine === asked) {
+        document.getElementById("problem-count").textContent = W.checking + " (" + error + ")";
+        timer = setTimeout(validate, 3000);
+      }
     });
   }
 
