@@ -164,7 +164,6 @@ def synthetic_entries(scheme: Scheme, *, seed: int = 2010) -> dict[str, list]:
     Python objects are built one by one.
     """
     from jx_collectors.manual.kinds import KINDS, checklist
-
     from jxcore.store.entries import NewEntry
 
     rng = np.random.default_rng([seed, 5, scheme.period.year])
