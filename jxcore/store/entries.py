@@ -342,19 +342,6 @@ def live() -> sa.ColumnElement[bool]:
                    entries.c.id.not_in(sa.select(entry_withdrawals.c.entry_id)))
 
 
-def live_with_keys(connection: sa.Connection, scheme: str, period: int, kind: str,
-                   keys: Collection[str]) -> list[Entry]:
-    """The live entries of scheme/period/kind whose natural key is one of ``keys``."""
-    found: list[Entry] = []
-    keys = sorted(set(keys))
-    for start in range(0, len(keys), 500):  # bounded IN lists
-        rows = connection.execute(sa.select(entries).where(
-            entries.c.scheme == scheme, entries.c.period == period, entries.c.kind == kind,
-            entries.c.natural_key.in_(keys[start:start + 500]), live())).mappings().all()
-        found += [Entry(**{**row, "payload": json.loads(row["payload"])}) for row in rows]
-    return found
-
-
 def entries_by_id(connection: sa.Connection, ids: Collection[int]) -> dict[int, Entry]:
     """Stored entries by id (live or not)."""
     found: dict[int, Entry] = {}
