@@ -111,3 +111,15 @@ def _node_list_issues(scheme: Scheme, name: str, codes: list) -> list[str]:
     if unknown:
         return [f"{name} names {', '.join(unknown)}, which the {scheme.period.year} plan does not have"]
     return []
+
+
+#: ``settings.records``: read by the entry services (jxcore.services.entries), checked by ``jx validate``
+RECORDS_SETTINGS = (
+    Param("inspection_kinds", "list", "entry kinds the inspection team (role inspector) may enter for any "
+          "indicator and unit", default=[]),
+)
+
+
+def records_problems(scheme: Scheme) -> list[Problem]:
+    """What is wrong with ``settings.records`` (checked by ``jx validate``)."""
+    return settings_problems(scheme, "records", RECORDS_SETTINGS)

@@ -47,3 +47,17 @@ def test_no_generic_top_level_package_names(tmp_path):
     proc = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True,
                           check=True, cwd=tmp_path)
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_service_layer_loads_the_store_only_when_a_name_needs_it():
+    """`jx validate` imports jxcore.services for open_scheme: that must not pull SQLAlchemy in."""
+    code = (
+        "import sys, jxcore.services as s\n"
+        "before = 'sqlalchemy' in sys.modules\n"
+        "from jxcore.services import open_scheme, schemes\n"
+        "cheap = 'sqlalchemy' in sys.modules\n"
+        "from jxcore.services import import_file, RunView, plans\n"
+        "print(before, cheap, 'sqlalchemy' in sys.modules, sorted(s.__all__) == sorted(s._HOME_OF))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["False", "False", "True", "True"]

@@ -502,8 +502,7 @@ class _PlanCheck:
         the plan uses, may check the settings it reads (and its parameters against them): an optional
         ``check_settings(scheme) -> list[Problem]``. A problem whose ``location.node`` is a dotted
         path (``settings.checklists.inspection``) is located here in the files; one with a file keeps it."""
-        from jxcore.services.entries import records_problems
-        from jxcore.settings import known_settings_keys, unknown_settings_problems
+        from jxcore.settings import known_settings_keys, records_problems, unknown_settings_problems
 
         checks: list[tuple[str, Any]] = [("ranking", ranking_problems), ("records", records_problems)]
         if self.registry is not None and self.registry.pm is not None:  # top-level keys nothing reads

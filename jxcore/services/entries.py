@@ -38,28 +38,19 @@ import sqlalchemy as sa
 from jxcore.errors import AccessDenied, DataError, Location, Problem, UsageError
 from jxcore.interfaces import CollectRequest, EntryReader
 from jxcore.models import Node, Scheme
-from jxcore.params import Param, check_params
+from jxcore.params import check_params
 from jxcore.plugins import Registry
 from jxcore.records.access import Action, Role, User, get_user, log_access, may, users
 from jxcore.records.locking import check_unlocked, check_unlocked_query
 from jxcore.records.plans import require_published
-from jxcore.settings import checked_settings, settings_problems
+from jxcore.settings import RECORDS_SETTINGS, checked_settings
 from jxcore.store import Batch, Entry, NewEntry, Store, ledger
 from jxcore.store import entries as stored
 from jxcore.store.bulk import json_encoder
 from jxcore.store.tables import entries as entries_table
 from jxcore.store.tables import entry_batches
 
-RECORDS_SETTINGS = (
-    Param("inspection_kinds", "list", "entry kinds the inspection team (role inspector) may enter for any "
-          "indicator and unit", default=[]),
-)
 _SHOWN = 20  #: problems listed by name before "and N more"
-
-
-def records_problems(scheme: Scheme) -> list[Problem]:
-    """What is wrong with ``settings.records`` (checked by ``jx validate``)."""
-    return settings_problems(scheme, "records", RECORDS_SETTINGS)
 
 
 @attrs.frozen
