@@ -223,19 +223,22 @@ def project(results: dict, sizes: list[str]) -> None:
     if one and two:
         parallel = 2 * (one["median"] - two["median"])
         fixed = one["median"] - parallel
+        if parallel <= 0:
+            print(f"- local[2] ({two['median']:.1f} s) was not faster than local[1] ({one['median']:.1f} s): the "
+                  "cores were busy with other work (see the load column), no wall-time fit")
+            one = None
+    if one and two:
         print(f"- Amdahl fit T(n) = F + W/n to local[1] {one['median']:.1f} s and local[2] {two['median']:.1f} s: "
               f"F = {fixed:.1f} s, W = {parallel:.1f} s (per-core throughput "
               f"{results['rows'][largest] / max(parallel, 1e-9) / 1e6:.2f} M rows/s)")
         if cluster:
             print(f"  the fit says {fixed + parallel / 2:.1f} s for n = 2; the two-worker cluster took "
                   f"{cluster['median']:.1f} s")
-        if parallel <= 0:
-            print("  local[2] was not faster than local[1] (the 2 cores were busy): no fit")
-        elif fixed >= target:
+        if fixed >= target:
             print(f"  F alone ({fixed:.1f} s) exceeds DuckDB's {target:.1f} s: no number of executors matches it")
         else:
             print(f"  → n = W / (DuckDB − F) = {parallel / (target - fixed):.1f} executor cores")
-    for key in ("local2", "cluster"):
+    for key in ("local1", "local2", "cluster"):
         tiny, spark = results.get((key, "tiny")), results.get((key, largest))
         if not (tiny and spark):
             continue
