@@ -165,7 +165,8 @@ def test_run_guangdong_json_ranks_33_units(capsys, tmp_path):
     assert sorted(u["rank"] for u in doc["units"])[0] == 1
     names = {u["name"] for u in doc["units"]}
     assert {"虎门", "洪梅", "松山湖"} <= names
-    assert set(doc["units"][0]["items"]) == {"DJZC", "ZFBA", "SCJG", "QYJG", "SBGG", "XXDY", "DCGZ", "NWGL", "JLJF", "WJKF"}
+    assert set(doc["units"][0]["items"]) == {"DJZC", "ZFBA", "SCJG", "QYJG", "SBGG", "XXDY", "DCGZ", "NWGL", "JLJF",
+                                             "WJKF"}
     totals = [u["total"] for u in doc["units"]]
     assert totals == sorted(totals, reverse=True)
     assert len(set(totals)) > 20  # the rules separate the units

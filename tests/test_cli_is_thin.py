@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI_MODULES = [ROOT / "jxcore" / "cli.py", ROOT / "jxcore" / "cli_entries.py", ROOT / "jxcore" / "cli_kit.py",
-               ROOT / "jxcore" / "cli_records.py", ROOT / "jxcore" / "cli_plans.py", ROOT / "jxcore" / "cli_heads.py", ROOT / "plugins" / "outputs" / "jx_outputs" / "commands.py"]
+               ROOT / "jxcore" / "cli_records.py", ROOT / "jxcore" / "cli_plans.py", ROOT / "jxcore" / "cli_heads.py",
+               ROOT / "plugins" / "outputs" / "jx_outputs" / "commands.py"]
 FORBIDDEN_IMPORTS = ("sqlalchemy", "jxcore.store.tables", "jxcore.store.ledger", "jxcore.store.entries")
 FORBIDDEN_CALLS = {"connect", "execute", "exec_driver_sql", "begin", "transaction"}
 

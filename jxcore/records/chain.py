@@ -56,7 +56,9 @@ def _chained_rows(connection: sa.Connection, latest: dict[tuple[str, str], int])
     final = {r["id"] for r in ledger.raw_rows(connection, "runs") if r["final"] in (1, True)}
     for tbl in ledger.CHAINED:
         for row in ledger.raw_rows(connection, tbl):
-            if tbl == "runs" and row["id"] not in final or tbl in ("run_units", "run_nodes") and row["run_id"] not in final:
+            unfinal = (tbl == "runs" and row["id"] not in final
+                       or tbl in ("run_units", "run_nodes") and row["run_id"] not in final)
+            if unfinal:
                 continue
             rows[(tbl, ledger.row_key(tbl, row))] = row
     for tbl, column in ledger.VERSIONED.items():

@@ -4,8 +4,9 @@ caller's copy.
 The rule (docs/records.md, docs/plans.md): the plan of a scheme's period is its published plan
 version (``jx plan publish``; a mid-year change is a newer published version); without plan
 versions, the first plan chained into the store for that period (the first run stores it); until
-one is stored, the caller's plan is taken and becomes it. A final run must be scored with it, and entries are checked against it: a copied
-pack with one ``department:`` or rule parameter edited has another digest and is refused.
+one is stored, the caller's plan is taken and becomes it. A final run must be scored with it, and
+entries are checked against it: a copied pack with one ``department:`` or rule parameter edited has
+another digest and is refused.
 :func:`approved_digests` is the one place the rule lives, so plan versions with approvals can
 replace it.
 """

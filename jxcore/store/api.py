@@ -21,14 +21,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 import numpy as np
 import sqlalchemy as sa
+
 import jxcore
 from jxcore.config import database_url
 from jxcore.errors import DataError, Location, LockedError, StoreError, UsageError
 from jxcore.models import RunResult, RunStatus
 from jxcore.store import ledger
 from jxcore.store.entries import Batch, Entry, EntryColumns, NewEntry, add_batch, read_entries, read_entry_columns
-from jxcore.store.tables import run_nodes, run_plans, run_units
 from jxcore.store.tables import entries as entries_table
+from jxcore.store.tables import run_nodes, run_plans, run_units
 from jxcore.store.tables import runs as runs_table
 
 if TYPE_CHECKING:

@@ -23,7 +23,8 @@ def indicator(code: str, rule: dict, kind: str, **params) -> dict:
 
 
 PLAN = {"scale": 60, "nodes": [{"code": "YW", "name": "业务", "points": 60, "children": [
-    indicator("YW.DJCC", {"name": "per_event", "params": {"deductions": {"beyond_authority": 2, "wrong_procedure": 1.5}}},
+    indicator("YW.DJCC",
+              {"name": "per_event", "params": {"deductions": {"beyond_authority": 2, "wrong_procedure": 1.5}}},
               "spot_check", where={"archive": "registration"}),
     indicator("YW.AJCC", {"name": "per_event", "params": {"deductions": {"facts_unclear": 2}}},
               "spot_check", where={"archive": "case"}),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from manual_helpers import PLAN, mini_pack, write_csv
 
 from jxcore.cli import main
+from manual_helpers import PLAN, mini_pack, write_csv
 
 
 @pytest.fixture
@@ -24,7 +24,8 @@ def test_import_prints_what_it_stored_and_refuses_the_same_file_again(pack, tmp_
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "note: f.csv was read as GBK" in out
-    assert "imported 1 rows of inspection from f.csv (sha256 " in out and "as 张科长, 1 units; counts in YW.DC (1)" in out
+    assert "imported 1 rows of inspection from f.csv (sha256 " in out
+    assert "as 张科长, 1 units; counts in YW.DC (1)" in out
     assert main(args) == 2
     assert "error: f.csv: this file was already imported as inspection for mini 2010" in capsys.readouterr().err
 

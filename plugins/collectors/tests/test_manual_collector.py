@@ -6,13 +6,12 @@ import datetime as dt
 
 import numpy as np
 import pytest
-from manual_helpers import small_scheme, write_csv
 
-from manual_helpers import import_file
 from jxcore.engine import collect, score
 from jxcore.errors import DataError
 from jxcore.plugins import Registry, get_plugin_manager
 from jxcore.store import Store
+from manual_helpers import import_file, small_scheme, write_csv
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import hashlib
 import json
 
 import pytest
-from manual_helpers import indicator, mini_pack, write_csv
 
 from jxcore.cli import main
 from jxcore.store import Store
 from jxcore.store.entries import NewEntry
+from manual_helpers import indicator, mini_pack, write_csv
 
 
 @pytest.fixture

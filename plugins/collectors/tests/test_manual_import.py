@@ -6,11 +6,11 @@ import datetime as dt
 import hashlib
 
 import pytest
-from manual_helpers import import_file, small_scheme, write_csv, write_xlsx
 from openpyxl import load_workbook
 
 from jxcore.errors import DataError, UsageError
 from jxcore.store import Store
+from manual_helpers import import_file, small_scheme, write_csv, write_xlsx
 
 
 @pytest.fixture
@@ -175,14 +175,14 @@ def test_an_unknown_sheet_and_an_unknown_kind_are_refused(store, scheme, tmp_pat
     path = write_xlsx(tmp_path / "x.xlsx", [["单位", "案号", "日期"], ["humen", "A1", "2010-01-05"]])
     with pytest.raises(DataError, match="the workbook has no sheet 'Sheet9'.*its sheets are: 抽查"):
         import_file(store, scheme, "major_case", path, sheet="Sheet9")
-    with pytest.raises(UsageError, match="unknown kind of entry 'votes'.*inspection, major_case, mystery_shopper, spot_check"):
+    unknown = "unknown kind of entry 'votes'.*inspection, major_case, mystery_shopper, spot_check"
+    with pytest.raises(UsageError, match=unknown):
         import_file(store, scheme, "votes", path)
 
 
 def test_inspection_needs_the_schemes_checklist(store, tmp_path):
-    from manual_helpers import PLAN, UNITS
-
     from jxcore.scheme import scheme_from_dict
+    from manual_helpers import PLAN, UNITS
 
     bare = scheme_from_dict(PLAN, units=UNITS, name="mini")
     path = write_csv(tmp_path / "f.csv", "日期,单位,问题类型,督察人\n2010-04-01,humen,absent,张三\n")
@@ -216,7 +216,8 @@ def test_a_symlink_to_dev_zero_or_a_fifo_is_refused_without_reading(store, schem
 def test_a_correction_in_a_file_supersedes_the_entry(store, scheme, tmp_path):
     import_file(store, scheme, "mystery_shopper", write_csv(tmp_path / "v.csv", GOOD_VISITS))
     first = store.entries("mini", 2010)[0]
-    fix = write_csv(tmp_path / "fix.csv", f"轮次,日期,单位,得分,更正条目,更正原因\n1,2010-03-01,humen,85,{first.id},录入错误\n")
+    fix = write_csv(tmp_path / "fix.csv",
+                    f"轮次,日期,单位,得分,更正条目,更正原因\n1,2010-03-01,humen,85,{first.id},录入错误\n")
     import_file(store, scheme, "mystery_shopper", fix)
     live = {(e.unit_code, e.payload["round"]): (e.payload["score"], e.supersedes, e.reason)
             for e in store.entries("mini", 2010)}

@@ -12,13 +12,13 @@ import zipfile
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl import Workbook
+
 from jx_collectors.manual.importer import FileCheck, check_file
 from jx_collectors.manual.kinds import KINDS
 from jx_collectors.manual.reading import Limits, read_bounded, read_table
-from manual_helpers import small_scheme, write_xlsx
-from openpyxl import Workbook
-
 from jxcore.errors import DataError, JxError, UsageError
+from manual_helpers import small_scheme, write_xlsx
 
 SCHEME = small_scheme()
 CASES = "单位,案号,日期\nhumen,A1,2010-01-05\n长安,A2,2010-02-01\n"

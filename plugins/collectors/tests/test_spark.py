@@ -16,11 +16,11 @@ import duckdb
 import numpy as np
 import pytest
 import sqlalchemy as sa
+
 from jx_collectors.spark import SparkConnectDialect
 from jx_collectors.spark_local import SparkConnect, free_blocks, run_script
 from jx_collectors.system_feed import SystemFeed
 from jx_scheme_guangdong import PACK_DIR, demo, manual
-
 from jxcore.cli import main
 from jxcore.engine import run_scheme
 from jxcore.errors import DataError
@@ -181,7 +181,8 @@ def test_a_missing_table_on_spark_names_it_and_lists_the_tables(spark_local, dem
 @pytest.mark.slow
 def test_a_failing_query_on_spark_is_a_data_error_naming_the_indicators(spark_local, demo_data):
     ctx = _ctx(demo_data[0], spark_local.url("business"))
-    with pytest.raises(DataError, match=r"the query of table cases \(indicators X\) failed: \[CAST_INVALID_INPUT\]") as info:
+    failed = r"the query of table cases \(indicators X\) failed: \[CAST_INVALID_INPUT\]"
+    with pytest.raises(DataError, match=failed) as info:
         SystemFeed().collect(ctx, [_request("X", table="cases", where={"kind": {">": 5}})])
     assert info.value.problems[0].location.node == "X"
 
@@ -196,7 +197,7 @@ def test_spark_sql_spelling_booleans_backticks_and_backslashes():
     """What the generic dialect gets wrong on Spark: 1/0 for booleans (refused in ANSI mode),
     double quotes for identifiers, and string literals where a backslash escapes."""
     table = sa.table("t", sa.column("select"), sa.column("due"), sa.column("kind"))
-    stmt = sa.select(sa.func.count()).where(table.c.due == True, table.c.kind == "a\\b'c")
+    stmt = sa.select(sa.func.count()).where(table.c.due == sa.true(), table.c.kind == "a\\b'c")
     text = str(stmt.compile(dialect=SparkConnectDialect(), compile_kwargs={"literal_binds": True}))
     assert "t.due = true" in text
     assert r"t.kind = 'a\\b''c'" in text
@@ -241,7 +242,8 @@ def test_demo_export_writes_parquet_and_the_spark_sql_that_registers_it(demo_dat
             digest = "SELECT count(*), sum(hash(COLUMNS(*))::HUGEINT) FROM {}"
             assert con.execute(digest.format(exported)).fetchall() == \
                 con.execute(digest.format(f"src.{table}")).fetchall(), table
-            assert con.execute(f"DESCRIBE FROM {exported}").fetchall() == con.execute(f"DESCRIBE src.{table}").fetchall()
+            described = con.execute(f"DESCRIBE FROM {exported}").fetchall()
+            assert described == con.execute(f"DESCRIBE src.{table}").fetchall()
 
 
 def test_demo_export_refuses_a_database_name_that_is_not_plain(tmp_path, capsys):

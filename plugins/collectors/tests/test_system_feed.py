@@ -250,9 +250,10 @@ def test_a_source_whose_units_are_all_unknown_is_a_data_error_not_zeros(tmp_path
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE cases (unit_code TEXT, opened_on DATE)"))
         conn.execute(sa.text("INSERT INTO cases VALUES ('虎门', '2010-03-01'), ('洪梅', '2010-04-01')"))
+    rule = {"name": "base_score", "params": {"target": 1, "per_step_below": 1}}
+    collector = {"name": "system_feed", "params": {"table": "cases"}}
     scheme = build_scheme({"scale": 10, "nodes": [{"code": "A", "name": "cases", "points": 10,
-                                                   "rule": {"name": "base_score", "params": {"target": 1, "per_step_below": 1}},
-                                                   "collector": {"name": "system_feed", "params": {"table": "cases"}}}]})
+                                                   "rule": rule, "collector": collector}]})
     node = scheme.nodes["A"]
     ctx = CollectContext(scheme=scheme, units=scheme.unit_table(), period=Period.for_year(2010),
                          as_of=Period.for_year(2010).end, open_source=lambda name: engine)

@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+
 from jx_web.app import create_app
 from jx_web.commands import demo_accounts
-from web_kit import POSTGRES_URL, chromium, login
-
 from jxcore.cli import main
 from jxcore.services.auth import Policy
+from web_kit import POSTGRES_URL, chromium, login
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,10 @@ import re
 import sqlite3
 from pathlib import Path
 
-from web_kit import login
 from fastapi.testclient import TestClient
+
 from jx_web.app import create_app
+from web_kit import login
 
 
 def copied_app(web_home: dict, folder: Path):
@@ -25,5 +26,6 @@ def signed(app, name: str, password: str) -> tuple[TestClient, str]:
     """A client signed in as ``name`` and its session's CSRF token."""
     client = TestClient(app, base_url="http://testserver")
     assert login(client, name, password).status_code == 303
-    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/announcement").text).group(1)  # a page of these modules
+    page = client.get("/announcement").text  # a page of these modules
+    token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
     return client, token

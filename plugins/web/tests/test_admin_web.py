@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from web_kit import login
-from entry_support import copied_app, signed
 from fastapi.testclient import TestClient
 
+from entry_support import copied_app, signed
 from jxcore.services import auth
+from web_kit import login
 
 
 @pytest.fixture(scope="module")

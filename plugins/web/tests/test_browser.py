@@ -5,6 +5,7 @@ screen, sign out. Screenshots go to ``.artifacts/web/`` (gitignored) for a perso
 from __future__ import annotations
 
 import pytest
+
 from web_kit import ARTIFACTS, BRANCH, serving
 
 PORT = 18031

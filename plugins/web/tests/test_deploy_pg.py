@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from web_kit import POSTGRES_URL, login
 from jx_web.app import create_app
 from jxcore.cli import main
+from web_kit import POSTGRES_URL, login
 
 DEPLOY = Path(__file__).resolve().parents[3] / "docs" / "deploy.md"
 
@@ -124,6 +124,7 @@ def test_the_owner_backs_up_with_pg_dump(deployed, tmp_path):
     url = sa.make_url(deployed["owner_url"])
     dump = tmp_path / "jx.dump"
     subprocess.run(["pg_dump", "-Fc", "-h", url.host, "-p", str(url.port or 5432), "-U", deployed["owner"],
-                    "-f", str(dump), deployed["db"]], check=True, env={"PGPASSWORD": "owner-secret", "PATH": "/usr/bin:/bin"})
+                    "-f", str(dump), deployed["db"]], check=True,
+                   env={"PGPASSWORD": "owner-secret", "PATH": "/usr/bin:/bin"})
     listing = subprocess.run(["pg_restore", "--list", str(dump)], check=True, capture_output=True, text=True).stdout
     assert "TABLE public sessions" in listing and "TABLE DATA public entries" in listing

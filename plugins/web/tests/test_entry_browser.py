@@ -10,12 +10,12 @@ import json
 import re
 
 import pytest
-from entry_support import copied_app
-from web_kit import ARTIFACTS, serving
 
+from entry_support import copied_app
 from jxcore import services
 from jxcore.records.access import add_user
 from jxcore.services import auth
+from web_kit import ARTIFACTS, serving
 
 PORT = 19031
 BAD = ("日期,单位,档案类别,档案号,瑕疵\n"

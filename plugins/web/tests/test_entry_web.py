@@ -10,11 +10,11 @@ import io
 import re
 
 import pytest
+from openpyxl import load_workbook
+
 from entry_support import copied_app, signed
 from jx_web import entry as entry_module
 from jx_web.kindforms import entry_kinds, kind_form
-from openpyxl import load_workbook
-
 from jxcore import services
 
 FINDING = {"date": "2010-03-02", "unit": "humen", "finding": "absent", "note": "暗访发现", "inspector": "李四"}
@@ -65,7 +65,8 @@ def test_errors_are_shown_beside_their_field_and_nothing_is_stored(app, as_user)
     assert response.status_code == 400
     unit = re.search(r'<div class="field invalid" id="field-unit">.*?</div>', response.text, re.DOTALL).group(0)
     assert "unknown unit &#39;atlantis&#39;" in unit
-    inspector = re.search(r'<div class="field invalid" id="field-inspector">.*?</div>', response.text, re.DOTALL).group(0)
+    inspector = re.search(r'<div class="field invalid" id="field-inspector">.*?</div>', response.text,
+                          re.DOTALL).group(0)
     assert "inspector is missing" in inspector
     assert 'id="field-finding"' in response.text and 'class="field invalid" id="field-finding"' not in response.text
     assert _entries(app) == before

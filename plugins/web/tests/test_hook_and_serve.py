@@ -15,11 +15,11 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.testclient import TestClient
 
-from web_kit import login
 from jx_web.app import create_app
 from jx_web.security import signed_in
 from jxcore import hookimpl
 from jxcore.plugins import get_plugin_manager
+from web_kit import login
 
 
 class PackPage:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from entry_support import copied_app, signed
 
+from entry_support import copied_app, signed
 from jxcore import services
 from jxcore.records.access import add_user
 from jxcore.services import auth

@@ -117,7 +117,8 @@ def _sqlite() -> list[str]:
         clash = " OR ".join(f"EXISTS (SELECT 1 FROM {table} o WHERE "
                             + " AND ".join(f"o.{c} = NEW.{c}" for c in key) + ")" for key in keys)
         sql.append(_trigger(f"jx_{table}_insert_no_replace", "INSERT", table, clash,
-                            f"duplicate key: an insert over an existing {table} row is refused (REPLACE and UPSERT too)"))
+                            f"duplicate key: an insert over an existing {table} row is refused "
+                            "(REPLACE and UPSERT too)"))
     return sql
 
 

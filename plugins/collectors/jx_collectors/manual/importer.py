@@ -60,7 +60,8 @@ def read_file(scheme: Scheme, kind: str, path: Path | str, sheet: str | None = N
     """The file at ``path`` checked as ``kind`` (read bounded: no FIFO, device or oversized file)."""
     path = Path(path)
     data = read_bounded(path)
-    return EntrySource(path.name, hashlib.sha256(data).hexdigest(), FileCheck(scheme, kind_of(kind), path.name, data, sheet))
+    check = FileCheck(scheme, kind_of(kind), path.name, data, sheet)
+    return EntrySource(path.name, hashlib.sha256(data).hexdigest(), check)
 
 
 def read_fields(scheme: Scheme, kind: str, fields: Mapping[str, Any], name: str = "entry") -> NewEntry:

@@ -276,7 +276,8 @@ def _read_csv(name: str, data: bytes, limits: Limits) -> tuple[RawTable | None, 
         rows = _count_records(data, codec) - 1
         if rows > limits.rows:
             return None, [Problem(f"the file has {rows:,} data rows, more than the {limits.rows:,} an import may hold",
-                                  Location(file=name), "split it into several files (by month or by unit) and import each")]
+                                  Location(file=name),
+                                  "split it into several files (by month or by unit) and import each")]
     reader = csv.reader(io.TextIOWrapper(io.BytesIO(data), encoding=codec, newline=""))
     # Control bytes are never part of a UTF-8 or GB18030 multi-byte character: their offsets are
     # found in the bytes, in the order the cells that hold them are met.
