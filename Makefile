@@ -24,7 +24,11 @@ demo: $(STAMP)
 	@for year in 2007 2008 2009; do $(BIN)/jx run --scheme guangdong --period $$year --final --json >/dev/null || exit 1; done
 	$(BIN)/jx run --scheme guangdong
 
+# Lint (ruff: pycodestyle, pyflakes, import order, bugbear) and type-check the core (mypy, config
+# in pyproject.toml) first: a finding stops here, before the long suite.
 test: $(STAMP) browser
+	$(BIN)/ruff check .
+	$(BIN)/mypy jxcore
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The 绩效之窗 site is tested in Debian's headless Chromium, with a CJK font so screenshots show
@@ -43,4 +47,4 @@ fuzz: $(STAMP)
 	$(BIN)/python bench/fuzz_imports.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info */*/*.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info */*/*.egg-info .pytest_cache .hypothesis .ruff_cache .mypy_cache
