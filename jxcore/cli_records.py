@@ -130,6 +130,7 @@ def lock_command(scheme: str, period: int | None, until: dt.date | None, final: 
     with Store.open(db) as store:
         done = lock(store, loaded.name, loaded.period.year, user=acting_user(user, store), until=until, final=final,
                     reason=reason)
+    assert done.signed is not None  # lock() signs the head it writes
     click.echo(f"locked: {done.describe()}")
     click.echo(f"signed head {done.signed.head} ({done.signed.size} records, including the lock): write it into "
                "the minutes, and keep the heads with jx heads export FILE")
@@ -157,6 +158,7 @@ def unlock_command(scheme: str, period: int | None, lock_id: int | None, reason:
                    "a second admin must confirm it with the same command")
     else:
         click.echo(f"unlocked: lock #{done.id}, requested by {done.unlocked_by[0]}, confirmed by {done.unlocked_by[1]}")
+    assert done.signed is not None  # unlock() signs the head it writes
     click.echo(f"signed head {done.signed.head} ({done.signed.size} records)")
 
 
@@ -180,7 +182,7 @@ def verify_command(heads: tuple[str, ...], kept: Path | None, key: str | None, e
     if entry_id is not None and kept is None:
         raise UsageError("--entry needs --heads FILE", hint="give the signed heads the bureau published")
     with Store.open(db) as store:
-        if entry_id is not None:
+        if entry_id is not None and kept is not None:
             inclusion = entry_inclusion(store, entry_id, kept)
             click.echo(("ok: " if inclusion.ok else "tampered: ") + inclusion.message, err=not inclusion.ok)
             if not inclusion.ok:

@@ -100,9 +100,13 @@ class UsageError(JxError):
 class StoreError(JxError):
     """The store cannot be opened, migrated or written."""
 
+    retryable: bool = False  #: doing the same work again may succeed (a serialization failure)
+
 
 class LockedError(JxError):
     """The records asked to change are locked."""
+
+    retryable: bool = False
 
 
 class AccessDenied(JxError):

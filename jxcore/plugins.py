@@ -17,7 +17,7 @@ import importlib
 import os
 from collections.abc import Callable, Iterable
 from importlib import metadata
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pluggy
@@ -177,7 +177,7 @@ def _registrar(table: dict[str, Registered], proto: type, label: str, plugin: st
         if not isinstance(obj, proto):
             raise PluginError(f"plugin {plugin!r} registered {obj!r}, which is not a {label}",
                               hint=f"a {label} must provide what jxcore.interfaces.{proto.__name__} lists")
-        name = obj.name
+        name = cast(Any, obj).name  # the protocol check above guarantees it
         if name in table:
             raise PluginError(
                 f"{label} {name!r} is registered twice: by plugin {table[name].plugin!r} and by {plugin!r}",

@@ -160,7 +160,7 @@ def _moved_from(link: dict, row: dict, others: list[dict], leaves: dict[str, dic
 def _order_findings(chain: list[dict]) -> list[Finding]:
     """Rows of one table must be chained in the order of their growing keys."""
     found = []
-    last: dict[str, tuple] = {}
+    last: dict[tuple, tuple] = {}  # (table, key prefix) → the last key chained
     for link in chain:
         if link["tbl"] not in _ORDERED_KEYS:
             continue

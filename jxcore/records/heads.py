@@ -219,7 +219,8 @@ def check_file(heads: Sequence[SignedHead], key: str | None = None) -> list[str]
     key = key or (heads[0].public_key if heads else None)
     for i, h in enumerate(heads, start=1):
         if not h.valid(key):
-            problems.append(f"head {i} (size {h.size}, {h.event}): the signature is not the key {key[:16]}…'s")
+            signer = (key or "?")[:16]
+            problems.append(f"head {i} (size {h.size}, {h.event}): the signature is not the key {signer}…'s")
         if i > 1:
             before = heads[i - 2]
             if not ledger.verify_consistency(before.size, before.head, h.size, h.head, h.consistency):

@@ -10,7 +10,7 @@ import datetime as dt
 import difflib
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -176,7 +176,7 @@ class _PlanCheck:
                 written = entry.get("parent")
                 self.incomplete.add(nest_parent or (written if isinstance(written, str) else self.root))
             broken = broken or detached
-            if raw is not None and not broken:
+            if raw is not None and code and not broken:
                 self.raws[code] = raw
             elif code:
                 self.detached.add(code)
@@ -208,7 +208,7 @@ class _PlanCheck:
 
     def _read_node(self, entry: Mapping, code: str, nest_parent: str | None) -> _Raw:
         r = self.r
-        parent = nest_parent or self.root
+        parent: str | None = nest_parent or self.root
         if "parent" in entry:
             written = entry["parent"]
             if written is None:
@@ -291,7 +291,7 @@ class _PlanCheck:
             return
         for stage in written:
             target = stage.get("target") if isinstance(stage, Mapping) else None
-            if is_type(target, NUMBER) and 1 < target <= 100:
+            if target is not None and is_type(target, NUMBER) and 1 < target <= 100:
                 self.r.warn(f"stage target {target:g} looks like a percentage; the indicator's other targets "
                             "are rates between 0 and 1", stage, "target", node=code,
                             hint=f"did you mean {target / 100:g}?")
@@ -360,12 +360,14 @@ class _PlanCheck:
             code = stack.pop()
             order.append(code)
             stack.extend(reversed(children[code]))
-        depth, scoring, department = {root: 0}, {root: Scoring.WEIGHTED}, {root: None}
+        depth, scoring = {root: 0}, {root: Scoring.WEIGHTED}
+        department: dict[str, str | None] = {root: None}
         for code in order[1:]:
             raw = raws[code]
-            depth[code] = depth[raw.parent] + 1
-            department[code] = raw.department or department[raw.parent]
-            scoring[code] = self._scoring(raw, depth[code], scoring[raw.parent])
+            parent = cast(str, raw.parent)  # every node below the root has one
+            depth[code] = depth[parent] + 1
+            department[code] = raw.department or department[parent]
+            scoring[code] = self._scoring(raw, depth[code], scoring[parent])
         points = {root: scale}
         for code in reversed(order[1:]):
             points[code] = self._points(raws[code], depth[code], scoring[code], [points[c] for c in children[code]])
@@ -472,7 +474,8 @@ class _PlanCheck:
             return
         values, _ = check_params(plugin.params, ref.params)
         node = Node(raw.code, raw.name, NodeKind.INDICATOR, raw.parent, raw.points or 0,
-                    location=raw.location, **{kind: ref})
+                    location=raw.location, rule=ref if kind == "rule" else None,
+                    collector=ref if kind == "collector" else None)
         self.r.problems.extend(self._call_check(f"{kind} {ref.name}", lambda _: check([CollectRequest(node, values)]),
                                                 None, ref.location))
 

@@ -81,22 +81,21 @@ def digest(text: str) -> str:
 
 def scheme_from_document(doc: Mapping[str, Any] | str) -> Scheme:
     """The :class:`Scheme` a document describes (no file locations, no pack path)."""
-    if isinstance(doc, str):
-        doc = json.loads(doc)
+    data: Mapping[str, Any] = json.loads(doc) if isinstance(doc, str) else doc
 
     def ref(value: list | None) -> PluginRef | None:
         return None if value is None else PluginRef(value[0], _typed(value[1]))
 
-    year, start, end = doc["period"]
+    year, start, end = data["period"]
     nodes = {n["code"]: Node(
         code=n["code"], name=n["name"], kind=NodeKind(n["kind"]), parent=n["parent"], points=n["points"],
         scoring=Scoring(n["scoring"]), cap=n["cap"], department=n["department"], rule=ref(n["rule"]),
         collector=ref(n["collector"]),
         stages=tuple(Stage(dt.date.fromisoformat(d), t) for d, t in n["stages"]),
-        description=n["description"], children=tuple(n["children"])) for n in doc["nodes"]}
+        description=n["description"], children=tuple(n["children"])) for n in data["nodes"]}
     return Scheme(
-        name=doc["name"], title=doc["title"], language=doc["language"],
-        period=Period(year, dt.date.fromisoformat(start), dt.date.fromisoformat(end)), root=doc["root"],
-        nodes=nodes, units=tuple(Unit(c, n, s, e, _typed(x)) for c, n, s, e, x in doc["units"]),
-        sources={name: Source(name, url, _typed(opts)) for name, (url, opts) in doc["sources"].items()},
-        outputs=tuple(ref(o) for o in doc["outputs"]), settings=_typed(doc["settings"]))
+        name=data["name"], title=data["title"], language=data["language"],
+        period=Period(year, dt.date.fromisoformat(start), dt.date.fromisoformat(end)), root=data["root"],
+        nodes=nodes, units=tuple(Unit(c, n, s, e, _typed(x)) for c, n, s, e, x in data["units"]),
+        sources={name: Source(name, url, _typed(opts)) for name, (url, opts) in data["sources"].items()},
+        outputs=tuple(PluginRef(o[0], _typed(o[1])) for o in data["outputs"]), settings=_typed(data["settings"]))

@@ -47,15 +47,14 @@ def plan_data(doc: Mapping[str, Any] | str, departments: Mapping[str, str] | Non
     ``departments`` (code → name, as the plan once wrote them) are written back when given; the
     document itself keeps only the codes.
     """
-    if isinstance(doc, str):
-        doc = json.loads(doc)
-    nodes = {n["code"]: n for n in doc["nodes"]}
-    root = nodes[doc["root"]]
+    source: Mapping[str, Any] = json.loads(doc) if isinstance(doc, str) else doc
+    nodes = {n["code"]: n for n in source["nodes"]}
+    root = nodes[source["root"]]
 
     def node_data(code: str, parent_department: str | None) -> dict[str, Any]:
         n = nodes[code]
         out: dict[str, Any] = {"code": code, "name": n["name"]}
-        item = n["parent"] == doc["root"]
+        item = n["parent"] == source["root"]
         if item and n["scoring"] != Scoring.WEIGHTED.value:
             out["scoring"] = n["scoring"]
             out["cap"] = _points(n["cap"])
@@ -74,13 +73,13 @@ def plan_data(doc: Mapping[str, Any] | str, departments: Mapping[str, str] | Non
             out["children"] = [node_data(c, n["department"]) for c in n["children"]]
         return out
 
-    data: dict[str, Any] = {"period": doc["period"][0], "code": doc["root"], "name": root["name"],
+    data: dict[str, Any] = {"period": source["period"][0], "code": source["root"], "name": root["name"],
                             "scale": _points(root["points"])}
     if departments:
         data["departments"] = dict(departments)
-    data["outputs"] = [_ref(o) for o in doc["outputs"]]
-    if doc["settings"]:
-        data["settings"] = _typed(doc["settings"])
+    data["outputs"] = [_ref(o) for o in source["outputs"]]
+    if source["settings"]:
+        data["settings"] = _typed(source["settings"])
     data["nodes"] = [node_data(c, None) for c in root["children"]]
     return data
 
@@ -93,10 +92,9 @@ def dump(data: Any) -> str:
 
 def plan_yaml(doc: Mapping[str, Any] | str, departments: Mapping[str, str] | None = None) -> str:
     """The plans/<year>.yaml text of a plan document."""
-    if isinstance(doc, str):
-        doc = json.loads(doc)
-    head = f"# {doc['title']}: plan {doc['period'][0]}, exported by jx\n"
-    return head + dump(plan_data(doc, departments))
+    source: Mapping[str, Any] = json.loads(doc) if isinstance(doc, str) else doc
+    head = f"# {source['title']}: plan {source['period'][0]}, exported by jx\n"
+    return head + dump(plan_data(source, departments))
 
 
 def export_pack(doc: Mapping[str, Any] | str, directory: Path | str,
@@ -105,16 +103,15 @@ def export_pack(doc: Mapping[str, Any] | str, directory: Path | str,
 
     Source URLs are as the document keeps them (passwords masked): set them again to read data.
     """
-    if isinstance(doc, str):
-        doc = json.loads(doc)
+    source: Mapping[str, Any] = json.loads(doc) if isinstance(doc, str) else doc
     root = Path(directory)
     (root / "plans").mkdir(parents=True, exist_ok=True)
-    scheme: dict[str, Any] = {"name": doc["name"], "title": doc["title"], "language": doc["language"]}
-    if doc["sources"]:
+    scheme: dict[str, Any] = {"name": source["name"], "title": source["title"], "language": source["language"]}
+    if source["sources"]:
         scheme["sources"] = {name: {"url": url, **({"options": _typed(opts)} if opts else {})}
-                             for name, (url, opts) in doc["sources"].items()}
-    units = [{"code": c, "name": n, "staff": s, "entities": e, **_typed(x)} for c, n, s, e, x in doc["units"]]
+                             for name, (url, opts) in source["sources"].items()}
+    units = [{"code": c, "name": n, "staff": s, "entities": e, **_typed(x)} for c, n, s, e, x in source["units"]]
     (root / "scheme.yaml").write_text(dump(scheme), encoding="utf-8")
     (root / "units.yaml").write_text(dump({"units": units}), encoding="utf-8")
-    (root / "plans" / f"{doc['period'][0]}.yaml").write_text(plan_yaml(doc, departments), encoding="utf-8")
+    (root / "plans" / f"{source['period'][0]}.yaml").write_text(plan_yaml(source, departments), encoding="utf-8")
     return root
