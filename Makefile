@@ -37,8 +37,11 @@ browser:
 	@command -v chromium >/dev/null && fc-list 2>/dev/null | grep -qi "wenquanyi" || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; }
 
+# Whole-process figures with ratios against baselines measured in the same run (bench/README.md).
 bench: $(STAMP)
 	$(BIN)/python bench/rules.py
+	$(BIN)/python bench/startup.py --repeat 5
+	$(BIN)/python bench/scale.py --sizes city,province --repeat 3
 
 # The long fuzz campaigns over the guangdong pack and over import files (tests keep quick ones):
 # outcomes per mutant class.
