@@ -35,7 +35,9 @@ class LiveRefresh:
                 return
             self._running = True
             self.done.clear()
-        threading.Thread(target=self._loop, name="jx-live-refresh", daemon=True).start()
+        # Not a daemon: at exit the interpreter waits for a refresh under way, instead of stopping a
+        # thread inside the database driver (DuckDB aborts the process when that happens).
+        threading.Thread(target=self._loop, name="jx-live-refresh", daemon=False).start()
 
     def _loop(self) -> None:
         while True:
