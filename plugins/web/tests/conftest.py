@@ -9,6 +9,7 @@ TestClient in through the form, as a browser does.
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -100,3 +101,13 @@ def browser():
         launched = p.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-gpu"])
         yield launched
         launched.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_live_refresh_left_running():
+    """A test's background re-scoring (jx_web.live) ends with the test: otherwise the next test's
+    run meets it on the same demo DuckDB file (DuckDB refuses a second configuration of an open file)."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name == "jx-live-refresh":
+            thread.join(600)
