@@ -123,21 +123,23 @@ def _upload_of(request: Request, token: str) -> tuple[Path, dict[str, Any]]:
 
 class UploadLimit:
     """ASGI middleware: an upload's body is refused before anything reads it (the CSRF check would
-    otherwise spool all of it to disk) when its Content-Length passes :data:`UPLOAD_LIMIT` (413) or
-    it has none (411: browsers always send one)."""
+    otherwise spool all of it to disk) when its Content-Length passes ``limit`` (413) or it has none
+    (411: browsers always send one). ``path`` matches the upload routes it guards; ``too_large``
+    is the 413 message."""
 
-    def __init__(self, app):
-        self.app = app
+    def __init__(self, app, *, path: re.Pattern[str] = _UPLOAD_PATH, limit: int | None = None,
+                 too_large: str | None = None):
+        self.app, self.path, self.limit, self.too_large = app, path, limit, too_large
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "POST" and _UPLOAD_PATH.match(scope["path"]):
+        if scope["type"] == "http" and scope["method"] == "POST" and self.path.match(scope["path"]):
             length = dict(scope["headers"]).get(b"content-length", b"")
-            status = (411 if not length.isdigit() else 413 if int(length) > UPLOAD_LIMIT + _FORM_OVERHEAD
-                      else None)
+            limit = UPLOAD_LIMIT if self.limit is None else self.limit  # the entry forms' by default
+            status = (411 if not length.isdigit() else 413 if int(length) > limit + _FORM_OVERHEAD else None)
             if status is not None:
                 text = ("the upload has no Content-Length; send the file from the form" if status == 411 else
-                        f"the file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; split it or ask an admin "
-                        "to import it with jx import").encode()
+                        self.too_large or f"the file is larger than {limit // (1024 * 1024)} MiB; split it or "
+                                          "ask an admin to import it with jx import").encode()
                 await send({"type": "http.response.start", "status": status,
                             "headers": [(b"content-type", b"text/plain; charset=utf-8"),
                                         (b"content-length", str(len(text)).encode())]})

@@ -16,6 +16,7 @@ version of the year (``plans.save_draft``).
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from jx_web.entry import UploadLimit
 from jx_web.security import Need, signed_in
 from jx_web.workflow import render, status_of
 from jxcore.errors import JxError, SchemeError, UsageError
@@ -194,31 +196,10 @@ def _may_draft(account) -> bool:
     return account.role in (Role.ADMIN, Role.CLERK) and account.unit_code is None
 
 
-class UploadLimit:
-    """ASGI middleware: a plan upload larger than :data:`UPLOAD_LIMIT` (by its Content-Length) is
-    refused with 413 before anything reads it; one without a Content-Length with 411."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/plans/upload":
-            length = dict(scope["headers"]).get(b"content-length", b"")
-            status = (411 if not length.isdigit() else 413 if int(length) > UPLOAD_LIMIT + 64 * 1024 else None)
-            if status is not None:
-                text = ("the upload has no Content-Length; send the file from the form" if status == 411 else
-                        f"the plan file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; "
-                        "import it with jx plan import FILE").encode()
-                await send({"type": "http.response.start", "status": status,
-                            "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                        (b"content-length", str(len(text)).encode())]})
-                await send({"type": "http.response.body", "body": text})
-                return
-        await self.app(scope, receive, send)
-
-
 def register(app: FastAPI, web) -> None:
-    app.add_middleware(UploadLimit)
+    app.add_middleware(UploadLimit, path=re.compile(r"^/plans/upload$"), limit=UPLOAD_LIMIT,
+                       too_large=f"the plan file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; "
+                                 "import it with jx plan import FILE")
     scheme = web.catalog.scheme
     pack = str(scheme.path) if scheme.path else scheme.name
 
