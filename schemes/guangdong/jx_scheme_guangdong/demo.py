@@ -26,7 +26,9 @@ fenggang 凤岗    weak in every area 2009–2010: bottom three two years runnin
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -345,20 +347,61 @@ def generate(path: Path, units: Sequence[Unit], *, years: Sequence[int] = range(
         Path(str(tmp) + ".wal").unlink(missing_ok=True)
 
 
+class _InUse(Exception):
+    """The demo file is open elsewhere (this process with another configuration, or another process)."""
+
+
 def _version(path: Path) -> int | None:
     """The schema version stored in a demo file, or None if it has none or cannot be read."""
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             row = con.execute("SELECT value FROM demo_meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.ConnectionException as exc:  # open in this process read-write (a run collecting from it)
+        raise _InUse(str(exc)) from exc
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():  # another process holds it read-write
+            raise _InUse(str(exc)) from exc
+        return None
     except duckdb.Error:
         return None
     return int(row[0]) if row else None
 
 
+_ENSURE_LOCK = threading.Lock()
+_CURRENT: dict[str, tuple[int, int]] = {}  # path -> (mtime_ns, size) of a file already seen current
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
 def ensure(path: Path, units: Sequence[Unit], *, seed: int = 2010) -> bool:
-    """Generate the demo database if it is missing or older than SCHEMA_VERSION; True if it did."""
+    """Generate the demo database if it is missing or older than SCHEMA_VERSION; True if it did.
+
+    Runs in the same process (a web server's live refresh beside a request's run) and in other
+    processes may ask at once: the threads and processes take turns (a lock file beside the data),
+    a file seen current is not opened again while unchanged, and a file that is open elsewhere is
+    never replaced under its reader (it was written whole, by ``generate``'s atomic rename).
+    """
     path = Path(path)
-    if path.exists() and _version(path) == SCHEMA_VERSION:
-        return False
-    generate(path, units, seed=seed)
-    return True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _ENSURE_LOCK, open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = _stamp(path)
+        if stamp is not None:
+            if _CURRENT.get(str(path)) == stamp:
+                return False
+            try:
+                current = _version(path) == SCHEMA_VERSION
+            except _InUse:
+                current = True
+            if current:
+                _CURRENT[str(path)] = stamp
+                return False
+        generate(path, units, seed=seed)
+        _CURRENT[str(path)] = _stamp(path)
+        return True

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -119,6 +121,32 @@ def test_ensure_generates_once_and_again_for_an_older_schema(tmp_path):
         con.execute("UPDATE demo_meta SET value = '0' WHERE key = 'schema_version'")
     assert demo.ensure(path, SMALL) is True
     assert demo.ensure(path, SMALL) is False
+
+
+def test_ensure_never_replaces_a_file_open_elsewhere(tmp_path):
+    """A web server's live refresh collects from the file (read-write, through the source engine)
+    while a request's run asks ensure() about it: that used to read as 'no version' and regenerate
+    the file under its reader."""
+    path = tmp_path / "d.duckdb"
+    demo.generate(path, SMALL)
+    before = path.stat().st_ino
+    engine = sa.create_engine(f"duckdb:///{path}")  # as jxcore's SourceOpener opens a source
+    with engine.connect() as reading:
+        reading.exec_driver_sql("SELECT count(*) FROM cases").fetchone()
+        assert demo.ensure(path, SMALL) is False
+        assert demo.ensure(path, SMALL) is False  # seen current: not opened again
+    engine.dispose()
+    assert path.stat().st_ino == before
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('open', flush=True); sys.stdin.read()", str(path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "open\n"
+        demo._CURRENT.clear()
+        assert demo.ensure(path, SMALL) is False  # another process holds it: left alone
+    finally:
+        holder.communicate("")
+    assert path.stat().st_ino == before
 
 
 def test_a_failed_generation_leaves_no_file(tmp_path, monkeypatch):
