@@ -15,11 +15,11 @@ import numpy as np
 
 from jx_collectors.manual.importer import EntrySource, read_fields, read_file
 from jx_collectors.manual.kinds import KINDS, Kind, checklist
+from jxcore.entry_values import EntryColumns, NewEntry
 from jxcore.errors import DataError, Location, Problem, SchemeError
 from jxcore.interfaces import CollectContext, CollectRequest, RowSample
 from jxcore.models import Measure, Scheme, UnitTable
 from jxcore.params import Param, check_params
-from jxcore.store.entries import EntryColumns, NewEntry
 
 VALUES = ("count", "entries", "mean", "sum")
 _EVENT_DTYPES = {"integer": np.int64, "number": np.float64, "boolean": bool}

@@ -22,9 +22,9 @@ import numpy as np
 
 from jx_collectors.manual.kinds import KINDS, Column, Kind, checklist
 from jx_collectors.manual.reading import RawTable, read_bounded, read_table
+from jxcore.entry_values import NewEntry
 from jxcore.errors import DataError, Problem, UsageError
 from jxcore.models import Scheme
-from jxcore.store.entries import NewEntry
 
 _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")
 _CODE_SPLIT = re.compile(r"[,;、，；\s]+")

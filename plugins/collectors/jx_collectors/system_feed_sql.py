@@ -1,0 +1,554 @@
+"""The system feed's SQL: the fused ``GROUP BY unit`` statements, built with SQLAlchemy Core, run
+on the sources, and their results turned into measures.
+
+Imported only when the feed collects (``jx run``), prints its SQL (``jx sql``) or lists a unit's
+rows (``jx explain``): checking a plan (``jx validate``) needs none of it, nor SQLAlchemy.
+
+On the embedded engines (DuckDB, SQLite) each fused statement runs as the SQL text it is shown by
+(the window dates written in) and that text is kept in ``JX_HOME/cache/sql/``, one file per plan's
+requests and dialect, holding the latest window: the next run with the same plan and dates skips
+building and compiling the statements. Server engines get the statement with bound parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+import sqlalchemy as sa
+
+from jx_collectors.system_feed import PLACEHOLDERS, Spec, parts
+from jxcore.errors import DataError, Location, Problem
+from jxcore.interfaces import CollectContext, RowSample
+from jxcore.models import Measure, Period
+
+log = logging.getLogger("jx_collectors.system_feed")
+
+#: Dialects whose fused statements run as their literal SQL text (and whose texts are cached).
+TEXT_DIALECTS = ("duckdb", "sqlite")
+
+
+class _Date(sa.types.TypeDecorator):
+    """A DATE bind whose SQL text (Measure.source) is ``DATE 'yyyy-mm-dd'``, typed for Trino & co."""
+
+    impl = sa.Date
+    cache_ok = True
+
+    def literal_processor(self, dialect):
+        if dialect.name == "sqlite":  # SQLite keeps dates as ISO text and knows no DATE literal
+            return lambda value: f"'{value.isoformat()}'"
+        return lambda value: f"DATE '{value.isoformat()}'"
+
+
+@attrs.frozen
+class Window:
+    """The run's dates: the window is [start, as_of], both inclusive."""
+
+    start: dt.date
+    end: dt.date
+    as_of: dt.date
+
+    @classmethod
+    def of(cls, period: Period, as_of: dt.date) -> Window:
+        return cls(period.start, period.end, period.clamp(as_of))
+
+    def resolve(self, value: Any) -> Any:
+        """Replace a "{start}" / "{end}" / "{as_of}" placeholder by its date."""
+        if isinstance(value, str) and value in PLACEHOLDERS:
+            return sa.literal(getattr(self, value[1:-1]), _Date())
+        return value
+
+    def bound(self, sql: str) -> Any:
+        """A raw-SQL measure's statement with :start, :end and :as_of bound (those it uses)."""
+        stmt = sa.text(sql)
+        wanted = stmt.compile().params
+        dates = {"start": self.start, "end": self.end, "as_of": self.as_of}
+        return stmt.bindparams(*(sa.bindparam(k, v, type_=_Date()) for k, v in dates.items() if k in wanted))
+
+
+def _condition(table: sa.TableClause, flt: Mapping[str, Any] | None, window: Window) -> list[Any]:
+    """SQL conditions (to be ANDed) for a checked filter mapping."""
+    conds = []
+    for name, cond in (flt or {}).items():
+        col = table.c[name]
+        ops = cond if isinstance(cond, Mapping) else {"in" if isinstance(cond, (list, tuple)) else "=": cond}
+        for op, value in ops.items():
+            if op == "is null":
+                conds.append(col.is_(None) if value else col.is_not(None))
+            elif op in ("in", "not in"):
+                values = [window.resolve(v) for v in value]
+                conds.append(col.in_(values) if op == "in" else col.not_in(values))
+            elif value is None:
+                conds.append(col.is_(None) if op == "=" else col.is_not(None))
+            else:
+                value = window.resolve(value)
+                conds.append({"=": col.__eq__, "!=": col.__ne__, "<": col.__lt__, "<=": col.__le__,
+                              ">": col.__gt__, ">=": col.__ge__}[op](value))
+    return conds
+
+
+def _window_conditions(table: sa.TableClause, column: str | None, window: Window) -> list[Any]:
+    if not column:
+        return []
+    col = table.c[column]
+    # Half-open upper bound: right for DATE and for TIMESTAMP columns (the whole as-of day counts).
+    return [col >= sa.literal(window.start, _Date()),
+            col < sa.literal(window.as_of + dt.timedelta(days=1), _Date())]
+
+
+def _count_if(conds: list[Any]) -> Any:
+    if not conds:
+        return sa.func.count()
+    return sa.func.sum(sa.case((sa.and_(*conds), 1), else_=0))
+
+
+def _value_if(conds: list[Any], col: Any) -> Any:
+    return sa.case((sa.and_(*conds), col)) if conds else col
+
+
+def row_conditions(spec: Spec, table: sa.TableClause, window: Window) -> tuple[list[Any], list[Any] | None]:
+    """The conditions of the rows this measure aggregates (a rate's denominator rows) and, for a
+    rate, of its numerator rows: shared by the fused query and the rows ``jx explain`` lists."""
+    p = spec.p
+    base = _condition(table, p["where"], window)
+    windowed = base + _window_conditions(table, p["window"], window)
+    if p["aggregate"] != "rate":
+        return windowed, None
+    return (windowed if p["denominator_window"] else base), windowed + _condition(table, p["numerator"], window)
+
+
+def expressions(spec: Spec, table: sa.TableClause, window: Window) -> dict[str, Any]:
+    """Aggregate expressions for this measure, one per part (:func:`jx_collectors.system_feed.parts`)."""
+    rows, numerator = row_conditions(spec, table, window)
+    agg = spec.p["aggregate"]
+    if numerator is not None:
+        return {"numerator": _count_if(numerator), "denominator": _count_if(rows)}
+    if agg == "count":
+        return {"value": _count_if(rows)}
+    col = table.c[spec.p["column"]]
+    if agg == "count_distinct":
+        return {"value": sa.func.count(sa.distinct(_value_if(rows, col)))}
+    return {"value": getattr(sa.func, agg)(_value_if(rows, col))}
+
+
+#: One fused statement's measures: each spec with its parts' result labels (m<i>_<part>).
+Labelled = list[tuple[Spec, dict[str, str]]]
+
+
+def _by_table(specs: Sequence[Spec]) -> dict[tuple[str, str], list[Spec]]:
+    groups: dict[tuple[str, str], list[Spec]] = {}
+    for spec in specs:
+        if spec.p["sql"] is None:
+            groups.setdefault(spec.table_key, []).append(spec)
+    return groups
+
+
+def _labelled(group: Sequence[Spec]) -> list[tuple[str, Labelled]]:
+    """The fused statements of one table, without building them: one per unit column (normally
+    one), each with its measures and their labels."""
+    out = []
+    for unit_column in sorted({spec.p["unit_column"] for spec in group}):
+        mine = [s for s in group if s.p["unit_column"] == unit_column]
+        out.append((unit_column, [(spec, {part: f"m{i}_{part}" for part in parts(spec)})
+                                  for i, spec in enumerate(mine)]))
+    return out
+
+
+def _statement(table: sa.TableClause, unit_column: str, labelled: Labelled, window: Window) -> Any:
+    selects = [table.c[unit_column].label("unit")]
+    for spec, names in labelled:
+        for part, expr in expressions(spec, table, window).items():
+            selects.append(expr.label(names[part]))
+    return sa.select(*selects).group_by(table.c[unit_column])
+
+
+def _table(name: str, columns: Sequence[str]) -> sa.TableClause:
+    schema, _, table_name = name.rpartition(".")
+    return sa.table(table_name, *(sa.column(c) for c in columns), schema=schema or None)
+
+
+def _used_columns(group: Sequence[Spec]) -> list[str]:
+    return list(dict.fromkeys(c for spec in group for c in spec.columns_used()))
+
+
+# ---------------------------------------------------------------- SQL text (jx sql, Measure.source)
+
+def sql_text(stmt: Any, dialect: sa.engine.Dialect) -> str:
+    """The statement as the source runs it, with the window dates written in."""
+    literal = _literal(stmt, dialect)
+    if literal is not None:
+        return literal
+    compiled = stmt.compile(dialect=dialect)
+    return f"{compiled}\n-- parameters: {compiled.params}"
+
+
+def _literal(stmt: Any, dialect: sa.engine.Dialect) -> str | None:
+    """The statement's SQL with every value written in, or None if the dialect cannot write one."""
+    try:
+        return str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    except (sa.exc.CompileError, NotImplementedError):
+        return None
+
+
+def queries(specs: Sequence[Spec], period: Period, as_of: dt.date, dialect: sa.engine.Dialect, *,
+            columns: Mapping[str, Sequence[str]] | None = None, raw: bool = True) -> list[tuple[str, str]]:
+    """(what, SQL) of every statement of the checked requests (see ``SystemFeed.queries``)."""
+    window = Window.of(period, as_of)
+    out = []
+    for (source, name), group in _by_table(specs).items():
+        table = _table(name, columns[name] if columns is not None else _used_columns(group))
+        for unit_column, labelled in _labelled(group):
+            nodes = ", ".join(spec.node for spec, _ in labelled)
+            out.append((f"source {source}, table {name}: {len(labelled)} indicators ({nodes})",
+                        sql_text(_statement(table, unit_column, labelled, window), dialect)))
+    if raw:
+        out += [(f"source {spec.p['source']}, raw SQL of {spec.node}",
+                 sql_text(window.bound(spec.p["sql"]), dialect)) for spec in specs if spec.p["sql"] is not None]
+    return out
+
+
+# ---------------------------------------------------------------- collect
+
+def collect(ctx: CollectContext, specs: Sequence[Spec]) -> dict[str, Measure]:
+    """Every checked request's measure: one fused query per table (one connection per source),
+    then each raw-SQL measure in its own read-only transaction."""
+    window = Window.of(ctx.period, ctx.as_of)
+    engines = {name: ctx.source(name) for name in sorted({s.p["source"] for s in specs})}
+    declarative = _by_table(specs)
+    measures: dict[str, Measure] = {}
+    with contextlib.ExitStack() as stack:
+        conns = {source: stack.enter_context(_connect(source, engines[source], group[0].location))
+                 for (source, _), group in declarative.items()}
+        tables = _reflect(conns, declarative)
+        texts = {source: _SqlCache(conn.dialect, {k: g for k, g in declarative.items() if k[0] == source}, window)
+                 for source, conn in conns.items()}
+        for key, group in declarative.items():
+            measures.update(_collect_table(ctx, conns[key[0]], tables[key], group, window, texts[key[0]]))
+        for cache in texts.values():
+            cache.save()
+    for spec in specs:
+        if spec.p["sql"] is not None:
+            measures[spec.node] = _collect_sql(ctx, engines[spec.p["source"]], spec, window)
+    return {spec.node: _scaled(ctx, spec, measures[spec.node]) for spec in specs}
+
+
+@contextlib.contextmanager
+def _connect(source: str, engine: Any, location: Location) -> Iterator[sa.Connection]:
+    """A connection to the source; a source that cannot be reached is a DataError naming it."""
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as exc:
+        from jxcore.store.api import mask_url
+
+        secret = engine.url.password
+        reason = str(exc.orig).replace(str(secret), "***") if secret else str(exc.orig)
+        raise DataError(f"cannot open source {source!r} ({mask_url(engine.url.render_as_string(False))}): "
+                        f"{reason}", location=location,
+                        hint="check the source's URL and that its server is up and reachable") from None
+    with conn:
+        yield conn
+
+
+def _reflect(conns: Mapping[str, sa.Connection], groups: Mapping[tuple[str, str], list[Spec]]
+             ) -> dict[tuple[str, str], sa.TableClause]:
+    """Check every table and column named, once per table; report all that are missing at once."""
+    tables, problems = {}, []
+    for (source, name), group in groups.items():
+        known = _column_names(conns[source], name)
+        if known is None:
+            schema, _, table_name = name.rpartition(".")
+            listed = sa.inspect(conns[source]).get_table_names(schema=schema or None)
+            hint = f"check the table name; the source's tables are: {', '.join(sorted(listed)) or 'none'}"
+            problems += [Problem(f"table {name!r} does not exist in source {source!r}", spec.location, hint)
+                         for spec in group]
+            continue
+        known_set = set(known)
+        for spec in group:
+            for column in dict.fromkeys(spec.columns_used()):
+                if column not in known_set:
+                    problems.append(Problem(
+                        f"column {column!r} does not exist in table {name!r} of source {source!r}",
+                        spec.location, f"the table's columns are: {', '.join(known)}"))
+        tables[(source, name)] = _table(name, known)
+    if problems:
+        raise DataError.from_problems("the system feed's source tables do not match the scheme", problems)
+    return tables
+
+
+def _column_names(conn: sa.Connection, name: str) -> list[str] | None:
+    """A table's column names from a zero-row SELECT (portable where dialects' reflection is not);
+    None if the source has no such table (asked only when the SELECT fails)."""
+    stmt = sa.select(sa.literal_column("*")).select_from(_table(name, ())).where(sa.false())
+    try:
+        return list(conn.execute(stmt).keys())
+    except sa.exc.DBAPIError:
+        conn.rollback()  # PostgreSQL refuses every statement after a failed one until then
+        schema, _, table_name = name.rpartition(".")
+        if sa.inspect(conn).has_table(table_name, schema=schema or None):
+            raise
+        return None
+
+
+class _SqlCache:
+    """The SQL texts of one run's fused statements, kept between runs (see the module's docstring)."""
+
+    VERSION = 1
+
+    def __init__(self, dialect: sa.engine.Dialect, groups: Mapping[tuple[str, str], list[Spec]],
+                 window: Window) -> None:
+        self.dialect = dialect
+        self.window = [window.start.isoformat(), window.end.isoformat(), window.as_of.isoformat()]
+        self.path = _cache_path(dialect, groups) if dialect.name in TEXT_DIALECTS else None
+        self.texts: list[str | None] = []
+        self.known: list[str] = []
+        if self.path is not None:
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+                if data["window"] == self.window:
+                    self.known = [str(text) for text in data["sql"]]
+
+    def text(self, build: Callable[..., Any], *args: Any) -> str | None:
+        """The next statement's literal SQL (from the cache, or compiled from ``build(*args)``), or None
+        when it must run as a statement (a server engine, or values the dialect cannot write)."""
+        if self.dialect.name not in TEXT_DIALECTS:
+            return None
+        at = len(self.texts)
+        self.texts.append(self.known[at] if at < len(self.known) else _literal(build(*args), self.dialect))
+        return self.texts[-1]
+
+    def save(self) -> None:
+        if self.path is None or self.texts == self.known or None in self.texts:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"window": self.window, "sql": self.texts}, ensure_ascii=False),
+                           encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            pass  # no cache (a read-only JX_HOME): compiled again next time
+
+
+def _cache_path(dialect: sa.engine.Dialect, groups: Mapping[tuple[str, str], list[Spec]]) -> Path | None:
+    """``JX_HOME/cache/sql/<sha256>.json``, named by everything the texts depend on except the
+    window: this module, SQLAlchemy, the dialect, and every table's requests; None with JX_CACHE=0."""
+    if os.environ.get("JX_CACHE", "") == "0":
+        return None
+    from jxcore.config import jx_home
+
+    try:
+        code = os.stat(__file__)
+    except OSError:
+        return None
+    driver = type(dialect).__module__.split(".")[0]
+    stamp = [_SqlCache.VERSION, code.st_mtime_ns, code.st_size, sa.__version__, dialect.name, dialect.driver,
+             driver, getattr(__import__(driver), "__version__", ""), repr(dialect.server_version_info),
+             [[source, name, [[spec.node, spec.p] for spec in group]] for (source, name), group in groups.items()]]
+    key = hashlib.sha256(json.dumps(stamp, ensure_ascii=False, sort_keys=True, default=repr).encode())
+    return jx_home() / "cache" / "sql" / f"{key.hexdigest()}.json"
+
+
+def _collect_table(ctx: CollectContext, conn: sa.Connection, table: sa.TableClause, group: list[Spec],
+                   window: Window, texts: _SqlCache) -> dict[str, Measure]:
+    """Run the fused GROUP BY query (queries, if grouped by several unit columns) of ``table``."""
+    results: dict[str, Measure] = {}
+    for unit_column, labelled in _labelled(group):
+        nodes = ", ".join(spec.node for spec, _ in labelled)
+        what = f"the query of table {table.name} (indicators {nodes})"
+        location = labelled[0][0].location
+        sql = texts.text(_statement, table, unit_column, labelled, window)
+        if sql is None:
+            stmt = _statement(table, unit_column, labelled, window)
+            sql = sql_text(stmt, conn.dialect)
+            columns = _fetch_on(conn, stmt, what, location)
+        else:
+            columns = _fetch_on(conn, sql, what, location)
+        at, unknown = _align(ctx, columns["unit"], f"table {table.name} (indicators {nodes})", location)
+        for spec, names in labelled:
+            got = {part: _spread(at, len(ctx.units), _floats(columns[label])) for part, label in names.items()}
+            source = _source_text(sql, names, unknown)
+            if "numerator" in got:
+                num, den = np.nan_to_num(got["numerator"]), np.nan_to_num(got["denominator"])
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    value = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+                results[spec.node] = Measure(spec.node, value, {"numerator": num, "denominator": den},
+                                             source=source)
+            else:
+                value = got["value"]
+                if spec.p["aggregate"] in ("count", "sum", "count_distinct"):
+                    value = np.nan_to_num(value)
+                results[spec.node] = Measure(spec.node, value, source=source)
+    return results
+
+
+def _collect_sql(ctx: CollectContext, engine: Any, spec: Spec, window: Window) -> Measure:
+    stmt = window.bound(spec.p["sql"])
+    columns = _fetch(spec.p["source"], engine, stmt, f"the SQL of {spec.node}", spec.location, raw=True)
+    missing = [c for c in ("unit", "value") if c not in columns]
+    if missing:
+        raise DataError(f"the SQL of {spec.node} returns no column {' or '.join(missing)} "
+                        f"(it returns {', '.join(columns)})", location=spec.location,
+                        hint="name the result columns: SELECT unit_code AS unit, count(*) AS value …")
+    at, unknown = _align(ctx, columns["unit"], f"the SQL of {spec.node}", spec.location)
+    arrays = {name: _spread(at, len(ctx.units), _floats(values))
+              for name, values in columns.items() if name != "unit"}
+    value = arrays.pop("value")
+    return Measure(spec.node, value, arrays,
+                   source=_source_text(sql_text(stmt, engine.dialect), {}, unknown))
+
+
+def _scaled(ctx: CollectContext, spec: Spec, measure: Measure) -> Measure:
+    """Apply divide_by and multiply; keep the undivided total beside it."""
+    divide_by, factor = spec.p["divide_by"], spec.p["multiply"]
+    if not divide_by and factor == 1:
+        return measure
+    value, columns = measure.value, dict(measure.columns)
+    if divide_by:
+        divisor = getattr(ctx.units, divide_by).astype(np.float64)
+        columns["total"], columns[divide_by] = value, divisor
+        with np.errstate(divide="ignore", invalid="ignore"):
+            value = np.where(divisor > 0, value / np.where(divisor > 0, divisor, 1), np.nan)
+    return attrs.evolve(measure, value=value * factor, columns=columns)
+
+
+# ---------------------------------------------------------------- rows behind a measure
+
+def source_rows(ctx: CollectContext, spec: Spec, unit_code: str, limit: int) -> RowSample:
+    """The rows of ``unit_code`` that ``spec``'s measure aggregates (see ``SystemFeed.source_rows``)."""
+    window = Window.of(ctx.period, ctx.as_of)
+    engine = ctx.source(spec.p["source"])
+    if spec.p["sql"] is not None:
+        return RowSample(source=sql_text(window.bound(spec.p["sql"]), engine.dialect),
+                         note="a raw-SQL measure: its rows cannot be listed, only its query")
+    with _connect(spec.p["source"], engine, spec.location) as conn:
+        table = _reflect({spec.p["source"]: conn}, {spec.table_key: [spec]})[spec.table_key]
+        rows, numerator = row_conditions(spec, table, window)
+        where = sa.and_(table.c[spec.p["unit_column"]] == unit_code, *rows)
+        marks = [sa.case((sa.and_(*numerator), 1), else_=0).label("numerator")] if numerator is not None else []
+        order = [table.c[c] for c in dict.fromkeys([spec.p["window"], table.c.keys()[0]]) if c]
+        listing = sa.select(*table.c, *marks).where(where).order_by(*order).limit(limit)
+        counts = sa.select(sa.func.count(), *(sa.func.sum(m.element) for m in marks)).where(where) \
+            .select_from(table)
+        result = conn.execute(listing)
+        columns, listed = tuple(result.keys()), tuple(tuple(r) for r in result.all())
+        total, *counted = conn.execute(counts).one()
+    return RowSample(columns=columns, rows=listed, total=int(total),
+                     counted=int(counted[0] or 0) if counted else None,
+                     counted_by="numerator" if counted else None,
+                     source=sql_text(listing, engine.dialect))
+
+
+# ---------------------------------------------------------------- running statements
+
+#: How a raw-SQL measure's transaction is made read-only, per dialect (docs/collectors.md): the
+#: statement runs first in the transaction; ``undo`` runs after it (a pooled connection is reused).
+_READ_ONLY = {"postgresql": ("SET TRANSACTION READ ONLY", None),
+              "mysql": ("SET TRANSACTION READ ONLY", None), "mariadb": ("SET TRANSACTION READ ONLY", None),
+              "sqlite": ("PRAGMA query_only = ON", "PRAGMA query_only = OFF")}
+_ROLLED_BACK = ("duckdb",)  # no read-only transactions: whatever it writes is rolled back
+
+
+def _fetch(source: str, engine: Any, stmt: Any, what: str, location: Location, *, raw: bool = False
+           ) -> dict[str, Any]:
+    """Run ``stmt`` on a connection of its own; a database error becomes a DataError naming the query.
+
+    A ``raw`` (scheme-written) statement runs in a read-only transaction where the engine has one,
+    and is always rolled back: a measure cannot change the source whatever rights its credentials have.
+    """
+    name = engine.dialect.name
+    guard, undo = _READ_ONLY.get(name, (None, None)) if raw else (None, None)
+    with _connect(source, engine, location) as conn:
+        try:
+            if guard:
+                conn.exec_driver_sql(guard)
+            try:
+                return _fetch_on(conn, stmt, what, location)
+            finally:
+                if raw and (guard or name in _ROLLED_BACK):
+                    conn.rollback()
+                if undo:
+                    conn.exec_driver_sql(undo)
+                    conn.commit()
+        except sa.exc.DBAPIError as exc:
+            raise _failed(what, exc, location) from None
+
+
+def _fetch_on(conn: sa.Connection, stmt: Any, what: str, location: Location) -> dict[str, Any]:
+    """Run ``stmt`` (a statement, or SQL text run as it is) and return its result as one column
+    per name, with no Python row object per row: DuckDB hands its result over as numpy arrays
+    (``fetchnumpy``), other drivers' raw tuples are transposed once. The columns are results of
+    aggregates, so SQLAlchemy's result processing (none for numbers and text) is not needed."""
+    try:
+        result = conn.exec_driver_sql(stmt) if isinstance(stmt, str) else conn.execute(stmt)
+        names, cursor = list(result.keys()), result.cursor
+        if hasattr(cursor, "fetchnumpy"):  # duckdb_engine's cursor: a DuckDB connection
+            arrays = list(cursor.fetchnumpy().values())  # positional: DuckDB renames duplicate names
+        else:
+            rows = cursor.fetchall()
+            arrays = list(zip(*rows)) if rows else [() for _ in names]
+        result.close()
+    except sa.exc.DBAPIError as exc:
+        raise _failed(what, exc, location) from None
+    return dict(zip(names, arrays))
+
+
+def _failed(what: str, exc: sa.exc.DBAPIError, location: Location) -> DataError:
+    return DataError(f"{what} failed: {exc.orig}", location=location,
+                     hint="check the indicators' filters against the column types, or run the SQL "
+                          "(jx explain --sql) by hand against the source")
+
+
+def _floats(values: Sequence[Any] | np.ndarray) -> np.ndarray:
+    """A result column (numbers, a masked array, or ints, Decimals and None) as float64, NaN for NULL."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iufb":
+        return np.ma.filled(np.ma.asarray(values).astype(np.float64), np.nan)
+    arr = np.array(values, dtype=object)
+    arr[np.equal(arr, None)] = np.nan
+    return arr.astype(np.float64)
+
+
+def _align(ctx: CollectContext, codes: Sequence[Any], where: str, location: Location) -> tuple[np.ndarray, list[str]]:
+    """Position in ctx.units of each result row (-1 for unknown units) and the unknown codes.
+
+    A few unknown codes (a unit closed since) are ignored and listed in the measure's source; when
+    no returned code is a unit at all, the source speaks of its units differently (names instead of
+    codes, another unit column) and every unit would silently score zero: that is a DataError.
+    """
+    at = ctx.units.positions(codes)
+    unknown = sorted(np.asarray(codes, dtype=object).astype(str)[at < 0].tolist())
+    if unknown and len(unknown) == len(at):
+        raise DataError(f"{where}: none of the {len(unknown)} unit codes the source returned is a unit of the "
+                        f"scheme (e.g. {', '.join(unknown[:5])})", location=location,
+                        hint="the unit column must hold the codes of units.yaml; set unit_column to the right "
+                             "column, or map the source's units to the scheme's codes")
+    if unknown:
+        log.warning("system_feed ignored %d result rows for unit codes the scheme does not know: %s",
+                    len(unknown), ", ".join(unknown[:10]))
+    return at, unknown
+
+
+def _spread(at: np.ndarray, n: int, values: np.ndarray) -> np.ndarray:
+    """Result values placed at their units' positions; NaN for units without a row."""
+    out = np.full(n, np.nan)
+    keep = at >= 0
+    out[at[keep]] = values[keep]
+    return out
+
+
+def _source_text(sql: str, names: Mapping[str, str], unknown: list[str]) -> str:
+    lines = []
+    if names:
+        lines.append("-- this indicator: " + ", ".join(f"{part} = {label}" for part, label in names.items()))
+    if unknown:
+        lines.append(f"-- ignored {len(unknown)} result rows for unknown unit codes: "
+                     + ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else ""))
+    return "\n".join(lines + [sql])
