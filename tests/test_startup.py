@@ -83,6 +83,16 @@ def test_plugins_listing_imports_no_plugin(tmp_path):
     assert rows["rules"]["loaded"] is False
 
 
+def test_validate_imports_no_sqlalchemy_and_no_store(tmp_path):
+    """Checking a pack reads no database: the collectors' checks and the entry values are plain
+    Python (jx_collectors.system_feed_sql and jxcore.store load only when a command collects)."""
+    proc, modules = run_jx("validate", "--scheme", "guangdong", home=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok: scheme guangdong")
+    assert {m.split(".")[0] for m in modules} & {"sqlalchemy", "duckdb", "duckdb_engine", "alembic"} == set()
+    assert not any(m.startswith(("jxcore.store", "jx_collectors.system_feed_sql")) for m in modules)
+    assert {"jx_collectors.system_feed", "jx_collectors.manual"} <= modules  # the checks did run
+
+
 def test_plugins_load_imports_them_and_lists_what_they_provide(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("JX_HOME", str(tmp_path))
     assert main(["plugins", "--json", "--load"]) == 0

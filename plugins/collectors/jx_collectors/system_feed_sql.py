@@ -226,8 +226,9 @@ def collect(ctx: CollectContext, specs: Sequence[Spec]) -> dict[str, Measure]:
     declarative = _by_table(specs)
     measures: dict[str, Measure] = {}
     with contextlib.ExitStack() as stack:
-        conns = {source: stack.enter_context(_connect(source, engines[source], group[0].location))
-                 for (source, _), group in declarative.items()}
+        firsts = {source: group[0].location for (source, _), group in reversed(declarative.items())}
+        conns = {source: stack.enter_context(_connect(source, engines[source], location))
+                 for source, location in sorted(firsts.items())}
         tables = _reflect(conns, declarative)
         texts = {source: _SqlCache(conn.dialect, {k: g for k, g in declarative.items() if k[0] == source}, window)
                  for source, conn in conns.items()}
@@ -510,7 +511,8 @@ def _failed(what: str, exc: sa.exc.DBAPIError, location: Location) -> DataError:
 def _floats(values: Sequence[Any] | np.ndarray) -> np.ndarray:
     """A result column (numbers, a masked array, or ints, Decimals and None) as float64, NaN for NULL."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "iufb":
-        return np.ma.filled(np.ma.asarray(values).astype(np.float64), np.nan)
+        floats = values.astype(np.float64)
+        return floats.filled(np.nan) if hasattr(floats, "filled") else floats  # a masked array: NULLs are NaN
     arr = np.array(values, dtype=object)
     arr[np.equal(arr, None)] = np.nan
     return arr.astype(np.float64)
