@@ -1,6 +1,6 @@
 """Start-up and everyday speed of the `jx` command, as whole processes (issue 12).
 
-    .venv/bin/python bench/startup.py [--repeat 7] [--city PACK [--city-db SQLITE]]
+    .venv/bin/python bench/startup.py [--repeat 7] [--city PACK [--city-db SQLITE]] [--no-bytecode]
 
 Runs each command N times as a fresh process (after one untimed warm-up run) and prints the median
 and the minimum of wall and CPU (user + system of the child) time, next to `python -c pass` measured
@@ -10,6 +10,12 @@ demo `jx run --scheme guangdong` and, with --city (a pack written by bench/scale
 `jx demo generate --pack`), a warm city-size `jx run` against a copy of --city-db (a store with the
 pack's manual entries). JX_HOME is a temporary directory, so the demo data is generated once during
 the warm-up and never timed.
+
+Python's compiled bytecode is written during the warm-up and read by the timed runs, as an installed
+jx runs (into the temporary directory, ``PYTHONPYCACHEPREFIX``, whatever PYTHONDONTWRITEBYTECODE
+says). ``--no-bytecode`` sets PYTHONDONTWRITEBYTECODE instead, as a shell of this project's sessions
+does: the libraries' installed bytecode is read, but the editable checkout's modules (jxcore and the
+plugins) are compiled from source in every run.
 """
 
 from __future__ import annotations
@@ -53,10 +59,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--city", type=Path, help="a city-size scheme pack (bench/scale.py, jx demo generate --pack)")
     parser.add_argument("--city-db", type=Path, help="a SQLite store with the city pack's entries (copied first)")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="write no bytecode: the checkout's modules are compiled in every run")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="jx-startup-bench-"))
-    env = {**os.environ, "JX_HOME": str(home), "JX_USER": "demo"}
+    env = {**os.environ, "JX_HOME": str(home / "home"), "JX_USER": "demo"}
     env.pop("JX_DATABASE_URL", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    if args.no_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")
     cases = [("python -c pass", [PYTHON, "-c", "pass"]),
              ("jx --help", [JX, "--help"]),
              ("jx plugins", [JX, "plugins"]),
@@ -77,6 +91,7 @@ def main() -> None:
         print(f"{label:<36} {r['wall']:9.3f} {r['wall_min']:9.3f} {r['cpu']:9.3f} {r['cpu_min']:9.3f} "
               f"{r['wall'] / base['wall']:7.1f} {r['cpu'] / base['cpu']:7.1f}")
     print(f"(seconds; medians and minimums of {args.repeat} runs after a warm-up; × = median over python -c pass; "
+          f"{'no bytecode written' if args.no_bytecode else 'bytecode cached'}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
 
 
