@@ -91,6 +91,8 @@ def test_validate_imports_no_sqlalchemy_and_no_store(tmp_path):
     assert {m.split(".")[0] for m in modules} & {"sqlalchemy", "duckdb", "duckdb_engine", "alembic"} == set()
     assert not any(m.startswith(("jxcore.store", "jx_collectors.system_feed_sql")) for m in modules)
     assert {"jx_collectors.system_feed", "jx_collectors.manual"} <= modules  # the checks did run
+    proc, again = run_jx("validate", "--scheme", "guangdong", home=tmp_path)
+    assert proc.returncode == 0 and "yaml" in modules and "yaml" not in again  # read from the parse cache
 
 
 def test_plugins_load_imports_them_and_lists_what_they_provide(capsys, monkeypatch, tmp_path):
