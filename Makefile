@@ -25,11 +25,13 @@ demo: $(STAMP)
 	$(BIN)/jx run --scheme guangdong
 
 # Lint (ruff: pycodestyle, pyflakes, import order, bugbear) and type-check the core (mypy, config
-# in pyproject.toml) first: a finding stops here, before the long suite.
+# in pyproject.toml) first: a finding stops here, before the long suite. The suite runs on every
+# core (pytest-xdist), a test module whole on one worker: its session fixtures (the Spark cluster,
+# the web tests' store) are built once. PYTEST_ARGS=-n0 runs it in one process.
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy jxcore
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile $(PYTEST_ARGS)
 
 # The 绩效之窗 site is tested in Debian's headless Chromium, with a CJK font so screenshots show
 # the Chinese labels.

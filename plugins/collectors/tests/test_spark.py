@@ -1,13 +1,14 @@
-"""The system feed on a real Spark engine: a Spark Connect server started from pyspark's own jars on
-127.0.0.1 (ports 15000-15099), once with ``local[2]`` and once on a standalone master with two
-workers. The demo business data goes in as ``jx demo export --parquet`` writes it, registered with
-its ``register.sql``; the whole guangdong 2010 plan then runs on Spark and on DuckDB and every
-system-feed measure, score and rank must agree.
+"""The system feed on a real Spark engine: one Spark Connect server started from pyspark's own jars
+on 127.0.0.1 (ports 15000-15099), on a standalone master with two workers of one core each, shared
+by every test here (the JVMs take most of a minute to start). The demo business data goes in as
+``jx demo export --parquet`` writes it, registered with its ``register.sql``; the whole guangdong
+2010 plan then runs on Spark and on DuckDB and every system-feed measure, score and rank must agree.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 from pathlib import Path
 
@@ -31,12 +32,6 @@ from jxcore.scheme import load_scheme
 from jxcore.store import Store
 
 AS_OF = dt.date(2010, 6, 30)
-
-
-@pytest.fixture(scope="session")
-def ports() -> list[int]:
-    """Base ports of the local server and of the cluster (each uses base … base + 18), in 15000-15099."""
-    return free_blocks(2)
 
 
 @pytest.fixture(scope="session")
@@ -67,28 +62,20 @@ def store_url(tmp_path_factory, demo_data) -> str:
 
 
 @pytest.fixture(scope="session")
-def cluster_launched(tmp_path_factory, ports):
-    """The two-worker cluster's JVMs, launched without waiting: they boot while the local server's
-    tests run (both are killed, process group and all, at the end of the session)."""
-    cluster = SparkConnect(tmp_path_factory.mktemp("spark-cluster"), base_port=ports[1], workers=2,
-                           executor_memory="512m")
+def spark(tmp_path_factory, request):
+    """The two-worker cluster and its Connect server, with the demo tables registered. The JVMs are
+    launched first and boot while the demo data is generated and exported (all killed, process
+    group and all, at the end of the session)."""
+    cluster = SparkConnect(tmp_path_factory.mktemp("spark-cluster"), base_port=free_blocks(1)[0], workers=2,
+                           executor_memory="512m", timeout=900)  # five JVMs boot slowly on a loaded machine
     cluster.launch()
-    yield cluster
-    cluster.stop()
-
-
-@pytest.fixture(scope="session")
-def spark_local(tmp_path_factory, demo_data, ports, cluster_launched):
-    with SparkConnect(tmp_path_factory.mktemp("spark-local"), base_port=ports[0], cores=2) as spark:
-        assert run_script(spark.url(), demo_data[2] / "register.sql") == 1 + 2 * len(demo.TABLES)
-        yield spark
-
-
-@pytest.fixture(scope="session")
-def spark_cluster(demo_data, cluster_launched):
-    cluster_launched.wait()
-    run_script(cluster_launched.url(), demo_data[2] / "register.sql")
-    return cluster_launched
+    try:
+        parquet = request.getfixturevalue("demo_data")[2]
+        cluster.wait()
+        assert run_script(cluster.url(), parquet / "register.sql") == 1 + 2 * len(demo.TABLES)
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -112,16 +99,16 @@ def _integer_columns(duck: Path) -> set[tuple[str, str]]:
                 for name, kind, *_ in con.execute(f"DESCRIBE {table}").fetchall() if "INT" in kind}
 
 
-def _assert_same_results(spark, duck, duck_path: Path) -> None:
+def _assert_same_results(on_spark, duck, duck_path: Path) -> None:
     """Counts, integer sums, minima and maxima exact; rates, averages, money sums (floating-point
     sums in another order) within 1e-12 relative; then every score and rank identical."""
     integers = _integer_columns(duck_path)
-    nodes = [n for n in spark.scheme.indicators() if n.collector.name == SystemFeed.name]
+    nodes = [n for n in on_spark.scheme.indicators() if n.collector.name == SystemFeed.name]
     assert len(nodes) > 100
     exact = 0
     for node in nodes:
         p = node.collector.params
-        got, want = spark.measures[node.code], duck.measures[node.code]
+        got, want = on_spark.measures[node.code], duck.measures[node.code]
         agg = p.get("aggregate", "count")
         is_exact = not p.get("sql") and not p.get("divide_by") and p.get("multiply", 1) == 1 and (
             agg in ("count", "count_distinct", "min", "max")
@@ -136,26 +123,19 @@ def _assert_same_results(spark, duck, duck_path: Path) -> None:
             if name in want.columns:
                 np.testing.assert_array_equal(got.columns[name], want.columns[name], err_msg=node.code)
     assert exact > 10
-    assert "GROUP BY" in spark.measures[nodes[0].code].source
-    np.testing.assert_array_equal(spark.scores, duck.scores)
-    np.testing.assert_array_equal(spark.ranks, duck.ranks)
+    assert "GROUP BY" in on_spark.measures[nodes[0].code].source
+    np.testing.assert_array_equal(on_spark.scores, duck.scores)
+    np.testing.assert_array_equal(on_spark.ranks, duck.ranks)
 
 
 @pytest.mark.slow
-def test_the_guangdong_plan_on_spark_local_equals_duckdb(spark_local, demo_data, store_url, on_duckdb, registry):
+def test_the_guangdong_plan_on_a_two_worker_cluster_equals_duckdb(spark, demo_data, store_url, on_duckdb, registry):
     scheme, duck, _ = demo_data
-    spark = _run(scheme, registry, spark_local.url("business"), store_url)
-    _assert_same_results(spark, on_duckdb, duck)
-
-
-@pytest.mark.slow
-def test_the_guangdong_plan_on_a_two_worker_cluster_equals_duckdb(spark_cluster, demo_data, store_url, on_duckdb,
-                                                                   registry):
-    scheme, duck, _ = demo_data
-    spark = _run(scheme, registry, spark_cluster.url("business"), store_url)
-    _assert_same_results(spark, on_duckdb, duck)
-    log = (spark_cluster.work / "master.log").read_text(errors="replace")
-    assert log.count("Launching executor") == 2  # one executor in each worker ran the queries
+    on_spark = _run(scheme, registry, spark.url("business"), store_url)
+    _assert_same_results(on_spark, on_duckdb, duck)
+    log = (spark.work / "master.log").read_text(errors="replace")
+    # each worker ran an executor of the server's application (one lost under load is launched again)
+    assert len(set(re.findall(r"Launching executor \S+ on worker (\S+)", log))) == 2
 
 
 def _ctx(scheme, url: str) -> CollectContext:
@@ -171,16 +151,16 @@ def _request(code: str, **params) -> CollectRequest:
 
 
 @pytest.mark.slow
-def test_a_missing_table_on_spark_names_it_and_lists_the_tables(spark_local, demo_data):
-    ctx = _ctx(demo_data[0], spark_local.url("business"))
+def test_a_missing_table_on_spark_names_it_and_lists_the_tables(spark, demo_data):
+    ctx = _ctx(demo_data[0], spark.url("business"))
     with pytest.raises(DataError, match="table 'inspections' does not exist in source 'business'") as info:
         SystemFeed().collect(ctx, [_request("X", table="inspections")])
     assert "market_entities" in info.value.problems[0].hint
 
 
 @pytest.mark.slow
-def test_a_failing_query_on_spark_is_a_data_error_naming_the_indicators(spark_local, demo_data):
-    ctx = _ctx(demo_data[0], spark_local.url("business"))
+def test_a_failing_query_on_spark_is_a_data_error_naming_the_indicators(spark, demo_data):
+    ctx = _ctx(demo_data[0], spark.url("business"))
     failed = r"the query of table cases \(indicators X\) failed: \[CAST_INVALID_INPUT\]"
     with pytest.raises(DataError, match=failed) as info:
         SystemFeed().collect(ctx, [_request("X", table="cases", where={"kind": {">": 5}})])
@@ -253,14 +233,14 @@ def test_demo_export_refuses_a_database_name_that_is_not_plain(tmp_path, capsys)
 
 
 @pytest.mark.slow
-def test_jx_explain_rows_behind_a_rate_on_spark_equal_duckdb(spark_local, demo_data):
+def test_jx_explain_rows_behind_a_rate_on_spark_equal_duckdb(spark, demo_data):
     """``source_rows`` (jx explain) sends its listing and count to Spark too."""
     scheme, duck, _ = demo_data
     node = next(n for n in scheme.indicators() if n.collector.name == "system_feed"
                 and n.collector.params.get("aggregate") == "rate" and n.collector.params.get("window"))
     request = CollectRequest(node, {p.name: p.default for p in SystemFeed.params} | node.collector.params)
     unit = scheme.units[0].code
-    on_spark = SystemFeed().source_rows(_ctx(scheme, spark_local.url("business")), request, unit, 5)
+    on_spark = SystemFeed().source_rows(_ctx(scheme, spark.url("business")), request, unit, 5)
     on_duck = SystemFeed().source_rows(_ctx(scheme, f"duckdb:///{duck}"), request, unit, 5)
     assert (on_spark.total, on_spark.counted) == (on_duck.total, on_duck.counted)
     assert on_spark.total > 5 and len(on_spark.rows) == 5 and on_spark.columns == on_duck.columns

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -336,12 +337,20 @@ def register(app: FastAPI, web) -> None:
         return Response(plans.export_yaml(version), media_type="application/yaml; charset=utf-8", headers={
             "content-disposition": f'attachment; filename="{version.period}-v{version.number}.yaml"'})
 
-    @app.post("/plans/{ref}/submit", name="plan_submit", include_in_schema=False)
-    async def plan_submit(request: Request, ref: str, reason: str = Form("")) -> Response:
-        account = signed_in(request, Need.BUREAU)
-        return await act(request, w()["submit"], lambda: plans.submit(
-            web.store, version_of(ref), user=account.name, reason=reason.strip() or None),
-            lambda v: f"/plans/{v.label}")
+    def reasoned_step(action: str, step: Callable[..., plans.PlanVersion]) -> None:
+        """``POST /plans/{ref}/submit`` and ``/publish``: a bureau account moves the version on, with an
+        optional reason; the service decides whether the step is allowed."""
+
+        async def route(request: Request, ref: str, reason: str = Form("")) -> Response:
+            account = signed_in(request, Need.BUREAU)
+            return await act(request, w()[action], lambda: step(
+                web.store, version_of(ref), user=account.name, reason=reason.strip() or None),
+                lambda v: f"/plans/{v.label}")
+
+        app.post(f"/plans/{{ref}}/{action}", name=f"plan_{action}", include_in_schema=False)(route)
+
+    reasoned_step("submit", plans.submit)
+    reasoned_step("publish", plans.publish)
 
     @app.post("/plans/{ref}/approve", name="plan_approve", include_in_schema=False)
     async def plan_approve(request: Request, ref: str, meeting: str = Form(""), minutes: str = Form(""),
@@ -350,13 +359,6 @@ def register(app: FastAPI, web) -> None:
         return await act(request, w()["approve"], lambda: plans.approve(
             web.store, version_of(ref), user=account.name, meeting=meeting, minutes_ref=minutes,
             reason=reason.strip() or None), lambda v: f"/plans/{v.label}")
-
-    @app.post("/plans/{ref}/publish", name="plan_publish", include_in_schema=False)
-    async def plan_publish(request: Request, ref: str, reason: str = Form("")) -> Response:
-        account = signed_in(request, Need.BUREAU)
-        return await act(request, w()["publish"], lambda: plans.publish(
-            web.store, version_of(ref), user=account.name, reason=reason.strip() or None),
-            lambda v: f"/plans/{v.label}")
 
     @app.post("/plans/{ref}/revise", name="plan_revise", include_in_schema=False)
     async def plan_revise(request: Request, ref: str) -> Response:
