@@ -1,6 +1,6 @@
 """Start-up and everyday speed of the `jx` command, as whole processes (issue 12).
 
-    .venv/bin/python bench/startup.py [--repeat 7] [--city PACK [--city-db SQLITE]] [--no-bytecode]
+    .venv/bin/python bench/startup.py [--repeat 7] [--city PACK [--city-db SQLITE] | --city-work DIR] [--no-bytecode]
 
 Runs each command N times as a fresh process (after one untimed warm-up run) and prints the median
 and the minimum of wall and CPU (user + system of the child) time, next to `python -c pass` measured
@@ -8,8 +8,11 @@ in the same run, with each median's ratio to that baseline (on a loaded machine 
 steadier figure). The commands: `jx --help`, `jx plugins`, `jx validate --scheme guangdong`, the
 demo `jx run --scheme guangdong` and, with --city (a pack written by bench/scale.py or
 `jx demo generate --pack`), a warm city-size `jx run` against a copy of --city-db (a store with the
-pack's manual entries). JX_HOME is a temporary directory, so the demo data is generated once during
-the warm-up and never timed.
+pack's manual entries); ``--city-work DIR`` makes that pack and store with bench/scale.py's city
+size (33 units, 500,000 market entities, the guangdong plan) in DIR once and keeps them there.
+JX_HOME is a temporary directory, so the demo data is generated once during the warm-up and never
+timed; the warm-up also fills its caches (parsed YAML, the system feed's SQL), as on a machine where
+jx ran before.
 
 Python's compiled bytecode is written during the warm-up and read by the timed runs, as an installed
 jx runs (into the temporary directory, ``PYTHONPYCACHEPREFIX``, whatever PYTHONDONTWRITEBYTECODE
@@ -59,9 +62,18 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--city", type=Path, help="a city-size scheme pack (bench/scale.py, jx demo generate --pack)")
     parser.add_argument("--city-db", type=Path, help="a SQLite store with the city pack's entries (copied first)")
+    parser.add_argument("--city-work", type=Path, metavar="DIR",
+                        help="make bench/scale.py's city pack and entries' store in DIR (once, kept) and time it")
     parser.add_argument("--no-bytecode", action="store_true",
                         help="write no bytecode: the checkout's modules are compiled in every run")
     args = parser.parse_args()
+    if args.city_work:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import scale
+        from jx_scheme_guangdong import PACK_DIR
+
+        args.city = scale.prepare("city", PACK_DIR, args.city_work, seed=2010)
+        args.city_db = scale.entries_store(args.city)
     home = Path(tempfile.mkdtemp(prefix="jx-startup-bench-"))
     env = {**os.environ, "JX_HOME": str(home / "home"), "JX_USER": "demo"}
     env.pop("JX_DATABASE_URL", None)
