@@ -134,7 +134,7 @@ class _PlanCheck:
             if not entries:
                 r.add("the plan has no nodes", plan, "nodes", hint="list the major items under nodes:")
             self._walk(entries, None, detached=False)
-        checked = [ref for ref in outputs if self._check_plugin(ref, "output", None)]
+        checked = [ref for ref in outputs if self._check_plugin(ref, "output", None) is not None]
         scheme = self._tree(name, scale, pack, outputs, settings)
         self._check_settings(scheme, checked, plan, pack)
         return scheme
@@ -461,28 +461,30 @@ class _PlanCheck:
                            hint=f"add {kind}: NAME or {kind}: {{name: NAME, params: …}}, or a plan default")
             return None
         ref = attrs.evolve(ref, location=attrs.evolve(ref.location, node=raw.code))
-        if self._check_plugin(ref, kind, raw.code):
-            self._deep_check(ref, kind, raw)
+        values = self._check_plugin(ref, kind, raw.code)
+        if values is not None:
+            self._deep_check(ref, kind, raw, values)
         return ref
 
-    def _deep_check(self, ref: PluginRef, kind: str, raw: _Raw) -> None:
+    def _deep_check(self, ref: PluginRef, kind: str, raw: _Raw, values: dict[str, Any]) -> None:
         """A plugin may check what its declared params cannot say alone (fields that go together,
-        values against the indicator's points): an optional ``check(requests) -> list[Problem]``."""
+        values against the indicator's points): an optional ``check(requests) -> list[Problem]``.
+        ``values`` are the checked params with their defaults."""
         plugin = getattr(self.registry, kind + "s")[ref.name].obj
         check = getattr(plugin, "check", None)
         if check is None:
             return
-        values, _ = check_params(plugin.params, ref.params)
         node = Node(raw.code, raw.name, NodeKind.INDICATOR, raw.parent, raw.points or 0,
                     location=raw.location, rule=ref if kind == "rule" else None,
                     collector=ref if kind == "collector" else None)
         self.r.problems.extend(self._call_check(f"{kind} {ref.name}", lambda _: check([CollectRequest(node, values)]),
                                                 None, ref.location))
 
-    def _check_plugin(self, ref: PluginRef, kind: str, node: str | None) -> bool:
-        """Is the rule/collector/output registered, and are its params what it declares? (True: yes)"""
+    def _check_plugin(self, ref: PluginRef, kind: str, node: str | None) -> dict[str, Any] | None:
+        """Is the rule/collector/output registered, and are its params what it declares? Its params
+        with their defaults if so, else None."""
         if self.registry is None or not ref.name:
-            return False
+            return None
         table = getattr(self.registry, kind + "s")
         registered = table.get(ref.name)
         location = attrs.evolve(ref.location, node=node)
@@ -493,11 +495,11 @@ class _PlanCheck:
                 known = ", ".join(sorted(table)) or "none"
                 self.r.problems.append(Problem(f"unknown {kind} {ref.name!r}", location,
                                                f"the installed {kind}s are: {known}"))
-            return False
-        _, issues = check_params(registered.obj.params, ref.params)
+            return None
+        values, issues = check_params(registered.obj.params, ref.params)
         self.r.problems.extend(Problem(f"{kind} {ref.name}: {issue}", location,
                                        f"see `jx plugins` for the parameters of {ref.name}") for issue in issues)
-        return not issues
+        return None if issues else values
 
 
     def _check_settings(self, scheme: Scheme, outputs: Sequence[PluginRef], plan: Mapping, pack: PackInfo) -> None:
