@@ -181,7 +181,10 @@ def test_leaf_hashes_are_leaf_hash(tbl):
         rows.append(tuple(rnd.choice(pool) for _ in names))
     rows += [tuple(None for _ in names), tuple(1 for _ in names), tuple(True for _ in names)]
     mixed = [tuple(v for _ in names) for v in (1, True, 1.0, decimal.Decimal(1), "1")]  # equal, encoded apart
-    for page in (rows, mixed, rows[:1]):
+    # every other column holds one value down the page (written into the page's template once)
+    steady = [tuple(r[j] if j % 2 else rows[0][j] for j in range(len(names))) for r in rows]
+    same = [rows[7]] * 5 + [tuple(None for _ in names)] * 3
+    for page in (rows, mixed, rows[:1], steady, same, same[:5], same[5:]):
         assert ledger.leaf_hashes(tbl, names, page) == [ledger.leaf_hash(tbl, dict(zip(names, r))) for r in page]
     assert ledger.leaf_hashes(tbl, names, []) == []
 
@@ -197,3 +200,24 @@ def test_heads_extend_is_add_one_by_one():
         assert many.state() == one.state() and many.head() == one.head()
     hexed = ledger.Heads()
     assert hexed.extend(leaves[:-1])[-1] == ledger.merkle_root(leaves[:-1])
+
+
+def test_a_large_import_into_a_small_store_keeps_the_entries_indexes(registry, scheme, tmp_path):
+    """SQLite: an import at least as large as the stored entries drops the entries' indexes inside
+    its transaction and makes them again (one sort each); they are all there after it, and after a
+    smaller import that leaves them in place."""
+    def indexes(store: Store) -> list[tuple[str, str]]:
+        with store.engine.connect() as connection:
+            return sorted(connection.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entries'").all())
+
+    with Store.open(f"sqlite:///{tmp_path / 'jx.sqlite'}") as store:
+        before = indexes(store)
+        assert {name for name, _ in before} >= {"ix_entries_scheme_period_kind_natural_key",
+                                                 "ix_entries_scheme_period_kind_entry_date"}
+        services.import_file(store, registry, scheme, "spot_check", spot_checks(tmp_path / "a.csv", 300), user="t")
+        assert indexes(store) == before
+        services.import_file(store, registry, scheme, "spot_check", spot_checks(tmp_path / "b.csv", 20, start=300),
+                             user="t")
+        assert indexes(store) == before and counts(store) == (320, 2, 322)
+        assert services.verify_store(store).ok

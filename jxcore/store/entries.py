@@ -200,10 +200,13 @@ class Stage:
             names = [*common, "unit_code", "entry_date", "payload", "source_row", "supersedes", "reason",
                      "natural_key"]
             constants = [sa.literal(v, type_=c[k].type).label(k) for k, v in common.items()]
-            connection.execute(entries.insert().from_select(names, sa.select(
-                *constants, s.unit_code, s.entry_date, s.payload, s.source_row, s.supersedes, s.reason,
-                s.natural_key).order_by(s.seq)))
-            ledger.append_where(connection, "entries", sa.column("batch_id") == batch.id)
+            before = connection.execute(sa.select(sa.func.max(c.id))).scalar() or 0  # the batch's ids are above
+            with bulk.indexes_deferred(connection, "entries", self.rows, before):
+                connection.execute(entries.insert().from_select(names, sa.select(
+                    *constants, s.unit_code, s.entry_date, s.payload, s.source_row, s.supersedes, s.reason,
+                    s.natural_key).order_by(s.seq)))
+            ledger.append_where(connection, "entries", sa.and_(sa.column("id") > before,
+                                                               sa.column("batch_id") == batch.id))
         self._drop()
         return batch
 

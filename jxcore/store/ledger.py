@@ -99,12 +99,18 @@ def _encoded(value: Any) -> str:
     return _JSON(normal(value))
 
 
-def _column_texts(values: list[Any]) -> Iterable[str]:
-    """The canonical JSON of each value of one column (a page of rows), with C-level maps where
-    the column is all text or all integers, and each distinct value encoded once where it repeats."""
+def _column_texts(values: Sequence[Any]) -> str | Iterable[str]:
+    """The canonical JSON of each value of one column (a page of rows): one text when every value is
+    the same value of one type (a batch's file name or time: written into the page's template), else
+    one text per value, with C-level maps where the column is all text or all integers, and each
+    distinct value encoded once where it repeats."""
     kinds = set(map(type, values))
+    if len(kinds) == 1 and values.count(values[0]) == len(values):  # one type: 1, 1.0 and True never mix
+        return _encoded(values[0])
     if kinds == {str}:
         return map(_encode_text, values)
+    if kinds == {int}:
+        return map(int.__repr__, values)
     if len(kinds - {type(None)}) <= 1:  # one type: equal values encode alike (1 == 1.0 == True do not)
         try:
             known = {v: _encoded(v) for v in set(values)}
@@ -114,13 +120,20 @@ def _column_texts(values: list[Any]) -> Iterable[str]:
     return map(_encoded, values)
 
 
-def leaf_hashes(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    """:func:`leaf_hash` of many rows given as tuples of the columns ``names`` (in the table's
-    column order): the same hex leaves, several times faster for a page of thousands.
+def _braced(text: str) -> str:
+    """``text`` inside a ``str.format`` template."""
+    return text.replace("{", "{{").replace("}", "}}")
 
-    The canonical JSON is assembled column by column from a template instead of row by row
-    (a column's values encoded with one C-level ``map``; a value repeated down the column, such as
-    a batch's file name or time, encoded once); a test checks it against :func:`leaf_hash`.
+
+def leaf_digests(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[bytes]:
+    """:func:`leaf_hash` of many rows given as tuples of the columns ``names`` (in the table's
+    column order), as raw digests: the same leaves, several times faster for a page of thousands.
+
+    The canonical JSON is assembled column by column from a template instead of row by row: a
+    column holding one value down the page (a batch's id, file name, time) is written into the
+    template once; the others are encoded with one C-level ``map`` each (a value repeated down the
+    column encoded once); then each row is formatted, encoded and hashed in C-level maps. A test
+    checks it against :func:`leaf_hash`.
     """
     if not rows:
         return []
@@ -128,20 +141,36 @@ def leaf_hashes(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -
     assert not names or names[0] not in late, "a late column is never a table's first"
     parts: list[str] = []
     fields: list[Iterable[str]] = []
-    for i, name in enumerate(names):
-        values = [row[i] for row in rows]
+    for i, (name, values) in enumerate(zip(names, zip(*rows))):
         texts = _column_texts(values)
         lead = ("," if i else "") + _JSON([name])[:-1] + ","
-        if name in late:  # hashed only when not NULL
+        if isinstance(texts, str):  # the same value in every row
+            parts.append(_braced("" if name in late and values[0] is None else lead + texts + "]"))
+        elif name in late:  # hashed only when not NULL
             fields.append([("" if v is None else lead + t + "]") for v, t in zip(values, texts)])
             parts.append("{}")
         else:
             fields.append(texts)
-            parts.append(lead.replace("{", "{{").replace("}", "}}") + "{}]")
-    template = _JSON(tbl).replace("{", "{{").replace("}", "}}")
-    template = "[" + template + ",[" + "".join(parts) + "]]"
-    sha256 = hashlib.sha256
-    return [sha256(b"\x00" + text.encode("utf-8")).hexdigest() for text in map(template.format, *fields)]
+            parts.append(_braced(lead) + "{}]")
+    template = "\x00[" + _braced(_JSON(tbl)) + ",[" + "".join(parts) + "]]"  # sha256(0x00 || canonical bytes)
+    texts = map(template.format, *fields) if fields else [template.format()] * len(rows)
+    return list(map(_DIGEST, map(hashlib.sha256, map(str.encode, texts))))
+
+
+_DIGEST = type(hashlib.sha256()).digest
+
+
+def leaf_hashes(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """:func:`leaf_digests` as hex: the leaves :func:`leaf_hash` gives."""
+    return list(map(bytes.hex, leaf_digests(tbl, names, rows)))
+
+
+def _leaf_bytes(leaf_hex: str) -> bytes:
+    """A chain entry's leaf as bytes; a tampered one (not hex) hashed as it is."""
+    try:
+        return bytes.fromhex(leaf_hex)
+    except (TypeError, ValueError):
+        return hashlib.sha256(str(leaf_hex).encode("utf-8")).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -157,11 +186,7 @@ class Heads:
 
     def add(self, leaf_hex: str) -> str:
         """Add a leaf; return the head of all leaves so far (hex)."""
-        try:
-            leaf = bytes.fromhex(leaf_hex)
-        except (TypeError, ValueError):  # a tampered chain entry: hash what is there
-            leaf = hashlib.sha256(str(leaf_hex).encode("utf-8")).digest()
-        self._stack.append((1, leaf))
+        self._stack.append((1, _leaf_bytes(leaf_hex)))
         while len(self._stack) > 1 and self._stack[-1][0] == self._stack[-2][0]:
             (size, right), (_, left) = self._stack.pop(), self._stack.pop()
             self._stack.append((2 * size, node_hash(left, right)))
@@ -169,26 +194,28 @@ class Heads:
         return self.head()
 
     def extend(self, leaves_hex: Iterable[str]) -> list[str]:
-        """Add many leaves; the head after each (hex), as :meth:`add` gives them, in a tight loop."""
-        stack, size, sha256, heads = self._stack, self.size, hashlib.sha256, []
-        nodes = [node for _, node in stack]
-        for leaf_hex in leaves_hex:
-            try:
-                node = bytes.fromhex(leaf_hex)
-            except (TypeError, ValueError):
-                node = sha256(str(leaf_hex).encode("utf-8")).digest()
+        """Add many leaves; the head after each (hex), as :meth:`add` gives them."""
+        return self.extend_digests([_leaf_bytes(leaf) for leaf in leaves_hex])
+
+    def extend_digests(self, leaves: Iterable[bytes]) -> list[str]:
+        """:meth:`extend` for leaves given as raw digests, in a tight loop: the stack's nodes are
+        kept with their 0x01 prefix, so each head costs one concatenation and one sha256 per
+        perfect subtree."""
+        size, sha256, heads = self.size, hashlib.sha256, []
+        prefixed = [b"\x01" + node for _, node in self._stack]  # 0x01 || node, left operands of node_hash
+        for node in leaves:
             merges = size
             while merges & 1:  # the trailing ones of the size: perfect subtrees to merge with
-                node = sha256(b"\x01" + nodes.pop() + node).digest()
+                node = sha256(prefixed.pop() + node).digest()
                 merges >>= 1
-            nodes.append(node)
+            prefixed.append(b"\x01" + node)
             size += 1
             root = node
-            for left in nodes[-2::-1]:
-                root = sha256(b"\x01" + left + root).digest()
+            for left in prefixed[-2::-1]:
+                root = sha256(left + root).digest()
             heads.append(root.hex())
         self.size = size
-        self._stack = [(1 << bit, node) for bit, node in zip(_subtree_bits(size), nodes)]
+        self._stack = [(1 << bit, node[1:]) for bit, node in zip(_subtree_bits(size), prefixed)]
         return heads
 
     def state(self) -> tuple[int, tuple[tuple[int, bytes], ...]]:
@@ -404,7 +431,7 @@ def append_pages(connection: sa.Connection, tbl: str, names: Sequence[str],
     for page in pages:
         if not page:
             continue
-        leaves = leaf_hashes(tbl, names, page)
+        digests = leaf_digests(tbl, names, page)
         if keys is not None:
             page_keys = list(keys)
         elif len(where) == 1:
@@ -413,7 +440,8 @@ def append_pages(connection: sa.Connection, tbl: str, names: Sequence[str],
             page_keys = ["|".join(str(normal(row[i])) for i in where) for row in page]
         start = heads.size + 1
         insert_rows(connection, "audit_chain", ("seq", "tbl", "row_key", "leaf", "head"),
-                    zip(range(start, start + len(page)), [tbl] * len(page), page_keys, leaves, heads.extend(leaves)))
+                    zip(range(start, start + len(page)), [tbl] * len(page), page_keys, map(bytes.hex, digests),
+                        heads.extend_digests(digests)))
     head = heads.head()
     if len(_STATES) >= 64:
         _STATES.clear()
