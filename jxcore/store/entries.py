@@ -205,8 +205,7 @@ class Stage:
                 connection.execute(entries.insert().from_select(names, sa.select(
                     *constants, s.unit_code, s.entry_date, s.payload, s.source_row, s.supersedes, s.reason,
                     s.natural_key).order_by(s.seq)))
-            ledger.append_where(connection, "entries", sa.and_(sa.column("id") > before,
-                                                               sa.column("batch_id") == batch.id))
+            ledger.append_where(connection, "entries", sa.column("batch_id") == batch.id, after=before)
         self._drop()
         return batch
 

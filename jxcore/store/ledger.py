@@ -469,17 +469,19 @@ def _current_heads(connection: sa.Connection) -> Heads:
     return heads
 
 
-def append_where(connection: sa.Connection, tbl: str, where: sa.ColumnElement, page: int = 20_000) -> str:
+def append_where(connection: sa.Connection, tbl: str, where: sa.ColumnElement, page: int = 20_000,
+                 after: int | None = None) -> str:
     """Append the rows of ``tbl`` matching ``where`` (read back as stored), in key order.
 
     A table keyed by an integer ``id`` is read a page at a time (keyset: ``id`` above the page's
-    last), so chaining a whole import holds one page of rows, not the import.
+    last), so chaining a whole import holds one page of rows, not the import; ``after`` (an id
+    below every row wanted, such as the largest before an import) is where the first page starts.
     """
     names = present_columns(connection, tbl)
     if CHAINED.get(tbl) != ("id",) or not isinstance(tables.metadata.tables[tbl].c.id.type, sa.Integer):
         rows = [tuple(row[c] for c in names) for row in raw_rows(connection, tbl, where)]
         return append_pages(connection, tbl, names, [rows])
-    return append_pages(connection, tbl, names, _keyset_pages(connection, tbl, names, where, page))
+    return append_pages(connection, tbl, names, _keyset_pages(connection, tbl, names, where, page, after))
 
 
 def present_columns(connection: sa.Connection, tbl: str) -> list[str]:
@@ -492,11 +494,13 @@ def present_columns(connection: sa.Connection, tbl: str) -> list[str]:
 
 
 def _keyset_pages(connection: sa.Connection, tbl: str, names: Sequence[str], where: sa.ColumnElement,
-                  page: int) -> Iterator[Sequence[Sequence[Any]]]:
-    """The rows of ``tbl`` matching ``where`` as the database holds them (untyped tuples), by id,
-    ``page`` at a time; each page is fetched whole before the caller writes anything."""
+                  page: int, after: int | None) -> Iterator[Sequence[Sequence[Any]]]:
+    """The rows of ``tbl`` matching ``where`` as the database holds them (untyped tuples), by id
+    above ``after``, ``page`` at a time; each page is fetched whole before the caller writes
+    anything. ``id`` has one lower bound in each query: SQLite seeks to the first of several and
+    scans from there, which would make a million rows' pages quadratic."""
     position = list(names).index("id")
-    last = None
+    last = after
     while True:
         query: sa.Select = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl)).where(where)
         if last is not None:
