@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 _c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # the C encoder json.dumps uses
 _BATCH = 10_000  #: rows per executemany on the generic path
+_SORTER_KIB = 32_768  #: SQLite's page cache while :func:`indexes_deferred` sorts: what each sort holds in memory
 
 
 def insert_rows(connection: sa.Connection, table: str, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -78,8 +79,13 @@ def indexes_deferred(connection: sa.Connection, table: str, rows: int, stored: i
     for name, _ in made:
         driver.execute(f'DROP INDEX "{name}"')
     yield
+    if not made:
+        return
+    cache = driver.execute("PRAGMA cache_size").fetchone()[0]
+    driver.execute(f"PRAGMA cache_size = -{_SORTER_KIB}")  # a sort holds up to the page cache's size beside it
     for _, sql in made:
         driver.execute(sql)
+    driver.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
 def date_value(connection: sa.Connection):
