@@ -123,22 +123,24 @@ class SystemFeed:
 
     def check(self, requests: Sequence[CollectRequest]) -> list[Problem]:
         """Every problem of every request's parameters, each field and across fields; no database."""
-        problems = []
-        for req in requests:
-            values, messages = self._values(req)
-            if not messages:
-                messages = self._spec_problems(values)
-            location = _location(req)
-            problems += [Problem(m, location, "see docs/collectors.md for the system_feed parameters")
-                         for m in messages]
-        return problems
+        return [problem for req in requests for problem in self._checked(req)[1]]
+
+    def _checked(self, req: CollectRequest) -> tuple[dict[str, Any], list[Problem]]:
+        """A request's parameters with defaults filled in, and its problems."""
+        values, messages = self._values(req)
+        if not messages:
+            messages = self._spec_problems(values)
+        location = _location(req)
+        return values, [Problem(m, location, "see docs/collectors.md for the system_feed parameters")
+                        for m in messages]
 
     def _specs(self, requests: Sequence[CollectRequest]) -> list[Spec]:
         """The requests with their parameters completed; a SchemeError if any is wrong."""
-        problems = self.check(requests)
+        checked = [self._checked(req) for req in requests]
+        problems = [problem for _, found in checked for problem in found]
         if problems:
             raise SchemeError.from_problems("system_feed parameters are wrong", problems)
-        return [Spec(req.node.code, _location(req), self._values(req)[0]) for req in requests]
+        return [Spec(req.node.code, _location(req), values) for req, (values, _) in zip(requests, checked)]
 
     def _values(self, req: CollectRequest) -> tuple[dict[str, Any], list[str]]:
         """Parameters with defaults filled in; None means "not given" (the engine passes defaults)."""
