@@ -20,13 +20,14 @@ made in chunks, so memory stays bounded whatever the number of units.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import gc
 import math
 import queue
 import re
 import threading
 import zipfile
 from collections.abc import Callable, Sequence
-from itertools import count
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -43,7 +44,7 @@ FORMATS = {"points": "0.000", "int": "0", "number": "#,##0.00##", "rate": "0.0%"
            "move": '"↑"0;"↓"0;"–"'}
 WIDTH_SAMPLE = 2000  #: rows measured for column widths
 MAX_WIDTH = 48
-CHUNK = 2000  #: rows made (and compressed) at a time
+CHUNK = 250  #: rows made (and compressed) at a time
 DECIMALS = {"rate": 6, "number": 4}  #: measures are stored rounded, not as raw floats
 
 # cellXfs of styles.xml: 0 plain, 1 title, 2 header, then one per number format
@@ -58,6 +59,24 @@ _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
 
+def without_cyclic_gc(write: Callable[..., Any]) -> Callable[..., Any]:
+    """``write`` run with Python's cyclic garbage collector paused (and resumed after, if it was on):
+    writing a report makes millions of short-lived lists and tuples and no cycles, and each
+    collection would walk every object of the run (nationally ~1 CPU-s for the workbook)."""
+    @functools.wraps(write)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return write(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
+
+
+@without_cyclic_gc
 def write_workbook(report: Report, path: Path,
                    progress: Callable[[int], Callable[[int], None]] | None = None) -> Path:
     """Write the workbook to ``path`` (directories created); return the path. ``progress(rows)``,
@@ -121,7 +140,7 @@ def _cell(value: Any, kind: str) -> str:
 
 
 class _Memo(dict):
-    """Cell XML by value for one column kind, made on first sight (points repeat a lot)."""
+    """Cell XML by value for one column kind, made on first sight."""
 
     def __init__(self, kind: str):
         super().__init__()
@@ -132,31 +151,43 @@ class _Memo(dict):
         return cell
 
 
-def by_unique(values: np.ndarray, format: Callable[[Any], str], memo: dict) -> list[str]:
-    """``format`` of every value of a numeric column, made once per distinct value (``np.unique``;
-    ``memo`` keeps them across chunks): a national indicator sheet has 5.3M measures but ~1M
-    distinct ones, and fewer distinct scores still."""
+def by_unique(values: np.ndarray, format: Callable[[Any], Any]) -> tuple[np.ndarray, np.ndarray]:
+    """``format`` of each distinct value of a numeric column (``np.unique``: a national indicator
+    sheet has 5.3M measures but ~1M distinct ones, and fewer distinct scores still), and where each
+    value's is: ``texts[where]`` is the column formatted."""
     distinct, where = np.unique(values, return_inverse=True)
-    texts = [memo[v] if v in memo else memo.setdefault(v, format(v)) for v in distinct.tolist()]
-    return np.asarray(texts, dtype=object)[where.reshape(-1)].tolist()
+    texts = np.empty(len(distinct), dtype=object)
+    texts[:] = [format(v) for v in distinct.tolist()]
+    return texts, where.reshape(-1)
 
 
-def _column(values: Sequence[Any], kind: str, memo: _Memo) -> list[str]:
-    """Every cell of a column (chunk)."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf" and kind in _STYLE and kind != "date":
-        style = _STYLE[kind]
-        if kind in DECIMALS:
-            pre, empty = f'<c s="{style}"><v>', f'<c s="{style}"/>'
-            rounded = np.where(np.isfinite(values), np.round(values, DECIMALS[kind]), np.nan)
-            return by_unique(rounded, lambda v: pre + repr(v) + "</v></c>" if v == v else empty, memo)
-        if kind == "points" and values.dtype.kind in "iu":
-            return by_unique(values, lambda m: f'<c s="{style}"><v>{m / MILLI!r}</v></c>', memo)
-        return by_unique(values, memo.__getitem__, {})
-    if isinstance(values, np.ndarray):
-        values = values.tolist()
-    if kind == "text":
-        return ["<c/>" if v is None else _text(v) for v in values]
-    return list(map(memo.__getitem__, values))
+class _Cells:
+    """The cells of one column as UTF-8 XML, each distinct number's made once, taken a chunk at a time."""
+
+    def __init__(self, values: Sequence[Any], kind: str):
+        self.where: np.ndarray | None = None
+        if isinstance(values, np.ndarray) and values.dtype.kind in "iuf" and kind in _STYLE and kind != "date":
+            style = _STYLE[kind]
+            pre, post, empty = f'<c s="{style}"><v>'.encode(), b"</v></c>", f'<c s="{style}"/>'.encode()
+            if kind in DECIMALS:
+                rounded = np.where(np.isfinite(values), np.round(values, DECIMALS[kind]), np.nan)
+                self.texts, self.where = by_unique(
+                    rounded, lambda v: pre + repr(v).encode() + post if v == v else empty)
+            elif kind == "points" and values.dtype.kind in "iu":
+                self.texts, self.where = by_unique(values, lambda m: pre + repr(m / MILLI).encode() + post)
+            else:
+                memo = _Memo(kind)
+                self.texts, self.where = by_unique(values, lambda v: memo[v].encode())
+            return
+        if isinstance(values, np.ndarray):
+            values = values.tolist()
+        memo = _Memo(kind)
+        texts = ["<c/>" if v is None else _text(v) for v in values] if kind == "text" else map(memo.__getitem__, values)
+        self.texts = np.empty(len(values), dtype=object)
+        self.texts[:] = [t.encode() for t in texts]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return self.texts[rows] if self.where is None else self.texts[self.where[rows]]
 
 
 def _letter(n: int) -> str:
@@ -217,8 +248,8 @@ class _Writer:
                 except BaseException as error:  # re-raised by close()
                     self.error = error
 
-    def write(self, text: str) -> None:
-        self.queue.put(text.encode("utf-8"))
+    def write(self, text: str | bytes) -> None:
+        self.queue.put(text.encode("utf-8") if isinstance(text, str) else text)
 
     def close(self) -> None:
         self.queue.put(None)
@@ -262,15 +293,19 @@ def _sheet(book: zipfile.ZipFile, part: str, table: Table, name: str, unit_label
         head.append(f'<row r="{header_row}">' + "".join(_text(c.label, f' s="{_HEADER}"') for c in table.columns)
                     + "</row>")
         out.write("".join(head))
-        memos = [_Memo(kind) for kind in kinds]
-        numbers = count(header_row + 1)
-        join = "".join
+        cells = [_Cells(values, kind) for values, kind in zip(columns, kinds)]
         for start in range(0, len(table.rows), CHUNK):
-            cells = [_column(values[start:start + CHUNK], kind, memo)
-                     for values, kind, memo in zip(columns, kinds, memos)]
-            out.write(join([f'<row r="{r}">{join(row)}</row>' for r, row in zip(numbers, zip(*cells))]))
+            # a chunk of rows as one array of cells, a row's opening and closing tags around them: one join
+            stop = min(start + CHUNK, len(table.rows))
+            block = np.empty((stop - start, len(cells) + 2), dtype=object)
+            first = header_row + 1 + start
+            block[:, 0] = [b'<row r="%d">' % r for r in range(first, first + stop - start)]
+            for k, column in enumerate(cells, start=1):
+                block[:, k] = column[start:stop]
+            block[:, -1] = b"</row>"
+            out.write(b"".join(block.ravel().tolist()))
             if advance is not None:
-                advance(len(cells[0]) if cells else 0)
+                advance(stop - start)
         if table.notes:
             row = last + 2
             for note in table.notes:

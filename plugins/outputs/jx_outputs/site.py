@@ -1,7 +1,8 @@
 """The 绩效之窗 static site: a ranking page and a page per unit, readable from disk, no network.
 
-Pages come from the package's Jinja2 templates; styles are inline and the rank history is an
-inline SVG, so the directory can be copied to any intranet server or opened as files.
+Pages come from the package's Jinja2 templates; the styles are one ``site.css`` beside ``index.html``
+(linked by a relative URL) and the rank history is an inline SVG, so the directory can be copied to
+any intranet server or opened as files, with no network.
 
 A national site has 30,000 unit pages of ~190 rows each. The unit template is rendered once, with
 markers in place of the unit's values, and cut at the markers; each unit's values are formatted a
@@ -23,7 +24,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup, escape
 
-from jx_outputs.excel import by_unique
+from jx_outputs.excel import by_unique, without_cyclic_gc
 from jx_outputs.labels import labels
 from jx_outputs.report import Report
 from jx_outputs.tables import (
@@ -67,19 +68,37 @@ def _number(value: float) -> str:
     return f"{value:.4g}" if value == value else ""
 
 
+def _formatter(values: Sequence[Any], kind: str) -> Callable[[Any], str] | None:
+    """How a value of a numeric column (an array) is shown, escaped; None for other columns."""
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "iuf" or kind == "text":
+        return None
+    if kind == "points" and values.dtype.kind in "iu":
+        return _points
+    if kind == "number" and values.dtype.kind == "f":
+        return _number
+    return _Formatted(kind).__getitem__
+
+
 def _texts(values: Sequence[Any], kind: str) -> list[str]:
     """The escaped display text of every value of a column (numbers formatted once per distinct value)."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf" and kind != "text":
-        if kind == "points" and values.dtype.kind in "iu":
-            return by_unique(values, _points, {})
-        if kind == "number" and values.dtype.kind == "f":
-            return by_unique(values, _number, {})
-        return by_unique(values, _Formatted(kind).__getitem__, {})
+    shown = _formatter(values, kind)
+    if shown is not None:
+        texts, where = by_unique(np.asarray(values), shown)
+        return texts[where].tolist()
     if isinstance(values, np.ndarray):
         values = values.tolist()
     if kind == "text":  # NUL is no character of an HTML page (and marks the unit template's slots)
         return ["" if v is None else str(escape(v)).replace("\x00", "") for v in values]
     return list(map(_Formatted(kind).__getitem__, values))
+
+
+def _utf8(values: Sequence[Any], kind: str) -> list[bytes]:
+    """:func:`_texts` in UTF-8, as the unit pages take them (numbers encoded once per distinct value)."""
+    shown = _formatter(values, kind)
+    if shown is None:
+        return _encoded(_texts(values, kind))
+    texts, where = by_unique(np.asarray(values), lambda v: shown(v).encode())
+    return texts[where].tolist()
 
 
 def table_rows(table: Table, link_col: int | None = None, code_col: int | None = None, prefix: str = "units/",
@@ -110,21 +129,25 @@ def table_rows(table: Table, link_col: int | None = None, code_col: int | None =
 
 
 def table_html(table: Table, link_col: int | None = None, code_col: int | None = None, prefix: str = "units/",
-               level_col: int | None = None, levels: dict[str, int] | None = None,
-               rows: Sequence[str] | None = None) -> Markup:
-    """``table`` as an HTML table in a sideways-scrolling box, its notes below (see :func:`table_rows`;
-    ``rows`` gives the rows already made)."""
-    if rows is None:
-        rows = table_rows(table, link_col, code_col, prefix, level_col, levels)
+               level_col: int | None = None, levels: dict[str, int] | None = None) -> Markup:
+    """``table`` as an HTML table in a sideways-scrolling box, its notes below (see :func:`table_rows`)."""
+    rows = table_rows(table, link_col, code_col, prefix, level_col, levels)
+    before, after = _around_rows(table)
+    return Markup(before + "\n".join(rows) + after)
+
+
+def _around_rows(table: Table) -> tuple[str, str]:
+    """The HTML of ``table`` before its rows (box, table, head) and after them (ends, notes)."""
     head = "".join(f"<th>{escape(c.label)}</th>" for c in table.columns)
     notes = "".join(f'<p class="note">{escape(note)}</p>\n' for note in table.notes)
-    return Markup(f'<div class="scroll">\n<table id="{escape(table.name)}">\n<thead><tr>{head}</tr></thead>\n'
-                  "<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n</div>\n" + notes)
+    return (f'<div class="scroll">\n<table id="{escape(table.name)}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n',
+            "\n</tbody>\n</table>\n</div>\n" + notes)
 
 
 _ENV.globals["table_html"] = table_html
 
 
+@without_cyclic_gc
 def write_site(report: Report, out_dir: Path, advance: Callable[[int], None] | None = None) -> Path:
     """Write ``index.html`` and ``units/<code>.html`` under ``out_dir``; return the index's path.
     ``advance(n)`` is called as unit pages are written (a progress bar)."""
@@ -133,19 +156,21 @@ def write_site(report: Report, out_dir: Path, advance: Callable[[int], None] | N
     units_dir = out_dir / "units"
     units_dir.mkdir(parents=True, exist_ok=True)
     levels = {lab[f"level_{n}"]: n for n in (1, 2, 3)}
+    (out_dir / "site.css").write_text(_ENV.loader.get_source(_ENV, "site.css")[0], encoding="utf-8")
     common = {"lab": lab, "scheme": view.scheme, "as_of": view.as_of, "run_id": view.run_id,
               "lang": "zh-CN" if view.language.startswith("zh") else "en", "levels": levels}
     warnings = warning_table(report, new_only=False)
     index = out_dir / "index.html"
     index.write_text(_ENV.get_template("index.html").render(
         ranking=ranking_table(report), commendation=commendation_table(report), review=review_table(report),
-        warnings=warnings, **common), encoding="utf-8")
+        warnings=warnings, root="", **common), encoding="utf-8")
 
-    # the unit template, rendered once with a marker for each of a unit's values
+    # the unit template, rendered once with a marker for each of a unit's values (a column of them
+    # over all units, in UTF-8)
     n = len(view)
-    fields: list[list[str]] = []
+    fields: list[list[bytes]] = []
 
-    def slot(values: list[str]) -> Markup:
+    def slot(values: list[bytes]) -> Markup:
         fields.append(values)
         return Markup(f"\x00{len(fields) - 1}\x00")
 
@@ -153,23 +178,21 @@ def write_site(report: Report, out_dir: Path, advance: Callable[[int], None] | N
     indicators = [node for node in view.scheme.indicators() if view.has_node(node.code)]
     nan = np.full(n, np.nan)
     skeleton = _ENV.get_template("unit.html").render(
-        code=slot(_texts(view.codes, "text")), name=slot(_texts(view.names, "text")),
-        rank=slot(list(map(str, view.ranks.tolist()))), total=slot(_texts(view.totals, "points")),
-        items=[(node, slot(_texts(view.node_scores(node.code), "points")),
-                slot(list(map(str, np.asarray(report.ranking.item_ranks[node.code]).tolist())))) for node in items],
-        indicators=[(node, slot(_texts(view.node_scores(node.code), "points")),
-                     slot(_texts(np.asarray(view.values.get(node.code, nan), dtype=float), "number")))
+        code=slot(_utf8(view.codes, "text")), name=slot(_utf8(view.names, "text")),
+        rank=slot(_utf8(view.ranks, "int")), total=slot(_utf8(view.totals, "points")),
+        items=[(node, slot(_utf8(view.node_scores(node.code), "points")),
+                slot(_utf8(np.asarray(report.ranking.item_ranks[node.code]), "int"))) for node in items],
+        indicators=[(node, slot(_utf8(view.node_scores(node.code), "points")),
+                     slot(_utf8(np.asarray(view.values.get(node.code, nan), dtype=float), "number")))
                     for node in indicators],
-        chart=slot(chart_html(report, lab)), warnings=slot(_unit_warnings(warnings, view, lab, levels)),
-        n_units=n, **common)
+        chart=slot(_encoded(chart_html(report, lab))),
+        warnings=slot(_encoded(_unit_warnings(warnings, view, lab, levels))), n_units=n, root="../", **common)
     pieces = skeleton.split("\x00")  # static, marker number, static, …, static
     if not all(piece.isdigit() for piece in pieces[1::2]):
         raise ValueError("a name of the scheme holds a NUL character: the unit pages cannot be written")
-    # in UTF-8 bytes: each value column is encoded with one call, and a page is a join of bytes
-    encoded = [_encoded(values) for values in fields]
-    columns: list[Any] = []
+    columns: list[Any] = []  # a page is the join of a value of each column
     for k, piece in enumerate(pieces):
-        columns.append(encoded[int(piece)] if k % 2 else repeat(piece.encode("utf-8")))
+        columns.append(fields[int(piece)] if k % 2 else repeat(piece.encode("utf-8")))
     join = b"".join
     step = max(n // 100, 1)
     folder = os.fspath(units_dir) + os.sep
@@ -177,12 +200,21 @@ def write_site(report: Report, out_dir: Path, advance: Callable[[int], None] | N
     for i, (code, parts) in enumerate(zip(view.codes.tolist(), zip(*columns)), start=1):
         fd = os.open(f"{folder}{code}.html", flags, 0o644)
         try:
-            os.write(fd, join(parts))
+            _write_all(fd, join(parts))
         finally:
             os.close(fd)
         if advance is not None and (i % step == 0 or i == n):
             advance(step if i % step == 0 else i % step)
     return index
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` whole: after a short write (a full disk) the rest, until done or an error."""
+    done = os.write(fd, data)
+    if done < len(data):
+        rest = memoryview(data)[done:]
+        while rest:
+            rest = rest[os.write(fd, rest):]
 
 
 def _encoded(values: list[str]) -> list[bytes]:
@@ -201,7 +233,8 @@ def _unit_warnings(warnings: Table, view: Any, lab: Any, levels: dict[str, int])
     for code, row in zip(columns_of(warnings.rows, len(warnings.columns))[0], rows):
         by_unit.setdefault(code, []).append(row)
     none = f"<p>{escape(lab['none'])}</p>"
-    return [str(table_html(warnings, rows=by_unit[code])) if code in by_unit else none for code in view.codes.tolist()]
+    before, after = _around_rows(warnings)
+    return [before + "\n".join(by_unit[code]) + after if code in by_unit else none for code in view.codes.tolist()]
 
 
 def chart_html(report: Report, lab: Any, width: int = 560, height: int = 200) -> list[str]:

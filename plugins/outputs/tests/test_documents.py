@@ -132,17 +132,32 @@ def test_the_workbook_is_a_printable_document_and_text_is_never_a_formula(store,
     assert warnings["F2"].number_format == warnings["G2"].number_format == "0.0%"  # target and value of a rate
 
 
+def test_a_workbook_of_many_chunks_numbers_its_rows_without_a_gap(store, tmp_path, monkeypatch):
+    from jx_outputs import excel
+
+    report = report_of(store, n=30)
+    monkeypatch.setattr(excel, "CHUNK", 7)  # rows are made 7 at a time: 5 chunks
+    book = load_workbook(write_workbook(report, tmp_path / "book.xlsx"))
+    ranking = book["排行榜"]
+    assert ranking.max_row == 32 and ranking.auto_filter.ref.endswith("32")
+    assert [ranking.cell(row=r, column=1).value for r in range(3, 33)] == list(range(1, 31))  # every rank, no gap
+    codes = [c.value for c in book["指标得分"]["A"][1:]]
+    assert len(codes) == 30 and sorted(codes) == sorted(report.view.codes)
+
+
 class Links(HTMLParser):
-    """Every href, and the class of every cell, of a page."""
+    """Every href of a link, the stylesheets, and the class of every cell, of a page."""
 
     def __init__(self):
         super().__init__()
-        self.hrefs, self.classes, self.meta = [], [], []
+        self.hrefs, self.styles, self.classes, self.meta = [], [], [], []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "a":
             self.hrefs.append(attrs["href"])
+        elif tag == "link" and attrs.get("rel") == "stylesheet":
+            self.styles.append(attrs["href"])
         elif tag == "td" and attrs.get("class"):
             self.classes.append(attrs["class"])
         elif tag == "meta":
@@ -163,7 +178,10 @@ def test_every_link_of_the_site_resolves_and_warning_levels_are_coloured(store, 
     unit = Links()
     unit.feed((index.parent / links.hrefs[0]).read_text(encoding="utf-8"))
     assert all((index.parent / "units" / h).resolve().is_file() for h in unit.hrefs)
-    assert "white-space: nowrap" in index.read_text(encoding="utf-8")
+    # one stylesheet beside the index, linked by a relative URL from every page (no network)
+    assert links.styles == ["site.css"] and unit.styles == ["../site.css"]
+    css = (index.parent / "site.css").read_text(encoding="utf-8")
+    assert "white-space: nowrap" in css and ".level-3" in css and "#indicators td + td + td" in css
 
 
 def test_the_warnings_output_prints_the_most_serious_and_counts_the_rest(store):
@@ -242,8 +260,7 @@ def test_a_unit_page_shows_that_units_scores_measures_and_warnings(store, tmp_pa
         assert f"<h1>{view.names[i]}（{view.codes[i]}）</h1>" in page and "\x00" not in page
         assert f"<strong>{format_points(int(view.totals[i]))}</strong>" in page
         assert f"<strong>{int(view.ranks[i])}</strong> / 40" in page
-        assert f'<td class="n">{format_points(int(view.node_scores("A1")[i]))}</td><td class="n">' \
-               f'{view.values["A1"][i]:.4g}</td>' in page
+        assert f'<td>{format_points(int(view.node_scores("A1")[i]))}<td>{view.values["A1"][i]:.4g}\n' in page
         mine = [row for row in warned if row[0] == view.codes[i]]
         assert page.count('<td class="level-') == len(mine)
         assert ("<h2>预警</h2>\n<p>无</p>" in page) == (not mine)
