@@ -431,7 +431,9 @@ def append_pages(connection: sa.Connection, tbl: str, names: Sequence[str],
         if keys is not None:
             page_keys = list(keys)
         elif len(where) == 1:
-            page_keys = [str(normal(row[where[0]])) for row in page]
+            column = [row[where[0]] for row in page]
+            page_keys = (list(map(str, column)) if set(map(type, column)) == {int}  # ids: normal() keeps them
+                         else [str(normal(v)) for v in column])
         else:
             page_keys = ["|".join(str(normal(row[i])) for i in where) for row in page]
         start = heads.size + 1
