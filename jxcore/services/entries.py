@@ -388,7 +388,7 @@ def _write(w: _Writer, name: str, sha256: str, chunks: Callable[[], Iterable[Seq
         rows = stage.rows
         batch = stage.commit(scheme=scheme.name, period=scheme.period.year, kind=w.kind, source_file=name,
                              source_sha256=sha256, entered_by=w.user_name, entered_at=entered_at)
-        ids = stored.EntryIds.of_batch(connection, batch.id)
+        ids = stored.EntryIds.of_batch(connection, batch.id, above=stage.ids_above)
         report = EntryReport(w.kind, name, sha256, rows, w.user_name, batch.id, batch.entered_at, ids,
                              encoding() if callable(encoding) else encoding,
                              {r.node.code: int(n) for r, n in zip(w.requests, fed_counts.tolist()) if n},

@@ -119,6 +119,7 @@ class Stage:
     def __init__(self, connection: sa.Connection):
         self.connection = connection
         self.rows = 0
+        self.ids_above = 0  #: after commit: the largest entry id before it (the batch's ids are above)
         self._drop()
         STAGE.create(connection)
         self._date = bulk.date_value(connection)
@@ -200,7 +201,7 @@ class Stage:
             names = [*common, "unit_code", "entry_date", "payload", "source_row", "supersedes", "reason",
                      "natural_key"]
             constants = [sa.literal(v, type_=c[k].type).label(k) for k, v in common.items()]
-            before = connection.execute(sa.select(sa.func.max(c.id))).scalar() or 0  # the batch's ids are above
+            before = self.ids_above = connection.execute(sa.select(sa.func.max(c.id))).scalar() or 0
             with bulk.indexes_deferred(connection, "entries", self.rows, before):
                 connection.execute(entries.insert().from_select(names, sa.select(
                     *constants, s.unit_code, s.entry_date, s.payload, s.source_row, s.supersedes, s.reason,
@@ -222,16 +223,18 @@ class EntryIds(Sequence[int]):
         self._ids = ids
 
     @classmethod
-    def of_batch(cls, connection: sa.Connection, batch_id: str) -> "EntryIds":
+    def of_batch(cls, connection: sa.Connection, batch_id: str, *, above: int = 0) -> "EntryIds":
+        """The batch's ids; ``above``, when known, bounds the search (there is no index on batch_id:
+        without it the whole table is read, a cost that grows with the store)."""
         c = entries.c
         first, last, count = connection.execute(sa.select(sa.func.min(c.id), sa.func.max(c.id), sa.func.count())
-                                                 .where(c.batch_id == batch_id)).one()
+                                                 .where(c.id > above, c.batch_id == batch_id)).one()
         if not count:
             return cls(range(0))
         if last - first + 1 == count:
             return cls(range(first, last + 1))
         ids = array("q")
-        result = connection.execute(sa.select(c.id).where(c.batch_id == batch_id).order_by(c.id))
+        result = connection.execute(sa.select(c.id).where(c.id > above, c.batch_id == batch_id).order_by(c.id))
         while page := result.fetchmany(50_000):
             ids.extend(r[0] for r in page)
         return cls(ids)
