@@ -126,6 +126,18 @@ def test_an_xlsx_zip_bomb_is_refused_from_its_declared_sizes():
                       "(split it into several files (by month or by unit) and import each)")]
 
 
+def test_an_xlsx_whose_sheet_part_is_damaged_names_the_file_not_an_index_error(tmp_path):
+    """Found by `make fuzz`: one changed byte in a part's name leaves openpyxl with no worksheet."""
+    good = write_xlsx(tmp_path / "good.xlsx", [["单位", "案号", "日期"], ["humen", "A1", "2010-01-05"]]).read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as source, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for member in source.infolist():
+            out.writestr(member.filename.replace("sheet1.xml", "wheet1.xml"), source.read(member))
+    assert problems(buffer.getvalue(), "damaged.xlsx") == [
+        "damaged.xlsx: the workbook has no readable sheet (its parts are damaged) (open it in Excel and save it "
+        "again as .xlsx, with the data on its first sheet)"]
+
+
 def test_an_xlsx_declaring_too_many_rows_is_refused_before_parsing(tmp_path):
     path = write_xlsx(tmp_path / "long.xlsx", [["单位", "案号", "日期"], *[["humen", f"A{i}", "2010-01-05"]
                                                                           for i in range(30)]])

@@ -395,6 +395,9 @@ def _read_xlsx(name: str, data: bytes, sheet: str | None, limits: Limits) -> tup
     if sheet is not None and sheet not in book.sheetnames:
         return None, [Problem(f"the workbook has no sheet {sheet!r}", Location(file=name),
                               f"its sheets are: {', '.join(book.sheetnames)}")]
+    if not book.worksheets:  # a damaged workbook.xml can list no sheet at all
+        return None, [Problem("the workbook has no readable sheet (its parts are damaged)", Location(file=name),
+                              "open it in Excel and save it again as .xlsx, with the data on its first sheet")]
     ws = book[sheet] if sheet is not None else book.worksheets[0]
     if not hasattr(ws, "_get_source"):  # a chartsheet
         return None, [Problem(f"sheet {ws.title!r} holds no cells", Location(file=name),
