@@ -13,7 +13,8 @@ import datetime as dt
 import functools
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -65,6 +66,22 @@ def console(wide: bool = False):
     if wide:
         return Console(width=400)
     return Console(width=None if sys.stdout.isatty() else 160)
+
+
+@contextmanager
+def import_progress(file: Any) -> Iterator[Callable[[str, int], None] | None]:
+    """A transient spinner on stderr that follows a long import (rows checked, then storing), for
+    ``services.import_file(progress=...)``; None (nothing shown) when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+
+    status = Console(stderr=True).status(f"reading {file}")
+    words = {"checked": "checked {rows:,} rows of {file}",
+             "storing": "storing {rows:,} entries of {file} (entries, indexes, audit chain)"}
+    with status:
+        yield lambda step, rows: status.update(words[step].format(rows=rows, file=file))
 
 
 class DateType(click.ParamType):

@@ -221,3 +221,39 @@ def test_a_large_import_into_a_small_store_keeps_the_entries_indexes(registry, s
                              user="t")
         assert indexes(store) == before and counts(store) == (320, 2, 322)
         assert services.verify_store(store).ok
+
+
+def test_progress_follows_the_rows_checked_then_the_storing(registry, scheme, tmp_path, small_chunks):
+    told: list[tuple[str, int]] = []
+    with Store.open(f"sqlite:///{tmp_path / 'jx.sqlite'}") as store:
+        services.import_file(store, registry, scheme, "spot_check", spot_checks(tmp_path / "a.csv", ROWS), user="t",
+                             progress=lambda step, rows: told.append((step, rows)))
+        bad = spot_checks(tmp_path / "bad.csv", 250, last="2010-12-30,无此单位,登记,DJ99999999,", start=5000)
+        refused: list[tuple[str, int]] = []
+        with pytest.raises(DataError):
+            services.import_file(store, registry, scheme, "spot_check", bad, user="t",
+                                 progress=lambda step, rows: refused.append((step, rows)))
+    checked = [rows for step, rows in told if step == "checked"]
+    assert checked == [min(CHUNK * (i + 1), ROWS) for i in range(-(-ROWS // CHUNK))]
+    assert told[-1] == ("storing", ROWS) and [step for step, _ in told].count("storing") == 1
+    # the reader refuses the file after its last chunk: the rows before were checked, nothing is stored
+    assert refused == [("checked", 100), ("checked", 200)]
+
+
+def test_jx_import_shows_its_progress_on_a_terminal_only(monkeypatch):
+    import io
+
+    from jxcore.cli_kit import import_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    with import_progress("a.csv") as progress:  # pytest's stderr is not a terminal
+        assert progress is None
+    screen = Terminal()
+    monkeypatch.setattr("sys.stderr", screen)
+    with import_progress("a.csv") as progress:
+        progress("checked", 20_000)
+        progress("storing", 24_500)
+    assert "storing 24,500 entries of a.csv (entries, indexes, audit chain)" in screen.getvalue()

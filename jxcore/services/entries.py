@@ -333,16 +333,18 @@ def _describe(entry: NewEntry) -> str:
 
 def _write(w: _Writer, name: str, sha256: str, chunks: Callable[[], Iterable[Sequence[NewEntry]]], *,
            encoding: Callable[[], str | None] | str | None, entered_at: dt.datetime | None,
-           preview: bool) -> EntryReport:
+           preview: bool, progress: Callable[[str, int], None] | None = None) -> EntryReport:
     """Check the entries ``chunks()`` yields (every problem at once) and write them as one batch in
     one transaction; or, previewed, roll back.
 
     The chunks are checked and staged (:class:`jxcore.store.entries.Stage`) one at a time, so an
     import holds one chunk in memory whatever its size; a problem anywhere (a DataError the
     reader raises after its last chunk, a row of any chunk) rolls the whole transaction back.
-    ``chunks`` is called again if the transaction is retried.
+    ``chunks`` is called again if the transaction is retried. ``progress``, if given, is told
+    ``("checked", rows so far)`` after each chunk and ``("storing", rows)`` once all are checked.
     """
     scheme = w.scheme
+    told = progress or (lambda step, rows: None)
 
     def write(tx) -> EntryReport:
         connection = tx.connection
@@ -352,6 +354,7 @@ def _write(w: _Writer, name: str, sha256: str, chunks: Callable[[], Iterable[Seq
         fed_counts = np.zeros(len(w.requests), dtype=np.int64)
         units: set[str] = set()
         corrections: list[int] = []
+        checked = 0
         for chunk in chunks():
             if not chunk:
                 continue
@@ -367,6 +370,8 @@ def _write(w: _Writer, name: str, sha256: str, chunks: Callable[[], Iterable[Seq
             units.update(r.unit_code for r in chunk)
             if not problems and not refusals:  # once doomed, only checked
                 stage.add(chunk, w.natural_keys(chunk))
+            checked += len(chunk)
+            told("checked", checked)
             del chunk  # not held while the reader makes the next one: one chunk in memory at a time
         if corrections:
             w.action = Action.CORRECT
@@ -375,6 +380,7 @@ def _write(w: _Writer, name: str, sha256: str, chunks: Callable[[], Iterable[Seq
             raise _Refused([w.refusal(name, *first_refused)], refusals.count)
         if problems:
             raise DataError.from_problems(f"{name}: nothing stored", problems.listing())
+        told("storing", stage.rows)
         ledger.lock_writers(connection)
         earlier = stored.find_batch(connection, scheme.name, scheme.period.year, w.kind, sha256)
         if earlier is not None:  # the same file again: say so before its rows' keys do
@@ -407,7 +413,8 @@ def _write(w: _Writer, name: str, sha256: str, chunks: Callable[[], Iterable[Seq
 
 
 def import_file(store: Store, registry: Registry, scheme: Scheme, kind: str, path: Path | str, *, user: str,
-                sheet: str | None = None, preview: bool = False, entered_at: dt.datetime | None = None) -> EntryReport:
+                sheet: str | None = None, preview: bool = False, entered_at: dt.datetime | None = None,
+                progress: Callable[[str, int], None] | None = None) -> EntryReport:
     """Import one CSV/XLSX file of ``kind`` for ``scheme``'s period as one batch: all rows or none.
 
     The file is read strictly by the kind's collector (every problem with its row and column); then
@@ -415,7 +422,9 @@ def import_file(store: Store, registry: Registry, scheme: Scheme, kind: str, pat
     stored: the report says what would be (the indicators and units it changes).
 
     The file is read, checked and written a chunk at a time inside one transaction (memory does not
-    grow with the file); its first problem anywhere means nothing is written.
+    grow with the file); its first problem anywhere means nothing is written. ``progress(step, rows)``
+    follows a long import: ``"checked"`` with the rows checked so far, then ``"storing"`` with all
+    of them (writing entries, indexes and the audit chain takes about half of a large import).
     """
     reader = reader_of(registry, kind)[1]
     opened = [reader.read_file(scheme, kind, Path(path), sheet)]  # unreadable: DataError before anything
@@ -429,7 +438,7 @@ def import_file(store: Store, registry: Registry, scheme: Scheme, kind: str, pat
     first = opened[0]
     w = _Writer(store, registry, scheme, kind, user, Action.ENTER)  # CORRECT once a row supersedes one
     return _write(w, first.name, first.sha256, chunks, encoding=lambda: sources[-1].encoding,
-                  entered_at=entered_at, preview=preview)
+                  entered_at=entered_at, preview=preview, progress=progress)
 
 
 def import_entries(store: Store, registry: Registry, scheme: Scheme, kind: str, rows: Sequence[NewEntry], *,
