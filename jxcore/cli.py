@@ -31,6 +31,7 @@ from jxcore.cli_kit import (
     app,
     as_option,
     period_option,
+    progress_line,
     scheme_option,
     with_scheme,
 )
@@ -209,8 +210,12 @@ def run(scheme: Scheme, store: Any, registry: Any, as_of: dt.date | None, as_jso
 
     # Off a terminal (make demo piped, CI logs) rich would assume 80 columns and cut the table.
     display = {k: v for k, v in (("all", show_all), ("wide", wide), ("unit", unit)) if v}
-    result = services.run(store, registry, scheme, as_of=as_of, final=final, actor=acting_user(user),
-                          console=None if as_json else jx_console(wide), display=display)
+    # On a terminal a line on stderr names the step under way (a national run collects for minutes);
+    # it ends before the outputs print.
+    steps = {"collecting": "{what}: collecting the measures", "scoring": "{what}: scoring", "storing": None}
+    with progress_line("{what}", steps, what=f"{scheme.name} {scheme.period.year}") as progress:
+        result = services.run(store, registry, scheme, as_of=as_of, final=final, actor=acting_user(user),
+                              console=None if as_json else jx_console(wide), display=display, progress=progress)
     if as_json:
         view = services.RunView.from_result(result)
         click.echo(json.dumps(services.run_document(view), ensure_ascii=False, indent=2))

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from jxcore.cli_kit import acting_user, as_option, import_progress, with_scheme
+from jxcore.cli_kit import acting_user, as_option, progress_line, with_scheme
 
 
 def _fed(report: Any) -> str:
@@ -49,7 +49,9 @@ def import_command(kind: str | None, file: Path | None, scheme: Any, store: Any,
         from jxcore.errors import UsageError
 
         raise UsageError("give KIND and FILE", hint="e.g. jx import inspection findings.xlsx --scheme guangdong")
-    with import_progress(file.name) as progress:
+    steps = {"checked": "checked {rows:,} rows of {file}",
+             "storing": "storing {rows:,} entries of {file} (entries, indexes, audit chain)"}
+    with progress_line("reading {file}", steps, file=file.name) as progress:
         report = services.import_file(store, registry, scheme, kind, file, user=who, sheet=sheet, preview=preview,
                                       progress=progress)
     if report.encoding and report.encoding.upper() not in ("UTF-8", "UTF-8-SIG"):

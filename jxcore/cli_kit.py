@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -69,19 +69,27 @@ def console(wide: bool = False):
 
 
 @contextmanager
-def import_progress(file: Any) -> Iterator[Callable[[str, int], None] | None]:
-    """A transient spinner on stderr that follows a long import (rows checked, then storing), for
-    ``services.import_file(progress=...)``; None (nothing shown) when stderr is not a terminal."""
+def progress_line(first: str, lines: Mapping[str, str | None], **fields: Any) -> Iterator[Callable[..., None] | None]:
+    """A transient line on stderr naming the step under way of a long command: the callback takes
+    ``(step, rows=0)`` and shows ``lines[step]`` formatted with ``rows`` and ``fields``; a step
+    whose line is None ends it (what follows prints on the terminal). None, and nothing shown,
+    when stderr is not a terminal."""
     if not sys.stderr.isatty():
         yield None
         return
     from rich.console import Console
 
-    status = Console(stderr=True).status(f"reading {file}")
-    words = {"checked": "checked {rows:,} rows of {file}",
-             "storing": "storing {rows:,} entries of {file} (entries, indexes, audit chain)"}
+    status = Console(stderr=True).status(first.format(**fields))
+
+    def tell(step: str, rows: int = 0) -> None:
+        line = lines[step]
+        if line is None:
+            status.stop()
+        else:
+            status.update(line.format(rows=rows, **fields))
+
     with status:
-        yield lambda step, rows: status.update(words[step].format(rows=rows, file=file))
+        yield tell
 
 
 class DateType(click.ParamType):

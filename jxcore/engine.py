@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import defaultdict
-from collections.abc import Collection, Container, Mapping
+from collections.abc import Callable, Collection, Container, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
@@ -43,8 +43,12 @@ def checked_as_of(scheme: Scheme, as_of: dt.date | None) -> dt.date:
 def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = None, store: Any = None,
                console: Any = None, measures: Mapping[str, Measure] | None = None,
                final: bool = False, actor: str | None = None,
-               display: Mapping[str, Any] | None = None) -> RunResult:
+               display: Mapping[str, Any] | None = None,
+               progress: Callable[[str], None] | None = None) -> RunResult:
     """Score ``scheme`` as of ``as_of``; with a ``store``, save it and run the outputs in one transaction.
+
+    ``progress`` is told each step as it begins: ``"collecting"``, ``"scoring"``, then, with a
+    store, ``"storing"`` (the run, then the outputs, which may print).
 
     ``measures`` supplies measures by indicator code instead of their collectors (the test kit and
     what-if analyses use it). Plugin failures raise :class:`RunFailed` naming the plugin; nothing
@@ -57,8 +61,11 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
               started_at=dt.datetime.now(dt.timezone.utc), final=final)
     if pm:
         _call_hooks(pm, "jx_run_started", run=run, scheme=scheme, store=store)
+    told = progress or (lambda step: None)
     units = scheme.unit_table()
+    told("collecting")
     gathered = collect(scheme, registry, units, as_of, given=measures or {}, store=store)
+    told("scoring")
     scores = score(scheme, registry, units, gathered, as_of)
     node_codes = tuple(scheme.nodes)
     matrix = aggregate(scheme, scores, len(units))
@@ -70,6 +77,7 @@ def run_scheme(scheme: Scheme, registry: Registry, *, as_of: dt.date | None = No
         _call_hooks(pm, "jx_run_scored", run=run, result=result)
     if store is None:
         return result
+    told("storing")
     result = store.retry(lambda: _store_and_emit(result, registry, store, console, final, actor, display or {}))
     if pm:
         for impl in reversed(pm.hook.jx_run_finished.get_hookimpls()):

@@ -80,3 +80,13 @@ def test_run_prints_what_the_terminal_options_ask(capsys, tmp_path, monkeypatch)
     assert code == 0 and "item" not in narrow.split("run ")[0]  # no item columns by default
     code, wide, _ = jx(capsys, "run", "--scheme", path, "--db", db, "--wide", "--all", "--unit", "b")
     assert code == 0 and "item" in wide and "100" in wide
+
+
+def test_a_run_tells_its_progress_step_by_step(tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    registry = Registry.from_plugin_manager(get_plugin_manager())
+    scheme = services.open_scheme(registry, str(pack(tmp_path, "one")), 2010)
+    steps: list[str] = []
+    with Store.open(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        services.run(store, registry, scheme, progress=steps.append)
+    assert steps == ["collecting", "scoring", "storing"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from jxcore.errors import UsageError
@@ -16,7 +16,8 @@ from jxcore.store import Store, StoredRun
 
 
 def run(store: Store, registry: Registry, scheme: Scheme, *, as_of: dt.date | None = None, final: bool = False,
-        actor: str | None = None, console: Any = None, display: Mapping[str, Any] | None = None) -> RunResult:
+        actor: str | None = None, console: Any = None, display: Mapping[str, Any] | None = None,
+        progress: Callable[[str], None] | None = None) -> RunResult:
     """Score ``scheme`` as of ``as_of`` and store the run with its plan and its actor.
 
     A run replaces the non-final runs of the same scheme, period and as-of date (daily runs are
@@ -24,7 +25,8 @@ def run(store: Store, registry: Registry, scheme: Scheme, *, as_of: dt.date | No
     published is the locked final result. A final run needs an admin once the store has users,
     the period's plan as stored (:mod:`jxcore.records.plans`; AccessDenied, logged) and a store
     that enforces locks (not MariaDB); it signs the chain's head after it (docs/records.md).
-    ``console`` and ``display`` (terminal options, see OutputContext) go to the outputs that print.
+    ``console`` and ``display`` (terminal options, see OutputContext) go to the outputs that print;
+    ``progress`` is told each step as it begins (see :func:`jxcore.engine.run_scheme`).
     """
     from jxcore.engine import run_scheme
     from jxcore.records.access import Action, require, users
@@ -40,7 +42,7 @@ def run(store: Store, registry: Registry, scheme: Scheme, *, as_of: dt.date | No
         require_published(store, scheme, user=actor or "", action=Action.LOCK, what="a final run")
         key = require_enforced(store, "final run")
     result = run_scheme(scheme, registry, as_of=as_of, store=store, console=console, final=final, actor=actor,
-                        display=display)
+                        display=display, progress=progress)
     if final:
         sign_final_run(store, result, actor, key)
     return result
