@@ -36,6 +36,7 @@ from jxcore.services import plan_analysis, plans
 from jxcore.services.plans import State
 
 UPLOAD_LIMIT = 4 * 1024 * 1024  #: bytes of an uploaded plan file (Dongguan's 2010 plan: 60 KiB)
+TOO_LARGE = f"the plan file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; import it with jx plan import FILE"
 
 WORDS: dict[str, tuple[str, str]] = {  # key: (zh, en)
     "plans": ("考核方案", "Plans"),
@@ -198,9 +199,7 @@ def _may_draft(account) -> bool:
 
 
 def register(app: FastAPI, web) -> None:
-    app.add_middleware(UploadLimit, path=re.compile(r"^/plans/upload$"), limit=UPLOAD_LIMIT,
-                       too_large=f"the plan file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; "
-                                 "import it with jx plan import FILE")
+    app.add_middleware(UploadLimit, path=re.compile(r"^/plans/upload$"), limit=UPLOAD_LIMIT, too_large=TOO_LARGE)
     scheme = web.catalog.scheme
     pack = str(scheme.path) if scheme.path else scheme.name
 
@@ -261,9 +260,7 @@ def register(app: FastAPI, web) -> None:
         finally:
             await form.close()  # the spooled temporary files of the form
         if len(data) > UPLOAD_LIMIT:
-            return render(web, request, "error.html", status=413, title=w()["upload"],
-                          message=f"the plan file is larger than {UPLOAD_LIMIT // (1024 * 1024)} MiB; "
-                                  "import it with jx plan import FILE")
+            return render(web, request, "error.html", status=413, title=w()["upload"], message=TOO_LARGE)
         name = Path((filename or "").replace("\\", "/")).name or "plan.yaml"
         name = "".join(ch for ch in name if ch.isprintable() and ch not in '/:*?"<>|')[:120].strip(" .") or "plan.yaml"
 
