@@ -7,7 +7,10 @@ or ``--db URL`` chooses another store, e.g. ``postgresql+psycopg://postgres@127.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -23,6 +26,32 @@ def data_dir() -> Path:
     path = jx_home() / "data"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def cache_file(kind: str, key: bytes, code: Sequence[Path]) -> Path | None:
+    """``JX_HOME/cache/<kind>/<sha256>.json``, named by ``key`` and by the source files ``code``
+    that write the entries (their mtime and size: an upgrade starts afresh); None with
+    ``JX_CACHE=0`` or when a source file cannot be read. Deleting the cache is always safe."""
+    if os.environ.get("JX_CACHE", "") == "0":
+        return None
+    try:
+        stamps = [os.stat(path) for path in code]
+    except OSError:
+        return None
+    digest = hashlib.sha256("".join(f"{s.st_mtime_ns}:{s.st_size}:" for s in stamps).encode() + b"\0" + key)
+    return jx_home() / "cache" / kind / f"{digest.hexdigest()}.json"
+
+
+def write_cache(path: Path, text: str) -> None:
+    """Write a cache file whole (a temporary file of this process and thread, renamed: a reader
+    never sees half of one); a failure (a read-only JX_HOME) only means no cache."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def database_url(explicit: str | None = None) -> str:

@@ -214,20 +214,12 @@ def read_yaml(path: Path, shown: str, missing_hint: str, max_nodes: int = MAX_NO
 # -- the parse cache: JSON of LineDict / LineList with their lines --------------------------------
 
 def _cache_path(text: str, shown: str, max_nodes: int) -> Path | None:
-    if os.environ.get("JX_CACHE", "") == "0":
-        return None
-    import hashlib
+    from jxcore.config import cache_file
 
-    from jxcore.config import jx_home
-
-    try:
-        code = [os.stat(Path(__file__).with_name(name)) for name in ("yamlio.py", "yamlparse.py")]
-    except OSError:
-        return None
     limits = f"{max_nodes}:{MAX_NODES}:{MAX_DEPTH}:{MAX_BYTES}"
-    stamps = ":".join(f"{c.st_mtime_ns}:{c.st_size}" for c in code)
-    key = hashlib.sha256(f"{shown}\0{limits}\0{stamps}\0".encode() + text.encode())
-    return jx_home() / "cache" / "yaml" / f"{key.hexdigest()}.json"
+    here = Path(__file__)
+    return cache_file("yaml", f"{shown}\0{limits}\0".encode() + text.encode(),
+                      [here.with_name("yamlio.py"), here.with_name("yamlparse.py")])
 
 
 def _encode(value: Any) -> Any:
@@ -270,11 +262,10 @@ def _decode(obj: dict) -> Any:
 
 
 def _write_cache(path: Path, data: Any) -> None:
+    from jxcore.config import write_cache
+
     try:
         encoded = json.dumps({"data": _encode(data)}, ensure_ascii=False, allow_nan=False)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(encoded, encoding="utf-8")
-        os.replace(tmp, path)
-    except (OSError, TypeError, ValueError):
-        pass  # no cache (read-only JX_HOME, an unusual value): parsed again next time
+    except (TypeError, ValueError):
+        return  # an unusual value: parsed again next time
+    write_cache(path, encoded)

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
-import os
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from jx_collectors.system_feed import PLACEHOLDERS, Spec, parts
+from jxcore.config import cache_file, write_cache
 from jxcore.errors import DataError, Location, Problem
 from jxcore.interfaces import CollectContext, RowSample
 from jxcore.models import Measure, Period
@@ -330,33 +328,18 @@ class _SqlCache:
     def save(self) -> None:
         if self.path is None or self.texts == self.known or None in self.texts:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps({"window": self.window, "sql": self.texts}, ensure_ascii=False),
-                           encoding="utf-8")
-            os.replace(tmp, self.path)
-        except OSError:
-            pass  # no cache (a read-only JX_HOME): compiled again next time
+        write_cache(self.path, json.dumps({"window": self.window, "sql": self.texts}, ensure_ascii=False))
 
 
 def _cache_path(dialect: sa.engine.Dialect, groups: Mapping[tuple[str, str], list[Spec]]) -> Path | None:
     """``JX_HOME/cache/sql/<sha256>.json``, named by everything the texts depend on except the
     window: this module, SQLAlchemy, the dialect, and every table's requests; None with JX_CACHE=0."""
-    if os.environ.get("JX_CACHE", "") == "0":
-        return None
-    from jxcore.config import jx_home
-
-    try:
-        code = os.stat(__file__)
-    except OSError:
-        return None
     driver = type(dialect).__module__.split(".")[0]
-    stamp = [_SqlCache.VERSION, code.st_mtime_ns, code.st_size, sa.__version__, dialect.name, dialect.driver,
+    stamp = [_SqlCache.VERSION, sa.__version__, dialect.name, dialect.driver,
              driver, getattr(__import__(driver), "__version__", ""), repr(dialect.server_version_info),
              [[source, name, [[spec.node, spec.p] for spec in group]] for (source, name), group in groups.items()]]
-    key = hashlib.sha256(json.dumps(stamp, ensure_ascii=False, sort_keys=True, default=repr).encode())
-    return jx_home() / "cache" / "sql" / f"{key.hexdigest()}.json"
+    key = json.dumps(stamp, ensure_ascii=False, sort_keys=True, default=repr).encode()
+    return cache_file("sql", key, [Path(__file__)])
 
 
 def _collect_table(ctx: CollectContext, conn: sa.Connection, table: sa.TableClause, group: list[Spec],
@@ -394,7 +377,7 @@ def _collect_table(ctx: CollectContext, conn: sa.Connection, table: sa.TableClau
 
 def _collect_sql(ctx: CollectContext, engine: Any, spec: Spec, window: Window) -> Measure:
     stmt = window.bound(spec.p["sql"])
-    columns = _fetch(spec.p["source"], engine, stmt, f"the SQL of {spec.node}", spec.location, raw=True)
+    columns = _fetch_raw(spec.p["source"], engine, stmt, f"the SQL of {spec.node}", spec.location)
     missing = [c for c in ("unit", "value") if c not in columns]
     if missing:
         raise DataError(f"the SQL of {spec.node} returns no column {' or '.join(missing)} "
@@ -459,15 +442,12 @@ _READ_ONLY = {"postgresql": ("SET TRANSACTION READ ONLY", None),
 _ROLLED_BACK = ("duckdb",)  # no read-only transactions: whatever it writes is rolled back
 
 
-def _fetch(source: str, engine: Any, stmt: Any, what: str, location: Location, *, raw: bool = False
-           ) -> dict[str, Any]:
-    """Run ``stmt`` on a connection of its own; a database error becomes a DataError naming the query.
-
-    A ``raw`` (scheme-written) statement runs in a read-only transaction where the engine has one,
-    and is always rolled back: a measure cannot change the source whatever rights its credentials have.
-    """
+def _fetch_raw(source: str, engine: Any, stmt: Any, what: str, location: Location) -> dict[str, Any]:
+    """Run a scheme-written ``stmt`` on a connection of its own, in a read-only transaction where the
+    engine has one, and always roll it back: a measure cannot change the source whatever rights its
+    credentials have. A database error becomes a DataError naming the query."""
     name = engine.dialect.name
-    guard, undo = _READ_ONLY.get(name, (None, None)) if raw else (None, None)
+    guard, undo = _READ_ONLY.get(name, (None, None))
     with _connect(source, engine, location) as conn:
         try:
             if guard:
@@ -475,7 +455,7 @@ def _fetch(source: str, engine: Any, stmt: Any, what: str, location: Location, *
             try:
                 return _fetch_on(conn, stmt, what, location)
             finally:
-                if raw and (guard or name in _ROLLED_BACK):
+                if guard or name in _ROLLED_BACK:
                     conn.rollback()
                 if undo:
                     conn.exec_driver_sql(undo)
