@@ -414,7 +414,7 @@ def append(connection: sa.Connection, tbl: str, rows: Iterable[Mapping[str, Any]
 def append_pages(connection: sa.Connection, tbl: str, names: Sequence[str],
                  pages: Iterable[Sequence[Sequence[Any]]], keys: Sequence[str] | None = None) -> str:
     """:func:`append` for rows given as tuples of the columns ``names``, a page at a time: the
-    leaves and heads of a page are computed (:func:`leaf_hashes`, :meth:`Heads.extend`) and its
+    leaves and heads of a page are computed (:func:`leaf_digests`, :meth:`Heads.extend_digests`) and its
     chain rows written (:func:`jxcore.store.bulk.insert_rows`) before the next page is read, so
     chaining a million rows holds one page in memory. ``keys`` (one page only) overrides the
     rows' keys (a versioned row's ``name#n``)."""

@@ -161,6 +161,14 @@ def by_unique(values: np.ndarray, format: Callable[[Any], Any]) -> tuple[np.ndar
     return texts, where.reshape(-1)
 
 
+def encoded(values: list[str]) -> list[bytes]:
+    """Each string in UTF-8, with one encode for the column when no value holds a NUL."""
+    joined = "\x00".join(values)
+    if joined.count("\x00") != len(values) - 1:
+        return [v.encode("utf-8") for v in values]
+    return joined.encode("utf-8").split(b"\x00") if values else []
+
+
 class _Cells:
     """The cells of one column as UTF-8 XML, each distinct number's made once, taken a chunk at a time."""
 
@@ -176,15 +184,16 @@ class _Cells:
             elif kind == "points" and values.dtype.kind in "iu":
                 self.texts, self.where = by_unique(values, lambda m: pre + repr(m / MILLI).encode() + post)
             else:
-                memo = _Memo(kind)
-                self.texts, self.where = by_unique(values, lambda v: memo[v].encode())
+                self.texts, self.where = by_unique(values, lambda v: _cell(v, kind).encode())
             return
         if isinstance(values, np.ndarray):
             values = values.tolist()
-        memo = _Memo(kind)
-        texts = ["<c/>" if v is None else _text(v) for v in values] if kind == "text" else map(memo.__getitem__, values)
+        if kind == "text":
+            texts = ["<c/>" if v is None else _text(v) for v in values]
+        else:  # values repeat down a column (dates, names of levels): each made once
+            texts = list(map(_Memo(kind).__getitem__, values))
         self.texts = np.empty(len(values), dtype=object)
-        self.texts[:] = [t.encode() for t in texts]
+        self.texts[:] = encoded(texts)
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         return self.texts[rows] if self.where is None else self.texts[self.where[rows]]

@@ -24,7 +24,7 @@ import jinja2
 import numpy as np
 from markupsafe import Markup, escape
 
-from jx_outputs.excel import by_unique, without_cyclic_gc
+from jx_outputs.excel import by_unique, encoded, without_cyclic_gc
 from jx_outputs.labels import labels
 from jx_outputs.report import Report
 from jx_outputs.tables import (
@@ -76,7 +76,7 @@ def _formatter(values: Sequence[Any], kind: str) -> Callable[[Any], str] | None:
         return _points
     if kind == "number" and values.dtype.kind == "f":
         return _number
-    return _Formatted(kind).__getitem__
+    return lambda value: str(escape(format_cell(value, kind)))  # by_unique calls it once per distinct value
 
 
 def _texts(values: Sequence[Any], kind: str) -> list[str]:
@@ -96,7 +96,7 @@ def _utf8(values: Sequence[Any], kind: str) -> list[bytes]:
     """:func:`_texts` in UTF-8, as the unit pages take them (numbers encoded once per distinct value)."""
     shown = _formatter(values, kind)
     if shown is None:
-        return _encoded(_texts(values, kind))
+        return encoded(_texts(values, kind))
     texts, where = by_unique(np.asarray(values), lambda v: shown(v).encode())
     return texts[where].tolist()
 
@@ -185,8 +185,8 @@ def write_site(report: Report, out_dir: Path, advance: Callable[[int], None] | N
         indicators=[(node, slot(_utf8(view.node_scores(node.code), "points")),
                      slot(_utf8(np.asarray(view.values.get(node.code, nan), dtype=float), "number")))
                     for node in indicators],
-        chart=slot(_encoded(chart_html(report, lab))),
-        warnings=slot(_encoded(_unit_warnings(warnings, view, lab, levels))), n_units=n, root="../", **common)
+        chart=slot(encoded(chart_html(report, lab))),
+        warnings=slot(encoded(_unit_warnings(warnings, view, lab, levels))), n_units=n, root="../", **common)
     pieces = skeleton.split("\x00")  # static, marker number, static, …, static
     if not all(piece.isdigit() for piece in pieces[1::2]):
         raise ValueError("a name of the scheme holds a NUL character: the unit pages cannot be written")
@@ -215,14 +215,6 @@ def _write_all(fd: int, data: bytes) -> None:
         rest = memoryview(data)[done:]
         while rest:
             rest = rest[os.write(fd, rest):]
-
-
-def _encoded(values: list[str]) -> list[bytes]:
-    """Each string in UTF-8, with one encode for the column when no value holds a NUL."""
-    joined = "\x00".join(values)
-    if joined.count("\x00") != len(values) - 1:
-        return [v.encode("utf-8") for v in values]
-    return joined.encode("utf-8").split(b"\x00") if values else []
 
 
 def _unit_warnings(warnings: Table, view: Any, lab: Any, levels: dict[str, int]) -> list[str]:
