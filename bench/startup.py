@@ -77,9 +77,9 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="jx-startup-bench-"))
     env = {**os.environ, "JX_HOME": str(home / "home"), "JX_USER": "demo"}
     env.pop("JX_DATABASE_URL", None)
-    env.pop("PYTHONPYCACHEPREFIX", None)
     if args.no_bytecode:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
     else:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(home / "pycache")

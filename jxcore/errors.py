@@ -106,8 +106,6 @@ class StoreError(JxError):
 class LockedError(JxError):
     """The records asked to change are locked."""
 
-    retryable: bool = False
-
 
 class AccessDenied(JxError):
     """The user may not do this (wrong department or role)."""

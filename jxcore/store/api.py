@@ -339,15 +339,14 @@ LOCK_HINT = ("locked records cannot change: enter a correction after the lock's 
 def write_error(exc: sa.exc.SQLAlchemyError, url: str) -> StoreError | LockedError:
     """The jx error for a failed write: LockedError from a lock trigger, else StoreError.
 
-    ``retryable`` says whether doing the same work again may succeed (a serialization failure).
+    A StoreError's ``retryable`` says whether doing the same work again may succeed (a
+    serialization failure); a lock refusal never is.
     """
     orig = getattr(exc, "orig", None)
     reason = str(orig or exc).strip().splitlines()[0]
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate in LOCKED_SQLSTATES or reason.startswith(("locked:", "append-only:", "refused:")):
-        error: StoreError | LockedError = LockedError(f"the store refused the change: {reason}", hint=LOCK_HINT)
-        error.retryable = False
-        return error
+        return LockedError(f"the store refused the change: {reason}", hint=LOCK_HINT)
     error = StoreError(f"cannot write to the store at {mask_url(url)}: {reason}",
                        hint="nothing of this transaction was stored; fix the cause and run again")
     error.retryable = sqlstate in RETRYABLE_SQLSTATES or "database is locked" in reason
@@ -423,7 +422,7 @@ class Store(_Reader):
             try:
                 return call()
             except StoreError as exc:
-                if not getattr(exc, "retryable", False) or attempt == attempts - 1:
+                if not exc.retryable or attempt == attempts - 1:
                     raise
             time.sleep(0.02 * 2 ** attempt * (1 + random.random()))
         raise AssertionError("unreachable")
