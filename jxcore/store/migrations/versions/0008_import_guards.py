@@ -32,14 +32,20 @@ def _locked(scheme: str, period: str, day: str) -> str:
             f"WHERE u.action = 'unlock' AND u.lock_id = l.id))")
 
 
+def _new_entry_locked(locked) -> str:
+    """The new entry, or the entry it supersedes, is inside a lock."""
+    superseded = locked("o.scheme", "o.period", "o.entry_date")
+    return (f"{locked('NEW.scheme', 'NEW.period', 'NEW.entry_date')} OR (NEW.supersedes IS NOT NULL AND EXISTS (\n"
+            f"      SELECT 1 FROM entries o WHERE o.id = NEW.supersedes AND {superseded}))")
+
+
 def _guard_entries(locked) -> str:
     return f"""
 CREATE OR REPLACE FUNCTION jx_guard_entries() RETURNS trigger LANGUAGE plpgsql
 SET search_path = pg_catalog, {{schema}}, pg_temp AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    IF {locked('NEW.scheme', 'NEW.period', 'NEW.entry_date')} OR (NEW.supersedes IS NOT NULL AND EXISTS (
-         SELECT 1 FROM entries o WHERE o.id = NEW.supersedes AND {locked('o.scheme', 'o.period', 'o.entry_date')}))
+    IF {_new_entry_locked(locked)}
     THEN
       RAISE EXCEPTION 'locked: an entry of % % dated % is inside a lock', NEW.scheme, NEW.period, NEW.entry_date
         USING ERRCODE = 'JXL01';
@@ -61,8 +67,7 @@ DECLARE
 BEGIN
   PERFORM pg_advisory_xact_lock({WRITER_LOCK});
   IF TG_TABLE_NAME = 'entries' THEN
-    locked := {locked('NEW.scheme', 'NEW.period', 'NEW.entry_date')} OR (NEW.supersedes IS NOT NULL AND EXISTS (
-      SELECT 1 FROM entries o WHERE o.id = NEW.supersedes AND {locked('o.scheme', 'o.period', 'o.entry_date')}));
+    locked := {_new_entry_locked(locked)};
   ELSIF TG_TABLE_NAME = 'entry_withdrawals' THEN
     locked := EXISTS (SELECT 1 FROM entries o WHERE o.id = NEW.entry_id
                       AND {locked('o.scheme', 'o.period', 'o.entry_date')});
