@@ -154,7 +154,7 @@ def check(url: str):
         before = None
         while True:
             links = audit_links(store, table="entries", before=before, limit=1000)
-            chained.update(link.row_key for link in links)
+            chained.update(key for link in links for key in link.keys())
             if len(links) < 1000:
                 break
             before = links[-1].seq

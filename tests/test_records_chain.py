@@ -60,8 +60,9 @@ def test_an_untouched_store_verifies_and_the_lock_head_is_a_head_of_the_chain(tm
     with Store.open(url) as store, store.engine.connect() as connection:
         result = verify(connection)
         first = connection.execute(sa.text("SELECT head FROM record_locks WHERE id = 1")).scalar_one()
-        # the admin, its access-log row, batches+entries, lock and its log row, run, units, nodes, lock and log row
-        assert result.ok and result.size == 1 + 1 + 4 * 4 + 2 + 1 + 3 + 2 + 2
+        # the admin, its access-log row, 4 batches with their 3 entries in one bundle each, lock and its log row,
+        # run, units, nodes, lock and log row
+        assert result.ok and result.size == 1 + 1 + 4 * 2 + 2 + 1 + 3 + 2 + 2
         assert verify(connection, [first]).ok
         assert not verify(connection, ["ab" * 32]).ok
 
@@ -167,8 +168,8 @@ def test_verify_names_the_kind_and_sequence_number(tmp_path):
     with engine.connect() as connection:
         for (name,) in connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").all():
             connection.exec_driver_sql(f"DROP TRIGGER {name}")
-        seq_of = {r.row_key: r.seq for r in connection.exec_driver_sql(
-            "SELECT seq, row_key FROM audit_chain WHERE tbl = 'entries'")}
+        seq_of = {str(i): r.seq for r in connection.exec_driver_sql(  # each entry's record: its bundle's
+            "SELECT seq, row_key FROM audit_chain WHERE tbl = 'entries'") for i in ledger.bundle_ids(r.row_key)}
         connection.exec_driver_sql("UPDATE entries SET payload = '{\"finding\": \"late\"}' WHERE id = 5")
         assert [(f.seq, f.kind, f.table, f.key) for f in tampers(connection)] == [
             (seq_of["5"], "changed", "entries", "5")]

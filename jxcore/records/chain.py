@@ -96,7 +96,7 @@ def verify(connection: sa.Connection, expected_heads: Iterable[str] = (),
     findings: list[Finding] = []
     heads = ledger.Heads()
     recomputed: dict[int, str] = {}
-    by_key: dict[tuple[str, str], dict] = {}
+    records: list[dict] = []  # the chain's records, each bundle as the records of its rows
     for expected_seq, link in enumerate(chain, start=1):
         if link["seq"] != expected_seq:
             findings.append(Finding(expected_seq, "deleted", link["tbl"], link["row_key"],
@@ -106,8 +106,15 @@ def verify(connection: sa.Connection, expected_heads: Iterable[str] = (),
         if recomputed[link["seq"]] != link["head"]:
             findings.append(Finding(link["seq"], "changed", link["tbl"], link["row_key"],
                                     "the chain entry's head differs from the head recomputed from the leaves"))
-        by_key[(link["tbl"], link["row_key"])] = link
-    leaves = {link["leaf"]: link for link in chain}
+        if link.get("leaves") is None:
+            records.append(link)
+            continue
+        problem = ledger.bundle_problem(link)
+        if problem is not None:
+            findings.append(Finding(link["seq"], "changed", link["tbl"], link["row_key"], problem))
+        records += _members(link)
+    by_key = {(link["tbl"], link["row_key"]): link for link in records}
+    leaves = {link["leaf"]: link for link in records}
     mismatched: list[tuple[dict, dict]] = []
     for where, link in by_key.items():
         if _superseded_version(link, latest):
@@ -127,7 +134,7 @@ def verify(connection: sa.Connection, expected_heads: Iterable[str] = (),
                                     "the row differs from what was chained"))
     for where in rows.keys() - by_key.keys():
         findings.append(Finding(None, "inserted", *where, "the row is not in the chain"))
-    findings += _order_findings(chain)
+    findings += _order_findings(records)
     findings += _head_findings(connection, recomputed, expected_heads)
     findings += [Finding(None, "unguarded", "guards", g.split(" (")[0], f"{g}: jx refuses to write until it is back")
                  for g in ledger.missing_guards(connection)]
@@ -138,6 +145,13 @@ def verify(connection: sa.Connection, expected_heads: Iterable[str] = (),
     findings.sort(key=lambda f: (f.seq is None, f.seq or 0, f.kind))
     return Verification(len(chain), recomputed.get(len(chain), ledger.EMPTY_HEAD) if chain else ledger.EMPTY_HEAD,
                         tuple(findings), ledger.guarded(connection))
+
+
+def _members(bundle: dict) -> list[dict]:
+    """A bundle as the records of its rows: each row's key and leaf, at the bundle's seq."""
+    ids = ledger.bundle_ids(bundle["row_key"]) or ()
+    return [{**bundle, "row_key": str(i), "leaf": leaf.hex(), "leaves": None}
+            for i, leaf in zip(ids, ledger.bundle_leaves(bundle["leaves"]))]
 
 
 def _moved_from(link: dict, row: dict, others: list[dict], leaves: dict[str, dict]) -> dict | None:

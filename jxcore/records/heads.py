@@ -258,17 +258,32 @@ class Inclusion:
     seq: int
     leaf: str
     head: SignedHead
+    #: the audit path: inside the bundle (when ``within``), then from the record to the head
     proof: tuple[str, ...]
     ok: bool
     message: str
+    #: (position, rows) of the row in its bundle (0-based), or None for a record of its own
+    within: tuple[int, int] | None = None
+
+
+def _record_of(connection: sa.Connection, tbl: str, key: str) -> sa.Row | None:
+    """The chain record of ``tbl``/``key``: its own, or the bundle that covers it."""
+    c = audit_chain.c
+    columns = (c.seq, c.row_key, c.leaf, c.leaves)
+    link = connection.execute(sa.select(*columns).where(c.tbl == tbl, c.row_key == key)).first()
+    if link is not None or tbl not in ledger.BUNDLED or not key.isdigit():
+        return link
+    bundles = connection.execute(sa.select(c.seq, c.row_key).where(c.tbl == tbl, c.leaves.is_not(None)))
+    seq = next((b.seq for b in bundles if int(key) in (ledger.bundle_ids(b.row_key) or ())), None)
+    return None if seq is None else connection.execute(sa.select(*columns).where(c.seq == seq)).first()
 
 
 def check_inclusion(connection: sa.Connection, tbl: str, key: str, heads: Sequence[SignedHead]) -> Inclusion:
     """Is the row ``tbl``/``key`` (as stored now) in the log a kept head covers? Its leaf is
     recomputed from the row and its RFC 6962 audit path checked against the first kept head
-    that covers it."""
-    c = audit_chain.c
-    link = connection.execute(sa.select(c.seq, c.leaf).where(c.tbl == tbl, c.row_key == key)).first()
+    that covers it; a row chained in a bundle first up to the bundle's leaf, then that leaf up
+    to the head."""
+    link = _record_of(connection, tbl, key)
     if link is None:
         raise UsageError(f"{tbl} {key} is not in the audit chain", hint="check the id (jx entry show ID)")
     covering = [h for h in heads if h.size >= link.seq]
@@ -280,15 +295,24 @@ def check_inclusion(connection: sa.Connection, tbl: str, key: str, heads: Sequen
                       for col, v in zip(ledger.CHAINED[tbl], key.split("|"))])
     row = next(ledger.raw_rows(connection, tbl, where), None)
     leaf = ledger.leaf_hash(tbl, row) if row is not None else ""
+    within, inside, path = None, True, []
+    if link.leaves is not None:  # a bundle: the row's leaf up to the bundle's leaf
+        members = [m.hex() for m in ledger.bundle_leaves(ledger.leaves_bytes(link.leaves) or b"")]
+        ids = ledger.bundle_ids(link.row_key) or range(0)
+        within = (int(key) - ids.start, len(members))
+        path = ledger.inclusion_proof(members, within[0], len(members))
+        inside = ledger.verify_inclusion(leaf, within[0], len(members), link.leaf, path)
     leaves = [x["leaf"] for x in ledger.chain_rows(connection)]
     proof = ledger.inclusion_proof(leaves, link.seq - 1, head.size)
-    ok = row is not None and ledger.verify_inclusion(leaf, link.seq - 1, head.size, head.head, proof)
+    ok = (row is not None and inside
+          and ledger.verify_inclusion(leaf if within is None else link.leaf, link.seq - 1, head.size, head.head, proof))
+    record = f"record {link.seq}" + (f", row {within[0] + 1} of {within[1]} in its bundle" if within else "")
     if ok:
-        text = (f"{tbl} {key} is record {link.seq}, included in the head of {head.at:%Y-%m-%d %H:%M} "
-                f"({head.size} records, {head.event}); audit path of {len(proof)} hashes")
+        text = (f"{tbl} {key} is {record}, included in the head of {head.at:%Y-%m-%d %H:%M} "
+                f"({head.size} records, {head.event}); audit path of {len(path) + len(proof)} hashes")
     elif row is None:
-        text = f"{tbl} {key} is gone from the store (record {link.seq})"
+        text = f"{tbl} {key} is gone from the store ({record})"
     else:
-        text = (f"{tbl} {key} (record {link.seq}) as stored now is not the record the head of "
+        text = (f"{tbl} {key} ({record}) as stored now is not the record the head of "
                 f"{head.at:%Y-%m-%d %H:%M} ({head.event}) covers: it was changed or the log rewritten")
-    return Inclusion(link.seq, leaf, head, tuple(proof), ok, text)
+    return Inclusion(link.seq, leaf, head, tuple(path + proof), ok, text, within)

@@ -223,6 +223,10 @@ audit_chain = sa.Table(
     sa.Column("head", sa.String(64), nullable=False),  # RFC 6962 tree head of leaves 1..seq, hex
     sa.UniqueConstraint("tbl", "row_key"),
 )
+# 0009: a bundle's rows' own leaves, 32 bytes each in id order (its leaf is their RFC 6962 root);
+# NULL on the record of one row. See jxcore.store.ledger.BUNDLED. MEDIUMBLOB on MariaDB.
+LEAVES_BYTES = 16_777_215
+audit_chain.append_column(sa.Column("leaves", sa.LargeBinary(length=LEAVES_BYTES), nullable=True))
 
 # Authentication (migration 0005, issue 13): users get a password hash, a disabled flag and, for a
 # branch's accounts, their unit; sessions are server-side (revocable), login attempts are kept so
