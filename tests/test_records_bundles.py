@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from jxcore.records import add_user, lock, verify
 from jxcore.records.heads import check_inclusion, export_heads, init_key, read_heads
+from jxcore.services.audit import audit_links
 from jxcore.store import NewEntry, Store, ledger
 from test_records_chain import tampers
 
@@ -170,3 +171,11 @@ def test_records_chained_one_by_one_before_bundles_still_verify(tmp_path, monkey
     connection.exec_driver_sql("UPDATE entries SET source_row = 9 WHERE id IN (2, 5)")
     assert {(f.kind, f.key) for f in tampers(connection)} == {("changed", "2"), ("changed", "5")}
     connection.rollback()
+
+
+def test_audit_links_count_a_bundles_rows_without_reading_its_leaves(url):
+    with Store.open(url) as store:
+        links = audit_links(store, table="entries")
+    assert [(link.row_key, link.rows) for link in links] == [
+        ("16..18", 3), ("12..15", 4), ("11", 1), ("9..10", 2), ("5..8", 4), ("1..4", 4)]
+    assert links[0].keys() == ["16", "17", "18"] and links[2].keys() == ["11"]
