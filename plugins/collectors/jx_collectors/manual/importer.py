@@ -12,8 +12,11 @@ import hashlib
 import math
 import re
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from hashlib import blake2b
+from itertools import repeat
+from operator import is_, methodcaller
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ _DATE = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*�
 _CODE_SPLIT = re.compile(r"[,;、，；\s]+")
 _TRUE = {"true", "yes", "y", "1", "是", "有", "有责"}
 _FALSE = {"false", "no", "n", "0", "否", "无", "无责"}
+CHUNK = 10_000  #: entries :meth:`FileCheck.chunks` yields at a time
 
 
 def kind_of(name: str) -> Kind:
@@ -66,7 +70,7 @@ def read_file(scheme: Scheme, kind: str, path: Path | str, sheet: str | None = N
 
 def read_fields(scheme: Scheme, kind: str, fields: Mapping[str, Any], name: str = "entry") -> NewEntry:
     """One entry from ``{column or alias: value}`` (a form, ``jx entry add``), checked like a file's row."""
-    table = RawTable(name, None, tuple(fields), ((1, tuple(fields.values())),))
+    table = RawTable(name, None, tuple(fields), (((1,), (tuple(fields.values()),)),))
     rows, problems = check_table(scheme, kind_of(kind), table)
     if problems:
         raise DataError.from_problems(f"{name}: nothing entered", problems)
@@ -91,17 +95,17 @@ class FileCheck:
         if table is None:
             raise DataError.from_problems(f"{name}: nothing imported", problems)
         self.name, self.table, self.encoding = name, table, table.encoding
-        self._rows = _checked_rows(scheme, spec, table)
+        self._scheme, self._spec = scheme, spec
         self.rows = 0  #: entries yielded so far
 
-    def chunks(self, size: int = 10_000) -> Iterator[list[NewEntry]]:
+    def chunks(self, size: int = CHUNK) -> Iterator[list[NewEntry]]:
         chunk: list[NewEntry] = []
-        for entry in self._rows:
-            chunk.append(entry)
-            if len(chunk) >= size:
-                self.rows += len(chunk)
-                yield chunk
-                chunk = []
+        for entries in _checked_blocks(self._scheme, self._spec, self.table, size):
+            chunk += entries
+            while len(chunk) >= size:
+                self.rows += size
+                yield chunk[:size]
+                del chunk[:size]
         problems = self.table.problems
         if problems:
             more = f" ({len(problems)} problems in all)" if problems.more else ""
@@ -113,7 +117,7 @@ class FileCheck:
 
 def check_table(scheme: Scheme, spec: Kind, table: RawTable) -> tuple[list[NewEntry], list[Problem]]:
     """Map the headers to the kind's columns and check every cell; (entries, problems)."""
-    entries = list(_checked_rows(scheme, spec, table))
+    entries = [entry for block in _checked_blocks(scheme, spec, table, CHUNK) for entry in block]
     return entries, table.problems.listing()
 
 
@@ -121,11 +125,33 @@ def check_table(scheme: Scheme, spec: Kind, table: RawTable) -> tuple[list[NewEn
 CORRECTION = (Column("supersedes", "integer", ("更正条目", "被更正条目", "替代条目"), required=False, minimum=1),
               Column("reason", "text", ("更正原因", "原因"), required=False))
 _CACHE_SIZE = 100_000  #: parsed cells remembered per column: units, codes and dates repeat down a column
+#: What a blank required cell gives in a column's memo: the row is checked again on its own, which reports it.
+_MISSING = ("missing", "fill in the cell")
+_DIGEST = partial(blake2b, digest_size=16)  #: 128 bits of a row's key, for duplicates
 
 
-def _checked_rows(scheme: Scheme, spec: Kind, table: RawTable) -> Iterator[NewEntry]:
-    """The entries of ``table``'s rows that have no problem; every problem goes to ``table.problems``.
+class _Memo(dict):
+    """A column's parsed cells, cell → (value, problem), parsed on a miss (the first ``_CACHE_SIZE``
+    kept); a blank cell gives the column's empty value, or ``_MISSING`` if it is required."""
 
+    def __init__(self, parse: Callable[[Any], Parsed], blank: Parsed):
+        super().__init__()
+        self.parse, self.blank = parse, blank
+
+    def __missing__(self, cell: Any) -> Parsed:
+        result = self.blank if _blank(cell) else self.parse(cell)
+        if len(self) < _CACHE_SIZE:
+            self[cell] = result
+        return result
+
+
+def _checked_blocks(scheme: Scheme, spec: Kind, table: RawTable, size: int) -> Iterator[list[NewEntry]]:
+    """The entries of ``table``'s rows that have no problem, a list for each block of at most
+    ``size`` rows; every problem goes to ``table.problems``.
+
+    A block is checked a column at a time (the cells of a column mapped through its memo, its
+    entries made with ``map``); a block with any problem in it, and a row alone in its block, is
+    checked row by row instead, which reports the problems in the order of the rows and columns.
     Duplicate rows (equal keys) are found at the end from 128-bit digests of the keys, so memory
     is 24 bytes a row rather than the keys themselves.
     """
@@ -145,16 +171,20 @@ def _checked_rows(scheme: Scheme, spec: Kind, table: RawTable) -> Iterator[NewEn
         plan[index] = (col, parse)
     iso = [c.name for c in columns.values() if c.type == "date" and c.name != "date"]
     where = {c.name: i for i, c in columns.items()}
-    checks = [(i, col.name, parse, col.required, [] if col.type == "codes" else None,
-               None if col.type == "text" else {})  # text cells rarely repeat: not remembered
+    checks = [(i, col.name, parse, col.required, col.type == "codes",
+               None if col.type == "text" else  # text cells rarely repeat: not remembered
+               _Memo(parse, ([] if col.type == "codes" else None, _MISSING if col.required else None)))
               for i, (col, parse) in ((i, how) for i, how in enumerate(plan) if isinstance(how, tuple))]
+    by_columns = {"unit", "date"} <= {name for _, name, *_ in checks}
     unnamed = [i for i, how in enumerate(plan) if how is None]
     key_names = spec.key
     digests, key_rows = bytearray(), array("q")
     data_rows = 0
-    for row_no, cells in table.rows:
+
+    def check_row(row_no: int, cells: Sequence[Any]) -> NewEntry | None:
+        nonlocal data_rows
         if all(map(_blank, cells)):
-            continue
+            return None
         data_rows += 1
         if len(cells) != width:
             if len(cells) < width:
@@ -170,26 +200,22 @@ def _checked_rows(scheme: Scheme, spec: Kind, table: RawTable) -> Iterator[NewEn
                                      table.location(row_no, index), "give the column a header or clear it"))
                 row_ok = False
         values: dict[str, Any] = {}
-        for index, name, parse, required, empty, memo in checks:  # the hot loop: one pass per cell
+        for index, name, parse, required, codes, memo in checks:
             cell = cells[index]
             if cell is None or (cell.__class__ is str and (not cell or cell.isspace())):
                 if required:
                     problems.add(Problem(f"{name} is missing", table.location(row_no, index), "fill in the cell"))
                     row_ok = False
-                values[name] = [] if empty is not None else None
+                values[name] = [] if codes else None
                 continue
             if memo is None:
                 value, problem = parse(cell)
             else:
                 try:
                     value, problem = memo[cell]
-                except KeyError:
-                    value, problem = result = parse(cell)
-                    if len(memo) < _CACHE_SIZE:
-                        memo[cell] = result
                 except TypeError:  # an unhashable cell value (from jx entry add)
                     value, problem = parse(cell)
-                if empty is not None and value is not None:
+                if codes and value is not None:
                     value = list(value)  # codes: each entry its own list
             if problem:
                 problems.add(Problem(problem[0], table.location(row_no, index), problem[1]))
@@ -203,16 +229,67 @@ def _checked_rows(scheme: Scheme, spec: Kind, table: RawTable) -> Iterator[NewEn
                 "give both the id of the entry corrected (supersedes/更正条目) and why (reason/更正原因), or neither"))
             row_ok = False
         if not row_ok or values.get("unit") is None or values.get("date") is None:
-            continue  # the row's problems (or the header's) are reported already
-        digests += blake2b(repr([values.get(name) for name in key_names]).encode(), digest_size=16).digest()
+            return None  # the row's problems (or the header's) are reported already
+        digests.extend(_DIGEST(repr(tuple([values.get(name) for name in key_names])).encode()).digest())
         key_rows.append(row_no)
         day = values.pop("date")
         unit = values.pop("unit")
         for name in iso:
             if values[name] is not None:
                 values[name] = values[name].isoformat()
-        yield NewEntry(unit_code=unit, entry_date=day, payload=values, source_row=row_no,
-                       supersedes=supersedes, reason=reason)
+        return NewEntry(unit_code=unit, entry_date=day, payload=values, source_row=row_no,
+                        supersedes=supersedes, reason=reason)
+
+    def check_columns(numbers: Sequence[int], rows: Sequence[Sequence[Any]]) -> list[NewEntry] | None:
+        """The entries of a block in which every row is complete and right, else None (nothing recorded)."""
+        nonlocal data_rows
+        if set(map(len, rows)) != {width}:
+            return None
+        cells = list(zip(*rows))
+        got: dict[str, Sequence[Any]] = {}
+        try:
+            if any(any(map(str.strip, cells[index])) for index in unnamed):
+                return None
+            for index, name, _, required, codes, memo in checks:
+                if memo is None:  # text: str(cell).strip() of a text cell, None if blank
+                    values: Sequence[Any] = list(map(str.strip, cells[index]))
+                    if "" in values:
+                        if required:
+                            return None
+                        values = [value or None for value in values]
+                else:
+                    values, bad = zip(*map(memo.__getitem__, cells[index]))
+                    if any(bad):
+                        return None
+                    if codes:
+                        values = list(map(list, values))
+                got[name] = values
+        except TypeError:  # a cell that is not text, or not hashable: row by row
+            return None
+        count = len(numbers)
+        nothing = (None,) * count
+        supersedes, reason = got.pop("supersedes", nothing), got.pop("reason", nothing)
+        if supersedes is not reason and \
+                list(map(is_, supersedes, repeat(None))) != list(map(is_, reason, repeat(None))):
+            return None
+        keys = map(repr, zip(*[got.get(name, nothing) for name in key_names]))
+        digests.extend(b"".join(map(methodcaller("digest"), map(_DIGEST, map(str.encode, keys)))))
+        key_rows.extend(numbers)
+        days, units = got.pop("date"), got.pop("unit")
+        for name in iso:
+            got[name] = [None if day is None else day.isoformat() for day in got[name]]
+        names = list(got)
+        payloads = map(dict, map(zip, repeat(names), zip(*got.values()))) if names else map(dict, repeat((), count))
+        data_rows += count
+        return list(map(NewEntry, units, days, payloads, numbers, supersedes, reason))
+
+    for numbers, rows in table.blocks:
+        for at in range(0, len(numbers), size):
+            some, cells = (numbers[at:at + size], rows[at:at + size]) if len(numbers) > size else (numbers, rows)
+            entries = check_columns(some, cells) if by_columns and len(some) > 1 else None
+            if entries is None:
+                entries = [entry for entry in map(check_row, some, cells) if entry is not None]
+            yield entries
     if not data_rows and not problems:
         problems.add(Problem("the file has a header row and no data rows", table.location(),
                              "add the rows below the header"))
@@ -366,10 +443,6 @@ def _boolean(cell: Any) -> Parsed:
 
 def _blank(value: Any) -> bool:
     return value is None or (value.__class__ is str and (not value or value.isspace()))
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def describe() -> str:

@@ -26,6 +26,8 @@ import stat
 import warnings
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice, repeat
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -137,20 +139,31 @@ class Problems:
         return shown
 
 
+#: A block of data rows: their row numbers in the file and their cells, in file order.
+Block = tuple[Sequence[int], Sequence[Sequence[Any]]]
+
+
 @attrs.frozen
 class RawTable:
     """The cells of a file: the header row and the data rows with their row numbers in the file.
 
-    ``rows`` may be a one-shot stream: problems met while it is read (a broken quote, a control
-    character, a limit) go to ``problems``, complete once the stream is exhausted.
+    ``blocks`` may be a one-shot stream of :data:`Block`: problems met while it is read (a broken
+    quote, a control character, a limit) go to ``problems``, complete once the stream is exhausted.
+    A row the reader found a problem in comes in a block of its own, after that problem was added,
+    so a checker adding its problems block by block adds them in the order of the rows.
     """
 
     file: str
     sheet: str | None
     header: tuple[str, ...]
-    rows: Iterable[tuple[int, Sequence[Any]]]
+    blocks: Iterable[Block]
     encoding: str | None = None  #: how a CSV was decoded: "UTF-8", "UTF-8 with BOM", "GBK"
     problems: Problems = attrs.field(factory=Problems)
+
+    @property
+    def rows(self) -> Iterator[tuple[int, Sequence[Any]]]:
+        """(row number, cells) of each data row, from :attr:`blocks`."""
+        return (row for numbers, cells in self.blocks for row in zip(numbers, cells))
 
     def location(self, row: int | None = None, column: int | None = None) -> Location:
         """Where a cell is; ``column`` is a 0-based index, shown as its letter and header."""
@@ -293,7 +306,7 @@ def _read_csv(name: str, data: bytes, limits: Limits) -> tuple[RawTable | None, 
     bad = [i for i, h in enumerate(header) if _CONTROL_TEXT.search(h)]
     if bad:  # a header with control characters: the file is binary or corrupt, its rows are noise
         return None, [_control_problem(table, 1, bad[0], header[bad[0]], next(offsets, None))]
-    table = attrs.evolve(table, rows=_csv_rows(table, reader, limits, offsets if controls else None))
+    table = attrs.evolve(table, blocks=_csv_blocks(table, reader, limits, offsets if controls else None))
     return table, []
 
 
@@ -306,12 +319,39 @@ def _count_records(data: bytes, codec: str) -> int:
         return 0
 
 
-def _csv_rows(table: RawTable, reader, limits: Limits, offsets: Iterator[int] | None):
+#: CSV records read and vetted at a time (limits, cell lengths) at C speed; a larger block keeps more rows
+#: alive across the garbage collector's young collections, which then scans them again and again
+BLOCK = 256
+
+
+def _csv_blocks(table: RawTable, reader, limits: Limits, offsets: Iterator[int] | None) -> Iterator[Block]:
+    """The records as blocks of up to :data:`BLOCK` rows. A block within every limit (the usual
+    case) is passed on whole; one that is not, or a file with control characters, is gone through
+    record by record, each problem added before the row it belongs to is passed on alone."""
     rows = cells = 0
     problems = table.problems
-    try:
-        for record in reader:
-            row = reader.line_num
+    numbered = zip(reader, map(attrgetter("line_num"), repeat(reader)))  # (record, its last line)
+    failed = None
+    while failed is None:
+        block: list[tuple[list[str], int]] = []
+        try:
+            block.extend(islice(numbered, BLOCK))  # keeps the records read before an error
+        except csv.Error as exc:
+            failed = Problem(f"broken CSV: {exc}", table.location(reader.line_num), "check the quotes on that line")
+        except UnicodeDecodeError as exc:  # checked before reading, so only a file changed meanwhile
+            failed = Problem(f"undecodable byte: {exc.reason}", table.location(reader.line_num), _SAVE_AS)
+        if not block:
+            break
+        records, numbers = zip(*block)
+        widths = list(map(len, records))
+        if (offsets is None and rows + len(records) <= limits.rows and cells + sum(widths) <= limits.cells
+                and max(widths) <= limits.columns
+                and max(map(len, chain.from_iterable(records)), default=0) <= limits.cell_chars):
+            rows += len(records)
+            cells += sum(widths)
+            yield numbers, records
+            continue
+        for record, row in block:
             rows += 1
             cells += len(record)
             if rows > limits.rows or cells > limits.cells:
@@ -334,11 +374,9 @@ def _csv_rows(table: RawTable, reader, limits: Limits, offsets: Iterator[int] | 
                     if len(cell) > limits.cell_chars:
                         problems.add(Problem(f"the cell has {len(cell)} characters, more than {limits.cell_chars}",
                                              table.location(row, index), "check the quotes before this cell"))
-            yield row, record
-    except csv.Error as exc:
-        problems.add(Problem(f"broken CSV: {exc}", table.location(reader.line_num), "check the quotes on that line"))
-    except UnicodeDecodeError as exc:  # checked before reading, so only a file changed meanwhile
-        problems.add(Problem(f"undecodable byte: {exc.reason}", table.location(reader.line_num), _SAVE_AS))
+            yield (row,), (record,)
+    if failed is not None:
+        problems.add(failed)
 
 
 def _limit_problem(table: RawTable, row: int, rows: bool, limits: Limits) -> Problem:
@@ -419,7 +457,7 @@ def _read_xlsx(name: str, data: bytes, sheet: str | None, limits: Limits) -> tup
     header = tuple("" if v is None else str(v).strip() for v in first[1])
     table = RawTable(name, ws.title, header, ())
     rows = _xlsx_rows(name, book, ws, limits, table, skip=first[0])
-    return attrs.evolve(table, rows=_guarded(rows, table)), []
+    return attrs.evolve(table, blocks=(((number,), (cells,)) for number, cells in _guarded(rows, table))), []
 
 
 def _guarded(rows: Iterator, table: RawTable) -> Iterator:
