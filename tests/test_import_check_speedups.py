@@ -2,14 +2,10 @@
 
 A CSV is read in blocks and a clean block is checked a column at a time; a block with any problem
 is checked row by row. These tests feed the same rows both ways (as read, and one row a block) and
-compare the entries and the problems, including the order that decides which 200 are listed; and
-the natural keys made a column at a time against the one-key digest.
+compare the entries and the problems, including the order that decides which 200 are listed.
 """
 
 from __future__ import annotations
-
-import datetime as dt
-import random
 
 import pytest
 
@@ -18,7 +14,6 @@ from jx_collectors.manual.kinds import KINDS
 from jx_collectors.manual.reading import BLOCK, RawTable, read_table
 from jxcore.errors import DataError
 from jxcore.scheme import scheme_from_dict
-from jxcore.services.entries import _natural_key, _Writer
 
 UNITS = [{"code": "humen", "name": "虎门", "staff": 50, "entities": 50000},
          {"code": "changan", "name": "长安", "staff": 30, "entities": 28000}]
@@ -133,25 +128,3 @@ def test_chunks_hold_the_size_asked_whatever_the_blocks():
         chunks = list(FileCheck(SCHEME, KINDS["discipline"], "f.csv", data).chunks(size=size))
         assert all(len(c) == size for c in chunks[:-1]) and 0 < len(chunks[-1]) <= size
         assert [e.source_row for c in chunks for e in c] == list(range(2, 2 * BLOCK + 5))
-
-
-class _Reader:
-    def __init__(self, keys):
-        self.keys = keys
-
-    def natural_key(self, kind, entry):
-        return self.keys[entry]
-
-
-def test_natural_keys_a_column_at_a_time_are_the_digests_of_each_key():
-    rnd = random.Random(12)
-    texts = ["a", "虎门", 'q"uote', "back\\slash", "\u2028", "", " x ", "😀", "{}"]
-    others = [None, 1, 1.5, float("nan"), True, dt.date(2010, 1, 2), ["x", "y"], {"k": 1}, 10 ** 20]
-    for trial in range(300):
-        width = rnd.randint(0, 3)
-        keys = [tuple(rnd.choice(texts if trial % 2 else texts + others) for _ in range(width if trial % 7 else
-                                                                                        rnd.randint(0, 3)))
-                for _ in range(rnd.randint(0, 12))]
-        writer = object.__new__(_Writer)
-        writer.kind, writer.reader = "spot_check", _Reader(keys)
-        assert writer.natural_keys(range(len(keys))) == [_natural_key("spot_check", key) for key in keys]

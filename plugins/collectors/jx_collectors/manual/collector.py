@@ -54,7 +54,8 @@ class ManualCollector:
         """The values of the kind's ``key`` columns (``date`` and ``unit`` included)."""
         key = KINDS[kind].key
         if "date" not in key and "unit" not in key:  # the common case, without a dict per entry
-            return tuple(map(entry.payload.get, key))
+            payload = entry.payload
+            return tuple([payload.get(k) for k in key])
         own = {"date": entry.entry_date.isoformat(), "unit": entry.unit_code}
         return tuple(own[k] if k in own else entry.payload.get(k) for k in key)
 
