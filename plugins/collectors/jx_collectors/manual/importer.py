@@ -278,8 +278,8 @@ def _checked_blocks(scheme: Scheme, spec: Kind, table: RawTable, size: int) -> I
         days, units = got.pop("date"), got.pop("unit")
         for name in iso:
             got[name] = [None if day is None else day.isoformat() for day in got[name]]
-        names = list(got)
-        payloads = map(dict, map(zip, repeat(names), zip(*got.values()))) if names else map(dict, repeat((), count))
+        pairs = [zip(repeat(name), values) for name, values in got.items()]  # a row's (name, value) pairs
+        payloads = map(dict, zip(*pairs)) if pairs else map(dict, repeat((), count))
         data_rows += count
         return list(map(NewEntry, units, days, payloads, numbers, supersedes, reason))
 
