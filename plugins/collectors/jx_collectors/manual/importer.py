@@ -96,11 +96,14 @@ class FileCheck:
             raise DataError.from_problems(f"{name}: nothing imported", problems)
         self.name, self.table, self.encoding = name, table, table.encoding
         self._scheme, self._spec = scheme, spec
+        self._blocks: Iterator[list[NewEntry]] | None = None  # made by the first chunks(), a stream like the file
         self.rows = 0  #: entries yielded so far
 
     def chunks(self, size: int = CHUNK) -> Iterator[list[NewEntry]]:
+        if self._blocks is None:
+            self._blocks = _checked_blocks(self._scheme, self._spec, self.table, size)
         chunk: list[NewEntry] = []
-        for entries in _checked_blocks(self._scheme, self._spec, self.table, size):
+        for entries in self._blocks:
             chunk += entries
             while len(chunk) >= size:
                 self.rows += size
