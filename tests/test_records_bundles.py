@@ -156,13 +156,23 @@ def test_a_bundled_entry_proves_its_inclusion_in_a_kept_head(url, tmp_path, monk
     connection.rollback()
 
 
-def test_records_chained_one_by_one_before_bundles_still_verify(tmp_path, monkeypatch):
-    """A store whose entries were chained a record each (before 0009) takes bundles after them."""
+def test_a_store_chained_one_by_one_at_0008_verifies_after_the_upgrade(tmp_path, monkeypatch):
+    """A store whose entries were chained a record each (0008) takes bundles after them (0009)."""
+    from alembic import command
+
+    from jxcore.store.api import alembic_config, create_engine
+    from jxcore.store.entries import add_batch
+
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as connection, monkeypatch.context() as before_0009:
+        command.upgrade(alembic_config(connection), "0008")
+        before_0009.setattr(ledger, "BUNDLED", frozenset())  # chained as 0008's jx did: no leaves column yet
+        add_batch(connection, scheme="gd", period=2010, kind="inspection", source_file="old.csv",
+                  source_sha256="0" * 64, entered_by="张三",
+                  rows=[NewEntry(u, dt.date(2010, 5, 1), {"finding": "absent"}, source_row=2) for u in UNITS])
+    engine.dispose()
     with Store.open(url) as store:
-        monkeypatch.setattr(ledger, "BUNDLED", frozenset())
-        _import(store, 3, "old")
-        monkeypatch.undo()
         _import(store, 3, "new")
         with store.engine.connect() as connection:
             assert _entry_records(connection) == [("1", 0), ("2", 0), ("3", 0), ("4..6", 3)]
