@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from itertools import islice
+from itertools import chain, islice, repeat
+from operator import is_, itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +57,15 @@ def insert_rows(connection: sa.Connection, table: str, names: Sequence[str], row
     return written
 
 
+def insert_columns(connection: sa.Connection, table: str, columns: Mapping[str, Sequence[Any]]) -> int:
+    """:func:`insert_rows` of rows given column by column (equally long). A column holding only
+    None is left out of the INSERT, so it takes its default (NULL for the columns this is used
+    for): the SQLite driver looks for an adapter for each None it binds, which costs about as much
+    as binding the rest of an entry's row."""
+    kept = {name: values for name, values in columns.items() if not all(map(is_, values, repeat(None)))}
+    return insert_rows(connection, table, list(kept), zip(*kept.values()))
+
+
 @contextmanager
 def indexes_deferred(connection: sa.Connection, table: str, rows: int, stored: int) -> Iterator[None]:
     """On SQLite, when the ``rows`` about to be written are at least the ``stored`` rows of
@@ -88,12 +98,12 @@ def indexes_deferred(connection: sa.Connection, table: str, rows: int, stored: i
     driver.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
-def date_value(connection: sa.Connection):
-    """How a ``datetime.date`` is passed to :func:`insert_rows` on this backend: ISO text on
-    SQLite (as SQLAlchemy's Date stores it), the date itself elsewhere."""
+def date_values(connection: sa.Connection) -> Callable[[Iterable[dt.date]], Iterable[Any]]:
+    """How a column of ``datetime.date`` is passed to :func:`insert_rows` on this backend: ISO
+    text on SQLite (as SQLAlchemy's Date stores it), the dates themselves elsewhere."""
     if connection.dialect.name == "sqlite":
-        return dt.date.isoformat
-    return lambda day: day
+        return lambda days: map(dt.date.isoformat, days)
+    return lambda days: days
 
 
 def json_encoder(*, sort_keys: bool = False, separators: tuple[str, str] = (", ", ": "),
@@ -111,5 +121,41 @@ def json_encoder(*, sort_keys: bool = False, separators: tuple[str, str] = (", "
 
     def encode(obj: Any) -> str:
         return join(make(obj, 0))
+
+    return encode
+
+
+def json_dicts() -> Callable[[Sequence[Mapping[str, Any]]], Iterable[str]]:
+    """``[json.dumps(dict(d), ensure_ascii=False, sort_keys=True) for d in dicts]`` (the same
+    texts), column by column where the dicts share their keys, as the rows of one kind do: each
+    key's values are encoded with one C-level ``map`` (text with the encoder's own string function,
+    a list of codes once per distinct list), and each row's text is
+    joined from them; other dicts one at a time. About twice as fast for a chunk of an import."""
+    one = json_encoder(sort_keys=True)
+    text = json.encoder.encode_basestring  # what the encoder writes for a str (ensure_ascii=False)
+
+    def column(values: Sequence[Any]) -> Iterable[str]:
+        kinds = set(map(type, values))
+        if kinds == {str}:
+            return map(text, values)
+        if kinds == {int}:
+            return map(int.__repr__, values)  # what the encoder writes for an int
+        if kinds == {list} and set(map(type, chain.from_iterable(values))) <= {str}:  # lists of codes
+            keys = list(map(tuple, values))  # equal lists of text encode alike; a tuple as its list
+            known = {k: one(k) for k in set(keys)}
+            return map(known.__getitem__, keys)
+        return map(one, values)
+
+    def encode(dicts: Sequence[Mapping[str, Any]]) -> Iterable[str]:
+        names = sorted(dicts[0]) if dicts and set(map(type, dicts)) == {dict} else None
+        if not names or set(map(len, dicts)) != {len(names)} or set(map(type, names)) != {str}:
+            return map(one, dicts if names is not None else map(dict, dicts))
+        try:  # same size and every name in each: the same keys
+            columns = [list(map(itemgetter(name), dicts)) for name in names]
+        except KeyError:
+            return map(one, dicts)
+        joints = ["{" + text(names[0]) + ": ", *(", " + text(n) + ": " for n in names[1:]), "}"]
+        pieces = [p for joint, texts in zip(joints, map(column, columns)) for p in (repeat(joint), texts)]
+        return map("".join, zip(*pieces, repeat(joints[-1])))
 
     return encode

@@ -88,7 +88,9 @@ def add_batch(connection: sa.Connection, *, scheme: str, period: int, kind: str,
                         source_sha256=source_sha256, entered_by=entered_by, entered_at=entered_at)
 
 
-_PAYLOAD = bulk.json_encoder(sort_keys=True)  # json.dumps(payload, ensure_ascii=False, sort_keys=True)
+_PAYLOADS = bulk.json_dicts()  # json.dumps(payload, ensure_ascii=False, sort_keys=True) of each
+_UNIT, _DAY, _PAYLOAD, _ROW, _SUPERSEDES, _REASON = map(operator.attrgetter, (
+    "unit_code", "entry_date", "payload", "source_row", "supersedes", "reason"))
 
 #: An import's entries on their way in: a temporary table of this connection (PostgreSQL drops it
 #: at the end of the transaction; SQLite and MariaDB when the import ends).
@@ -106,7 +108,6 @@ STAGE = sa.Table(
 )
 #: SQLite page cache during an import (128 MiB, whatever the file): its index pages stay in memory
 _SQLITE_CACHE_KIB = 131_072
-_STAGED = ("seq", "unit_code", "entry_date", "payload", "source_row", "supersedes", "reason", "natural_key")
 
 
 class Stage:
@@ -122,7 +123,7 @@ class Stage:
         self.ids_above = 0  #: after commit: the largest entry id before it (the batch's ids are above)
         self._drop()
         STAGE.create(connection)
-        self._date = bulk.date_value(connection)
+        self._dates = bulk.date_values(connection)
         self._cache: Any = None
         if connection.dialect.name == "sqlite":  # index pages of a large import stay in memory, bounded
             self._cache = connection.exec_driver_sql("PRAGMA cache_size").scalar()
@@ -139,11 +140,17 @@ class Stage:
         self.connection.exec_driver_sql(statement)
 
     def add(self, rows: Sequence[NewEntry], natural_keys: Sequence[str | None]) -> None:
-        """Stage a chunk of entries with their natural keys, after those staged already."""
-        day, payload, start = self._date, _PAYLOAD, self.rows
-        bulk.insert_rows(self.connection, "jx_import_stage", _STAGED, (
-            (start + i, r.unit_code, day(r.entry_date), payload(dict(r.payload)), r.source_row, r.supersedes,
-             r.reason, key) for i, (r, key) in enumerate(zip(rows, natural_keys))))
+        """Stage a chunk of entries with their natural keys, after those staged already: column by
+        column (the payloads by :func:`jxcore.store.bulk.json_dicts`), without the columns a chunk
+        leaves empty (corrections are rare)."""
+        if not rows:
+            return
+        start = self.rows
+        bulk.insert_columns(self.connection, "jx_import_stage", {
+            "seq": range(start, start + len(rows)), "unit_code": list(map(_UNIT, rows)),
+            "entry_date": list(self._dates(map(_DAY, rows))), "payload": list(_PAYLOADS(list(map(_PAYLOAD, rows)))),
+            "source_row": list(map(_ROW, rows)), "supersedes": list(map(_SUPERSEDES, rows)),
+            "reason": list(map(_REASON, rows)), "natural_key": natural_keys})
         self.rows += len(rows)
 
     def corrections(self, page: int = 5_000) -> Iterator[list[tuple[int | None, int]]]:
