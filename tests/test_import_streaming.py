@@ -181,10 +181,13 @@ def test_leaf_hashes_are_leaf_hash(tbl):
         rows.append(tuple(rnd.choice(pool) for _ in names))
     rows += [tuple(None for _ in names), tuple(1 for _ in names), tuple(True for _ in names)]
     mixed = [tuple(v for _ in names) for v in (1, True, 1.0, decimal.Decimal(1), "1")]  # equal, encoded apart
+    # equal values of one type that encode apart: a column of them is never encoded once
+    signed = [tuple(v for _ in names) for v in (0.0, -0.0, 0.0)]
+    places = [tuple(v for _ in names) for v in (decimal.Decimal("1.0"), decimal.Decimal("1.00"), None)]
     # every other column holds one value down the page (written into the page's template once)
     steady = [tuple(r[j] if j % 2 else rows[0][j] for j in range(len(names))) for r in rows]
     same = [rows[7]] * 5 + [tuple(None for _ in names)] * 3
-    for page in (rows, mixed, rows[:1], steady, same, same[:5], same[5:]):
+    for page in (rows, mixed, signed, places, rows[:1], steady, same, same[:5], same[5:]):
         assert ledger.leaf_hashes(tbl, names, page) == [ledger.leaf_hash(tbl, dict(zip(names, r))) for r in page]
     assert ledger.leaf_hashes(tbl, names, []) == []
 
@@ -258,3 +261,21 @@ def test_jx_import_shows_its_progress_on_a_terminal_only(monkeypatch):
         progress("checked", 20_000)
         progress("storing", 24_500)
     assert "storing 24,500 entries of a.csv" in screen.getvalue()
+
+
+def test_an_import_keeps_the_heap_it_found_out_of_full_collections_and_gives_it_back(registry, scheme, tmp_path):
+    """gc.freeze during the write (each full collection of a large import rescanned every module's
+    objects), gc.unfreeze after it, whether it stored the file or refused it."""
+    import gc
+
+    frozen: list[int] = []
+    before = gc.get_freeze_count()
+    with Store.open(f"sqlite:///{tmp_path / 'jx.sqlite'}") as store:
+        services.import_file(store, registry, scheme, "spot_check", spot_checks(tmp_path / "a.csv", 30), user="t",
+                             progress=lambda step, rows: frozen.append(gc.get_freeze_count()))
+        assert gc.get_freeze_count() == before
+        bad = spot_checks(tmp_path / "bad.csv", 5, last="2010-12-30,无此单位,登记,DJ99999999,", start=5000)
+        with pytest.raises(DataError):
+            services.import_file(store, registry, scheme, "spot_check", bad, user="t")
+        assert gc.get_freeze_count() == before
+    assert frozen and min(frozen) > before
