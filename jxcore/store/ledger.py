@@ -118,13 +118,14 @@ def _column_texts(values: Sequence[Any]) -> str | Iterable[str]:
     one text per value, with C-level maps where the column is all text or all integers, and each
     distinct value encoded once where it repeats."""
     kinds = set(map(type, values))
-    if len(kinds) == 1 and values.count(values[0]) == len(values):  # one type: 1, 1.0 and True never mix
+    exact = not kinds & {float, decimal.Decimal}  # equal values encode alike (not 0.0 and -0.0, 1.0 and 1.00)
+    if len(kinds) == 1 and exact and values.count(values[0]) == len(values):  # one type: 1, 1.0, True never mix
         return _encoded(values[0])
     if kinds == {str}:
         return map(_encode_text, values)
     if kinds == {int}:
         return map(int.__repr__, values)
-    if len(kinds - {type(None)}) <= 1:  # one type: equal values encode alike (1 == 1.0 == True do not)
+    if len(kinds - {type(None)}) <= 1 and exact:  # one type: 1 == 1.0 == True do not encode alike
         try:
             known = {v: _encoded(v) for v in set(values)}
         except TypeError:  # an unhashable raw value (a memoryview)
