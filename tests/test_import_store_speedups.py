@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jxcore.store import NewEntry, Store, bulk
+import test_entries_store
+from jxcore.store import NewEntry, bulk
 from jxcore.store.entries import STAGE, Stage
 
 
@@ -71,12 +72,7 @@ def test_a_column_of_none_only_takes_its_default(tmp_path):
             (0, "left out", None), (1, "left out", "z"), (2, "left out", None)]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request, tmp_path):
-    url = (f"sqlite:///{tmp_path / 'jx.sqlite'}" if request.param == "sqlite"
-           else request.getfixturevalue("make_postgres_url")())
-    with Store.open(url) as store:
-        yield store
+store = test_entries_store.store  # the same fixture: a store on SQLite and on PostgreSQL
 
 
 def test_the_stage_holds_every_entry_as_given_chunk_after_chunk(store):
