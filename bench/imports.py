@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/imports.py [--mib 5,20,50] [--work DIR] [--cases baseline,check,import]
                                       [--pg postgresql+psycopg://postgres@127.0.0.1:5432/test]
+                                      [--pg-database jx_imports_bench]
 
 Writes (once, cached in --work) a valid spot-check CSV of about each ``--mib`` MiB for the installed
 guangdong pack's 2010 plan (about 44 bytes a row: 50 MiB is 1.15M rows), then runs each case in a
@@ -14,8 +15,9 @@ imports included) and each case's ratio to the baseline measured in the same run
 - ``check_file``: ``check_file``: the same, all entries kept in one list;
 - ``import``: ``jxcore.services.entries.import_file`` into a fresh SQLite store: read, check, stage,
   write and chain in one transaction (what ``jx import`` does);
-- ``import_pg``: the same into a fresh PostgreSQL database ``jx_imports_bench`` made on the server
-  of ``--pg`` (added to the cases when ``--pg`` is given). The server's own CPU (triggers, indexes)
+- ``import_pg``: the same into a fresh PostgreSQL database ``jx_imports_bench`` (or
+  ``--pg-database``: two benches on one server need two names) made on the server of ``--pg``
+  (added to the cases when ``--pg`` is given). The server's own CPU (triggers, indexes)
   is not in the CPU seconds; the wall seconds include it.
 
 Peak memory that stays flat from 5 to 50 MiB is the point: an import holds one chunk. No timing
@@ -126,36 +128,37 @@ def case_import(path: Path, work: Path) -> dict:
 PG_DATABASE = "jx_imports_bench"
 
 
-def _pg_database(server: str) -> str:
-    """A fresh, empty database on the server of ``server`` (dropped first); its URL."""
+def _pg_database(server: str, name: str = PG_DATABASE) -> str:
+    """A fresh, empty database ``name`` on the server of ``server`` (dropped first); its URL."""
     import sqlalchemy as sa
 
     url = sa.make_url(server)
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with engine.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{PG_DATABASE}"')
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     engine.dispose()
-    return url.set(database=PG_DATABASE).render_as_string(hide_password=False)
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
-def case_import_pg(path: Path, work: Path, pg: str | None = None) -> dict:
+def case_import_pg(path: Path, work: Path, pg: str | None = None, database: str = PG_DATABASE) -> dict:
     from jxcore.plugins import Registry, get_plugin_manager
     from jxcore.services.entries import import_file
     from jxcore.store import Store
 
     registry = Registry.from_plugin_manager(get_plugin_manager())
     scheme = _scheme()
-    with Store.open(_pg_database(pg)) as store:
+    with Store.open(_pg_database(pg, database)) as store:
         started = _clock()
         report = import_file(store, registry, scheme, KIND, path, user="bench")
         got = _since(started)
     return {**got, "rows": report.rows}
 
 
-def run_case(case: str, path: Path, work: Path, pg: str | None = None) -> dict:
+def run_case(case: str, path: Path, work: Path, pg: str | None = None, database: str = PG_DATABASE) -> dict:
     out = subprocess.run([sys.executable, __file__, "--case", case, "--file", str(path), "--work", str(work),
-                          *(["--pg", pg] if pg else [])], capture_output=True, text=True, check=False)
+                          *(["--pg", pg, "--pg-database", database] if pg else [])],
+                         capture_output=True, text=True, check=False)
     if out.returncode:
         return {"error": (out.stderr.strip().splitlines() or ["?"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -167,12 +170,15 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/jx-bench-imports"))
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--pg", help="a PostgreSQL URL: its server gets a fresh database jx_imports_bench")
+    parser.add_argument("--pg-database", default=PG_DATABASE,
+                        help="the name of that database (dropped and made again for each import_pg)")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
         case = globals()[f"case_{args.case}"]
-        got = case(args.file, args.work, args.pg) if args.case == "import_pg" else case(args.file, args.work)
+        got = (case(args.file, args.work, args.pg, args.pg_database) if args.case == "import_pg"
+               else case(args.file, args.work))
         got["peak_mib"] = peak_mib()
         print(json.dumps(got))
         return
@@ -183,7 +189,7 @@ def main() -> None:
         if not path.exists():
             rows = write_csv(path, mib)
             print(f"wrote {path} ({path.stat().st_size / (1 << 20):.1f} MiB, {rows:,} rows)", flush=True)
-        got = {case: run_case(case, path, args.work, args.pg) for case in cases}
+        got = {case: run_case(case, path, args.work, args.pg, args.pg_database) for case in cases}
         base = got.get("baseline", {})
         print(f"\n== {path.name}: {path.stat().st_size / (1 << 20):.1f} MiB")
         print(f"  {'case':11} {'rows':>10} {'wall s':>8} {'cpu s':>8} {'peak MiB':>9} {'× baseline':>11} {'(cpu)':>6}")
