@@ -538,8 +538,8 @@ def test_a_write_that_starts_after_a_lock_began_is_refused_when_the_lock_commits
                 outcome.append(str(exc))
 
         writer = threading.Thread(target=raw_writer)
-        writer.start()
-        _until(lambda: _waiting(store, "COMMIT"), "the write waits for the lock at its commit")
+        writer.start()  # the lock holds entries in SHARE mode (migration 0010): the INSERT waits for it
+        _until(lambda: _waiting(store, "INSERT INTO entries"), "the write waits for the lock at its INSERT")
         release.set()
         locker.join()
         writer.join()

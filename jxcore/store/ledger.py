@@ -638,7 +638,7 @@ def version_key(row_key: str) -> tuple[str, int]:
     return key, int(n) if n.isdigit() else 0
 
 
-# --- The database's guards (migrations 0003, 0004, 0006): jx refuses to write without them.
+# --- The database's guards (migrations 0003, 0004, 0006, 0010): jx refuses to write without them.
 
 SQLITE_GUARDS: tuple[str, ...] = (
     "jx_entries_insert_locked", "jx_entries_update_locked", "jx_entries_delete_locked",
@@ -656,8 +656,7 @@ SQLITE_GUARDS: tuple[str, ...] = (
 )
 PG_GUARDS: tuple[str, ...] = (
     "jx_guard_entries", "jx_guard_runs", "jx_guard_unlock", "jx_guard_run_units", "jx_guard_run_nodes",
-    "jx_guard_withdrawals", "jx_guard_supersedes", "jx_commit_entries", "jx_commit_entry_withdrawals",
-    "jx_commit_runs",
+    "jx_guard_withdrawals", "jx_guard_new_entries", "jx_commit_entry_withdrawals", "jx_commit_runs",
     *(f"jx_append_only_{t}" for t in ("entry_batches", "record_locks", "audit_chain", "entry_withdrawals",
                                      "run_plans", "access_log", "departments", "users", "signed_heads")),
     *(f"jx_no_truncate_{t}" for t in ("entry_batches", "record_locks", "audit_chain", "entries", "entry_withdrawals",
@@ -665,10 +664,12 @@ PG_GUARDS: tuple[str, ...] = (
                                      "access_log", "signed_heads")),
 )
 #: PostgreSQL trigger functions; each must run with a fixed search_path (0006). The SQL helpers
-#: they call are inlined into them, so they resolve names with that path too.
+#: they call are inlined into them, so they resolve names with that path too. Since 0010 entries
+#: are checked once per INSERT statement (jx_guard_new_entries) and a lock row takes a table lock
+#: that waits for the entry writers in flight (jx_guard_unlock): no per-entry check at commit.
 PG_FUNCTIONS: tuple[str, ...] = (
     "jx_guard_entries", "jx_guard_append_only", "jx_guard_runs", "jx_guard_run_rows", "jx_guard_unlock",
-    "jx_guard_withdrawals", "jx_guard_supersedes",
+    "jx_guard_withdrawals", "jx_guard_new_entries", "jx_guard_commit",
 )
 # Plan versions (0007): append-only, never replaced, published only after an approval.
 _PLAN_TABLES = ("plan_versions", "plan_transitions", "plan_comments")
