@@ -74,6 +74,7 @@ def test_an_import_is_chained_a_page_at_a_time_and_verifies(url):
         assert result.ok and result.size == 2 + 3 + 3 + 1 + 2  # the user and its log row, 3 batches, 6 records
         chain = ledger.chain_rows(connection)
         assert result.head == chain[-1]["head"] == ledger.merkle_root([link["leaf"] for link in chain])
+        assert ledger.chain_leaves(connection) == [link["leaf"] for link in chain]  # what heads are checked on
 
 
 @pytest.mark.parametrize(("sql", "expected"), [

@@ -188,7 +188,7 @@ def export_heads(connection: sa.Connection, path: Path) -> list[SignedHead]:
     the head before it; return those appended. The file is only ever appended to; DataError if
     its last head is not a head of this store's chain (nothing is written then)."""
     kept = read_heads(path)
-    leaves = [link["leaf"] for link in ledger.chain_rows(connection)]
+    leaves = ledger.chain_leaves(connection)
     if kept:
         problems = check_against(kept[-1:], leaves)
         if problems:
@@ -249,7 +249,7 @@ def check_against(heads: Sequence[SignedHead], leaves: Sequence[str]) -> list[st
 def check_heads(connection: sa.Connection, heads: Sequence[SignedHead], key: str | None = None) -> list[str]:
     """Every problem of kept ``heads``: the file on its own, then the newest head against the store
     (the file's proofs chain the older ones to it)."""
-    leaves = [link["leaf"] for link in ledger.chain_rows(connection)]
+    leaves = ledger.chain_leaves(connection)
     return check_file(heads, key) + check_against(heads[-1:], leaves)
 
 
@@ -302,7 +302,7 @@ def check_inclusion(connection: sa.Connection, tbl: str, key: str, heads: Sequen
         within = (int(key) - ids.start, len(members))
         path = ledger.inclusion_proof(members, within[0], len(members))
         inside = ledger.verify_inclusion(leaf, within[0], len(members), link.leaf, path)
-    leaves = [x["leaf"] for x in ledger.chain_rows(connection)]
+    leaves = ledger.chain_leaves(connection)
     proof = ledger.inclusion_proof(leaves, link.seq - 1, head.size)
     ok = (row is not None and inside
           and ledger.verify_inclusion(leaf if within is None else link.leaf, link.seq - 1, head.size, head.head, proof))

@@ -381,6 +381,13 @@ def raw_rows(connection: sa.Connection, tbl: str, where: sa.ColumnElement | None
         yield dict(row)
 
 
+def chain_leaves(connection: sa.Connection) -> list[str]:
+    """The chain records' leaves (hex) in sequence order: what heads and proofs are computed from,
+    without reading the bundles' kept leaves."""
+    c = tables.audit_chain.c
+    return list(connection.execute(sa.select(c.leaf).order_by(c.seq)).scalars())
+
+
 def chain_rows(connection: sa.Connection) -> list[dict]:
     """The audit chain in sequence order (a bundle's ``leaves`` as bytes, else None)."""
     c = tables.audit_chain.c
