@@ -30,7 +30,8 @@ Now:
   the table lock waits at its INSERT until the lock commits; its statement check then reads
   ``record_locks`` with a snapshot of its own (READ COMMITTED: each query of a volatile plpgsql
   function takes a fresh one) and meets the lock's row. This holds for any writer, made by jx or
-  not, with no privilege beyond INSERT.
+  not, with no privilege beyond INSERT. (SHARE also waits for a VACUUM or ANALYZE of ``entries``
+  run by hand; autovacuum gives way to it.)
 - REPEATABLE READ and SERIALIZABLE keep the transaction's first snapshot: a writer that took it
   before a lock committed would not see the lock, in this check or in the commit-time check of
   earlier revisions (which had that hole). Entries are refused in such a transaction
