@@ -234,14 +234,17 @@ class EntryIds(Sequence[int]):
         """The batch's ids; ``above``, when known, bounds the search (there is no index on batch_id:
         without it the whole table is read, a cost that grows with the store)."""
         c = entries.c
+        # bounded on both sides, so PostgreSQL walks the primary key from ``above`` even while its
+        # statistics know nothing of the rows this transaction wrote (else it scans the table)
+        mine = (c.id > above, c.id <= sa.select(sa.func.max(c.id)).scalar_subquery(), c.batch_id == batch_id)
         first, last, count = connection.execute(sa.select(sa.func.min(c.id), sa.func.max(c.id), sa.func.count())
-                                                 .where(c.id > above, c.batch_id == batch_id)).one()
+                                                 .where(*mine)).one()
         if not count:
             return cls(range(0))
         if last - first + 1 == count:
             return cls(range(first, last + 1))
         ids = array("q")
-        result = connection.execute(sa.select(c.id).where(c.id > above, c.batch_id == batch_id).order_by(c.id))
+        result = connection.execute(sa.select(c.id).where(*mine).order_by(c.id))
         while page := result.fetchmany(50_000):
             ids.extend(r[0] for r in page)
         return cls(ids)

@@ -591,13 +591,25 @@ def _keyset_pages(connection: sa.Connection, tbl: str, names: Sequence[str], whe
     """The rows of ``tbl`` matching ``where`` as the database holds them (untyped tuples), by id
     above ``after``, ``page`` at a time; each page is fetched whole before the caller writes
     anything. ``id`` has one lower bound in each query: SQLite seeks to the first of several and
-    scans from there, which would make a million rows' pages quadratic."""
+    scans from there, which would make a million rows' pages quadratic.
+
+    Given ``after`` (the rows just written: ids above it, up to the largest now), each page is a
+    range of ``page`` ids, bounded on both sides: PostgreSQL, whose statistics know nothing of the
+    rows this transaction wrote, planned ``id > last ORDER BY id LIMIT page`` as a scan and sort
+    of the whole table for every page."""
     position = list(names).index("id")
-    last = after
+    select: sa.Select = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl)).where(where)
+    if after is not None:
+        top = connection.execute(sa.select(sa.func.max(sa.column("id"))).select_from(sa.table(tbl))).scalar()
+        for low in range(after, top or after, page):
+            query = select.where(sa.column("id") > low, sa.column("id") <= low + page).order_by(sa.column("id"))
+            rows = connection.execute(query).cursor.fetchall()
+            if rows:
+                yield rows
+        return
+    last = None
     while True:
-        query: sa.Select = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl)).where(where)
-        if last is not None:
-            query = query.where(sa.column("id") > last)
+        query = select if last is None else select.where(sa.column("id") > last)
         rows = connection.execute(query.order_by(sa.column("id")).limit(page)).cursor.fetchall()
         if not rows:
             return
