@@ -222,6 +222,29 @@ def test_opening_an_empty_database_migrates_it_to_head_and_reopening_changes_not
         assert [r.id for r in store.runs("gd")] == [run_id]
 
 
+def test_the_natural_key_index_goes_back_and_forth_with_0011(store_url: str):
+    from alembic import command
+
+    Store.open(store_url).close()
+    engine = sa.create_engine(store_url, poolclass=sa.NullPool)
+
+    def entry_indexes() -> dict[str, list[str]]:
+        with engine.connect() as connection:
+            return {i["name"]: i["column_names"] for i in sa.inspect(connection).get_indexes("entries")}
+
+    assert entry_indexes()["ix_entries_natural_key"] == ["natural_key"]
+    assert "ix_entries_scheme_period_kind_natural_key" not in entry_indexes()
+    with engine.begin() as connection:
+        command.downgrade(alembic_config(connection), "0010")
+    assert entry_indexes()["ix_entries_scheme_period_kind_natural_key"] == ["scheme", "period", "kind",
+                                                                            "natural_key"]
+    assert "ix_entries_natural_key" not in entry_indexes()
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+    assert entry_indexes()["ix_entries_natural_key"] == ["natural_key"]
+    engine.dispose()
+
+
 def test_a_store_migrated_by_a_newer_jx_is_refused(tmp_path):
     url = f"sqlite:///{tmp_path / 'jx.sqlite'}"
     Store.open(url).close()

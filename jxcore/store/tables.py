@@ -148,7 +148,7 @@ entries = sa.Table(
     sa.Column("natural_key", sa.String(64), nullable=True),
     sa.Index(None, "scheme", "period", "kind", "entry_date"),
     sa.Index(None, "supersedes"),
-    sa.Index(None, "scheme", "period", "kind", "natural_key"),
+    sa.Index(None, "natural_key", postgresql_using="hash"),  # 0011: looked up by digest (equality) only
 )
 
 # Withdrawn entries (0004), append-only and chained: a withdrawn entry no longer counts. A whole
