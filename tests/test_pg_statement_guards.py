@@ -122,6 +122,14 @@ def test_each_refusal_of_a_new_entry(store):
                 "INSERT INTO entries (id, scheme, period, kind, unit_code, entry_date, payload, entered_by, "
                 "entered_at, batch_id, supersedes) SELECT i.id, scheme, period, kind, unit_code, '2010-10-02', "
                 "payload, entered_by, entered_at, batch_id, i.id FROM entries, i WHERE entries.id = %s", (sept,))
+        with pytest.raises(psycopg.errors.Error, match=SUPERSEDES):  # two new rows superseding each other
+            connection.execute(
+                "WITH i AS (SELECT nextval(pg_get_serial_sequence('entries', 'id')) AS a, "
+                "nextval(pg_get_serial_sequence('entries', 'id')) AS b) "
+                "INSERT INTO entries (id, scheme, period, kind, unit_code, entry_date, payload, entered_by, "
+                "entered_at, batch_id, supersedes) SELECT x.id, scheme, period, kind, unit_code, '2010-10-03', "
+                "payload, entered_by, entered_at, batch_id, x.other FROM entries, i, "
+                "LATERAL (VALUES (i.a, i.b), (i.b, i.a)) AS x(id, other) WHERE entries.id = %s", (sept,))
     assert count(store) == len(found) + 2
     with raw(store) as connection:  # COPY fires the statement check too
         batch = connection.execute("SELECT batch_id FROM entries WHERE id = %s", (sept,)).fetchone()[0]

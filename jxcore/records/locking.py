@@ -4,8 +4,10 @@ A lock is an append-only ``record_locks`` row holding the audit chain's head at 
 unlock is two more rows (a request by one admin, the unlock by another), so every lift leaves a
 trace. Each of them signs the chain's head after its own record (jxcore.records.heads). The
 database's triggers (migrations 0003, 0006) enforce the locks; the checks here only give the
-friendlier message first. A lock takes the chain's writer lock; a write made around jx waits
-for it at commit (PostgreSQL's deferred check of migration 0006) and then meets the lock's row.
+friendlier message first. A lock takes the chain's writer lock; on PostgreSQL its row also takes
+``entries`` in SHARE mode (migration 0010): it waits for the entry writers in flight, and an
+entry written around jx after it waits at its INSERT and then meets the lock's row (withdrawals
+and runs at their commit, migration 0006).
 """
 
 from __future__ import annotations
@@ -90,8 +92,9 @@ def lock(store: Store, scheme: str, period: int, *, user: str, until: dt.date | 
 
     def write(tx) -> tuple[Lock, SignedHead]:
         connection = tx.connection
-        # Every jx writer waits for this lock, and on PostgreSQL so does any other writer at its
-        # commit (0006's deferred check): nothing commits behind the lock (docs/records.md).
+        # Every jx writer waits for this lock, and on PostgreSQL so does any other writer (entries
+        # at their INSERT, 0010; withdrawals and runs at commit, 0006): nothing commits behind
+        # the lock (docs/records.md).
         ledger.lock_writers(connection)
         size, head = ledger.last_link(connection)
         new_id = connection.execute(record_locks.insert().values(

@@ -17,7 +17,9 @@ Now:
   STATEMENT``) checks the statement's rows together, each rule one set-based query: a new entry
   dated inside an active lock of its scheme/period, one superseding an entry inside a lock (both
   ``locked: an entry of <scheme> <period> dated <date> is inside a lock``, naming the first such
-  row by id), one superseding an entry that is not of its own scheme, period and kind, or itself
+  row by id), one superseding an entry that is not of its own scheme, period and kind, or not
+  older than itself (a smaller id: as a row trigger saw only the rows written before, so no
+  statement makes two entries supersede each other)
   (0006's message). SQLSTATE JXL01; the whole statement is refused, nothing of it is stored.
   ``jx_guard_entries`` stays, for UPDATE and DELETE only (same trigger name, same function);
   ``jx_guard_supersedes`` and ``jx_commit_entries`` are dropped.
@@ -118,7 +120,7 @@ BEGIN
   END IF;
   PERFORM 1 FROM new_rows n
     LEFT JOIN LATERAL (SELECT o.scheme, o.period, o.kind FROM entries o WHERE o.id = n.supersedes
-                       AND o.id <> n.id OFFSET 0) o ON true
+                       AND o.id < n.id OFFSET 0) o ON true
    WHERE n.supersedes IS NOT NULL
      AND (o.scheme IS DISTINCT FROM n.scheme OR o.period IS DISTINCT FROM n.period OR o.kind IS DISTINCT FROM n.kind);
   IF FOUND THEN
