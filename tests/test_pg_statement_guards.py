@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 
@@ -24,6 +23,7 @@ from jxcore.records import heads as heads_mod
 from jxcore.records import locking
 from jxcore.store import NewEntry, Store, ledger
 from jxcore.store.api import alembic_config
+from test_insider_attacks import _until, _waiting  # waiting for a state of the server, not for time
 
 D = dt.date
 ADMIN = "局长"
@@ -158,23 +158,6 @@ def test_a_statement_with_one_bad_row_among_many_is_refused_whole_naming_the_fir
 
 
 # --- both orders of the race, with a writer that takes no advisory lock
-
-
-def _waiting(store: Store, query_start: str) -> bool:
-    """Whether another session's statement starting with ``query_start`` waits for a lock."""
-    with store.engine.connect() as connection:
-        return connection.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
-            "AND query ILIKE :q"), {"q": query_start + "%"}).scalar() > 0
-
-
-def _until(condition, what: str) -> None:
-    """Wait for a state of the database (not for time): fail if it never comes."""
-    for _ in range(600):
-        if condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"never happened: {what}")
 
 
 def test_a_lock_waits_for_an_entry_writer_in_flight_and_comes_after_it(store):
