@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from jxcore import services
-from jxcore.errors import LockedError
+from jxcore.errors import LockedError, StoreError
 from jxcore.records import heads as heads_mod
 from jxcore.records import locking
 from jxcore.store import NewEntry, Store, ledger
@@ -175,6 +175,21 @@ def test_a_lock_waits_for_an_entry_writer_in_flight_and_comes_after_it(store):
     assert done and done[0].active  # taken once the writer committed: the entry is before it
     assert ("mini", 2010, "inspection", D(2010, 4, 1)) in ids(store)
     refused(store, LOCKED.format("2010-04-02"), sept, "2010-04-02")  # and the lock holds from then on
+
+
+def test_a_session_left_open_after_writing_entries_holds_a_lock_up_only_so_long(store, monkeypatch):
+    sept = ids(store)["mini", 2010, "inspection", D(2010, 9, 1)]
+    monkeypatch.setattr(locking, "LOCK_WAIT_S", 0.5)
+    with raw(store) as writer:
+        writer.execute("BEGIN")
+        insert(writer, sept, "2010-04-01")  # and then left open
+        with pytest.raises(StoreError, match="waited too long for another transaction") as caught:
+            lock(store)
+        assert "idle in transaction" in caught.value.hint
+        with store.engine.connect() as connection:
+            assert locking.locks(connection, "mini", 2010) == []  # nothing locked
+        writer.execute("COMMIT")
+    assert lock(store).active  # once the session ended
 
 
 def test_a_writer_that_inserts_while_a_lock_is_taken_waits_and_is_refused(store, monkeypatch):

@@ -73,6 +73,11 @@ def active_locks(connection: sa.Connection, scheme: str, period: int) -> list[Lo
     return [lk for lk in locks(connection, scheme, period) if lk.active]
 
 
+#: How long taking a lock waits on PostgreSQL for the writers in flight (a jx import of the largest
+#: file allowed takes a few minutes) before it gives up with a StoreError, nothing locked.
+LOCK_WAIT_S = 600
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -94,7 +99,10 @@ def lock(store: Store, scheme: str, period: int, *, user: str, until: dt.date | 
         connection = tx.connection
         # Every jx writer waits for this lock, and on PostgreSQL so does any other writer (entries
         # at their INSERT, 0010; withdrawals and runs at commit, 0006): nothing commits behind
-        # the lock (docs/records.md).
+        # the lock (docs/records.md). The lock waits for the writers in flight, within a bound: a
+        # session left open after writing entries must not hold it up for ever.
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_S * 1000)}ms'")
         ledger.lock_writers(connection)
         size, head = ledger.last_link(connection)
         new_id = connection.execute(record_locks.insert().values(

@@ -332,6 +332,10 @@ class _Reader(abc.ABC):
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}
 LOCKED_SQLSTATES = {"JXL01", "JXL02"}  # raised by the lock triggers (migration 0003)
+LOCK_TIMEOUT_SQLSTATE = "55P03"  # PostgreSQL's lock_not_available: a lock waited past its lock_timeout
+LOCK_TIMEOUT_HINT = ("nothing was stored. On PostgreSQL a lock waits for the transactions writing entries to end: "
+                     "find a session left open with SELECT pid, usename, state, xact_start FROM pg_stat_activity "
+                     "WHERE state LIKE 'idle in transaction%', end it, and try again")
 LOCK_HINT = ("locked records cannot change: enter a correction after the lock's date, or have two "
              "admins lift the lock (jx unlock); see docs/records.md")
 
@@ -347,6 +351,9 @@ def write_error(exc: sa.exc.SQLAlchemyError, url: str) -> StoreError | LockedErr
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate in LOCKED_SQLSTATES or reason.startswith(("locked:", "append-only:", "refused:")):
         return LockedError(f"the store refused the change: {reason}", hint=LOCK_HINT)
+    if sqlstate == LOCK_TIMEOUT_SQLSTATE:
+        return StoreError(f"cannot write to the store at {mask_url(url)}: it waited too long for another "
+                          f"transaction ({reason})", hint=LOCK_TIMEOUT_HINT)
     error = StoreError(f"cannot write to the store at {mask_url(url)}: {reason}",
                        hint="nothing of this transaction was stored; fix the cause and run again")
     error.retryable = sqlstate in RETRYABLE_SQLSTATES or "database is locked" in reason
