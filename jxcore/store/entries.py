@@ -213,7 +213,8 @@ class Stage:
                 connection.execute(entries.insert().from_select(names, sa.select(
                     *constants, s.unit_code, s.entry_date, s.payload, s.source_row, s.supersedes, s.reason,
                     s.natural_key).order_by(s.seq)))
-            ledger.append_where(connection, "entries", sa.column("batch_id") == batch.id, after=before)
+            ledger.append_where(connection, "entries", sa.column("batch_id") == batch.id, after=before,
+                                constant=list(common))
         self._drop()
         return batch
 

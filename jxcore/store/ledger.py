@@ -134,9 +134,11 @@ def _column_texts(values: Sequence[Any]) -> str | Iterable[str]:
     return map(_encoded, values)
 
 
-def leaf_digests(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[bytes]:
+def leaf_digests(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                 fixed: Mapping[str, Any] | None = None) -> list[bytes]:
     """:func:`leaf_hash` of many rows given as tuples of the columns ``names`` (in the table's
     column order), as raw digests: the same leaves, several times faster for a page of thousands.
+    ``fixed`` gives the other columns' values, the same in every row (an import's batch columns).
 
     The canonical JSON is assembled column by column instead of row by row: a column holding one
     value down the page (a batch's id, file name, time) is encoded once, into the text between the
@@ -147,22 +149,26 @@ def leaf_digests(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) 
     if not rows:
         return []
     late = LATE_COLUMNS.get(tbl, ())
-    assert not names or names[0] not in late, "a late column is never a table's first"
-    pieces: list[Iterable[str]] = []  # fixed texts (repeated) and varying columns, alternately
-    fixed = "\x00[" + _JSON(tbl) + ",["  # sha256(0x00 || canonical bytes)
-    for i, (name, values) in enumerate(zip(names, zip(*rows))):
-        texts = _column_texts(values)
+    given = dict(zip(names, zip(*rows)))
+    fixed = fixed or {}
+    order = [c for c in columns(tbl) if c in given or c in fixed]
+    assert not order or order[0] not in late, "a late column is never a table's first"
+    pieces: list[Iterable[str]] = []  # constant texts (repeated) and varying columns, alternately
+    text = "\x00[" + _JSON(tbl) + ",["  # sha256(0x00 || canonical bytes)
+    for i, name in enumerate(order):
+        values = given[name] if name in given else (fixed[name],)
+        texts = _column_texts(values) if name in given else _encoded(fixed[name])
         lead = ("," if i else "") + _JSON([name])[:-1] + ","
         if isinstance(texts, str):  # the same value in every row
-            fixed += "" if name in late and values[0] is None else lead + texts + "]"
+            text += "" if name in late and values[0] is None else lead + texts + "]"
         elif name in late:  # hashed only when not NULL
-            pieces += [repeat(fixed), [("" if v is None else lead + t + "]") for v, t in zip(values, texts)]]
-            fixed = ""
+            pieces += [repeat(text), [("" if v is None else lead + t + "]") for v, t in zip(values, texts)]]
+            text = ""
         else:
-            pieces += [repeat(fixed + lead), texts]
-            fixed = "]"
-    fixed += "]]"
-    whole = map("".join, zip(*pieces, repeat(fixed))) if pieces else [fixed] * len(rows)
+            pieces += [repeat(text + lead), texts]
+            text = "]"
+    text += "]]"
+    whole = map("".join, zip(*pieces, repeat(text))) if pieces else [text] * len(rows)
     return list(map(_DIGEST, map(hashlib.sha256, map(str.encode, whole))))
 
 
@@ -477,13 +483,14 @@ def append(connection: sa.Connection, tbl: str, rows: Iterable[Mapping[str, Any]
 
 def append_pages(connection: sa.Connection, tbl: str, names: Sequence[str],
                  pages: Iterable[Sequence[Sequence[Any]]], keys: Sequence[str] | None = None,
-                 bundle: bool = False) -> str:
+                 bundle: bool = False, fixed: Mapping[str, Any] | None = None) -> str:
     """:func:`append` for rows given as tuples of the columns ``names``, a page at a time: the
     leaves and heads of a page are computed (:func:`leaf_digests`, :meth:`Heads.extend_digests`) and its
     chain rows written (:func:`jxcore.store.bulk.insert_rows`) before the next page is read, so
     chaining a million rows holds one page in memory. ``keys`` (one page only) overrides the
     rows' keys (a versioned row's ``name#n``). With ``bundle`` (a :data:`BUNDLED` table keyed by
-    an integer id), each run of two or more consecutive ids in a page is chained as one bundle."""
+    an integer id), each run of two or more consecutive ids in a page is chained as one bundle.
+    ``fixed``: the values of the table's other columns, the same in every row (see :func:`leaf_digests`)."""
     from jxcore.store.bulk import insert_rows
 
     require_guards(connection)
@@ -493,7 +500,7 @@ def append_pages(connection: sa.Connection, tbl: str, names: Sequence[str],
     for page in pages:
         if not page:
             continue
-        digests = leaf_digests(tbl, names, page)
+        digests = leaf_digests(tbl, names, page, fixed)
         if bundle:
             _append_bundles(connection, tbl, [row[where[0]] for row in page], digests, heads)
             continue
@@ -560,21 +567,34 @@ def _current_heads(connection: sa.Connection) -> Heads:
 
 
 def append_where(connection: sa.Connection, tbl: str, where: sa.ColumnElement, page: int | None = None,
-                 after: int | None = None) -> str:
+                 after: int | None = None, constant: Sequence[str] = ()) -> str:
     """Append the rows of ``tbl`` matching ``where`` (read back as stored), in key order.
 
     A table keyed by an integer ``id`` is read a page at a time (keyset: ``id`` above the page's
     last), so chaining a whole import holds one page of rows, not the import; ``after`` (an id
     below every row wanted, such as the largest before an import) is where the first page starts.
-    A :data:`BUNDLED` table's pages are chained as bundles.
+    A :data:`BUNDLED` table's pages are chained as bundles. With ``after``, the ``constant``
+    columns (one value in every row wanted: an import's batch columns, written as literals) are
+    read once, from the first row, and the pages hold the other columns only.
     """
     names = present_columns(connection, tbl)
     if CHAINED.get(tbl) != ("id",) or not isinstance(tables.metadata.tables[tbl].c.id.type, sa.Integer):
         rows = [tuple(row[c] for c in names) for row in raw_rows(connection, tbl, where)]
         return append_pages(connection, tbl, names, [rows])
-    pages = _keyset_pages(connection, tbl, names, where, page or PAGE_ROWS, after)
-    return append_pages(connection, tbl, names, pages,
-                        bundle=tbl in BUNDLED)
+    fixed: dict[str, Any] = {}
+    if constant and after is not None:
+        first = connection.execute(
+            sa.select(*[sa.column(c) for c in constant]).select_from(sa.table(tbl))
+            .where(where, sa.column("id") > after, sa.column("id") <= _largest_id(connection, tbl))
+            .order_by(sa.column("id")).limit(1)).cursor.fetchone()
+        fixed = dict(zip(constant, first)) if first is not None else {}
+    varying = [c for c in names if c not in fixed]
+    pages = _keyset_pages(connection, tbl, varying, where, page or PAGE_ROWS, after)
+    return append_pages(connection, tbl, varying, pages, bundle=tbl in BUNDLED, fixed=fixed)
+
+
+def _largest_id(connection: sa.Connection, tbl: str) -> int:
+    return connection.execute(sa.select(sa.func.max(sa.column("id"))).select_from(sa.table(tbl))).scalar() or 0
 
 
 def present_columns(connection: sa.Connection, tbl: str) -> list[str]:
@@ -600,8 +620,7 @@ def _keyset_pages(connection: sa.Connection, tbl: str, names: Sequence[str], whe
     position = list(names).index("id")
     select: sa.Select = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl)).where(where)
     if after is not None:
-        top = connection.execute(sa.select(sa.func.max(sa.column("id"))).select_from(sa.table(tbl))).scalar()
-        for low in range(after, top or after, page):
+        for low in range(after, _largest_id(connection, tbl), page):
             query = select.where(sa.column("id") > low, sa.column("id") <= low + page).order_by(sa.column("id"))
             rows = connection.execute(query).cursor.fetchall()
             if rows:
