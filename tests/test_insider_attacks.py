@@ -505,22 +505,29 @@ def test_a_lock_waits_for_a_write_in_flight_and_covers_it(make_postgres_url, reg
         assert services.verify_store(store).ok
 
 
+def _paused_before_commit(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """(inside, release): a lock's transaction sets ``inside`` once it has signed its head, just
+    before it commits, and waits there for ``release``."""
+    inside, release = threading.Event(), threading.Event()
+    real_sign = locking.sign_head
+
+    def held_sign(connection, event, key):
+        signed = real_sign(connection, event, key)
+        inside.set()
+        release.wait()
+        return signed
+
+    monkeypatch.setattr(locking, "sign_head", held_sign)
+    return inside, release
+
+
 def test_a_write_that_starts_after_a_lock_began_is_refused_when_the_lock_commits(make_postgres_url, registry,
                                                                                   monkeypatch):
     with Store.open(make_postgres_url()) as store:
         services.add_user(store, ADMIN, role="admin")
         services.enter(store, registry, plan(), "inspection", {"date": "2010-03-01", "unit": "humen",
                        "finding": "absent", "note": "暗访发现", "inspector": "甲"}, user=ADMIN)
-        inside, release = threading.Event(), threading.Event()
-        real_sign = locking.sign_head
-
-        def held_sign(connection, event, key):  # the lock's transaction, paused just before it commits
-            signed = real_sign(connection, event, key)
-            inside.set()
-            release.wait()
-            return signed
-
-        monkeypatch.setattr(locking, "sign_head", held_sign)
+        inside, release = _paused_before_commit(monkeypatch)
         locker = threading.Thread(target=lambda: services.lock(store, "mini", 2010, user=ADMIN, until=D(2010, 6, 30)))
         locker.start()
         inside.wait()

@@ -23,7 +23,7 @@ from jxcore.records import heads as heads_mod
 from jxcore.records import locking
 from jxcore.store import NewEntry, Store, ledger
 from jxcore.store.api import alembic_config
-from test_insider_attacks import _until, _waiting  # waiting for a state of the server, not for time
+from test_insider_attacks import _paused_before_commit, _until, _waiting  # states, not time
 
 D = dt.date
 ADMIN = "局长"
@@ -194,16 +194,7 @@ def test_a_session_left_open_after_writing_entries_holds_a_lock_up_only_so_long(
 
 def test_a_writer_that_inserts_while_a_lock_is_taken_waits_and_is_refused(store, monkeypatch):
     sept = ids(store)["mini", 2010, "inspection", D(2010, 9, 1)]
-    inside, release = threading.Event(), threading.Event()
-    real_sign = locking.sign_head
-
-    def held_sign(connection, event, key):  # the lock's transaction, paused just before it commits
-        signed = real_sign(connection, event, key)
-        inside.set()
-        release.wait()
-        return signed
-
-    monkeypatch.setattr(locking, "sign_head", held_sign)
+    inside, release = _paused_before_commit(monkeypatch)
     locker = threading.Thread(target=lambda: lock(store))
     locker.start()
     assert inside.wait(30)
