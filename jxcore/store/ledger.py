@@ -156,8 +156,10 @@ def leaf_digests(tbl: str, names: Sequence[str], rows: Sequence[Sequence[Any]],
     pieces: list[Iterable[str]] = []  # constant texts (repeated) and varying columns, alternately
     text = "\x00[" + _JSON(tbl) + ",["  # sha256(0x00 || canonical bytes)
     for i, name in enumerate(order):
-        values = given[name] if name in given else (fixed[name],)
-        texts = _column_texts(values) if name in given else _encoded(fixed[name])
+        if name in given:
+            values, texts = given[name], _column_texts(given[name])
+        else:
+            values, texts = (fixed[name],), _encoded(fixed[name])
         lead = ("," if i else "") + _JSON([name])[:-1] + ","
         if isinstance(texts, str):  # the same value in every row
             text += "" if name in late and values[0] is None else lead + texts + "]"
@@ -581,20 +583,20 @@ def append_where(connection: sa.Connection, tbl: str, where: sa.ColumnElement, p
     if CHAINED.get(tbl) != ("id",) or not isinstance(tables.metadata.tables[tbl].c.id.type, sa.Integer):
         rows = [tuple(row[c] for c in names) for row in raw_rows(connection, tbl, where)]
         return append_pages(connection, tbl, names, [rows])
+    span: tuple[int, int] | None = None  # the new rows' ids: above ``after``, up to the largest now
+    if after is not None:
+        span = (after, connection.execute(sa.select(sa.func.max(sa.column("id"))).select_from(sa.table(tbl)))
+                .scalar() or 0)
     fixed: dict[str, Any] = {}
-    if constant and after is not None:
+    if constant and span is not None:
         first = connection.execute(
             sa.select(*[sa.column(c) for c in constant]).select_from(sa.table(tbl))
-            .where(where, sa.column("id") > after, sa.column("id") <= _largest_id(connection, tbl))
+            .where(where, sa.column("id") > span[0], sa.column("id") <= span[1])
             .order_by(sa.column("id")).limit(1)).cursor.fetchone()
         fixed = dict(zip(constant, first)) if first is not None else {}
     varying = [c for c in names if c not in fixed]
-    pages = _keyset_pages(connection, tbl, varying, where, page or PAGE_ROWS, after)
+    pages = _keyset_pages(connection, tbl, varying, where, page or PAGE_ROWS, span)
     return append_pages(connection, tbl, varying, pages, bundle=tbl in BUNDLED, fixed=fixed)
-
-
-def _largest_id(connection: sa.Connection, tbl: str) -> int:
-    return connection.execute(sa.select(sa.func.max(sa.column("id"))).select_from(sa.table(tbl))).scalar() or 0
 
 
 def present_columns(connection: sa.Connection, tbl: str) -> list[str]:
@@ -607,20 +609,20 @@ def present_columns(connection: sa.Connection, tbl: str) -> list[str]:
 
 
 def _keyset_pages(connection: sa.Connection, tbl: str, names: Sequence[str], where: sa.ColumnElement,
-                  page: int, after: int | None) -> Iterator[Sequence[Sequence[Any]]]:
-    """The rows of ``tbl`` matching ``where`` as the database holds them (untyped tuples), by id
-    above ``after``, ``page`` at a time; each page is fetched whole before the caller writes
-    anything. ``id`` has one lower bound in each query: SQLite seeks to the first of several and
-    scans from there, which would make a million rows' pages quadratic.
+                  page: int, span: tuple[int, int] | None) -> Iterator[Sequence[Sequence[Any]]]:
+    """The rows of ``tbl`` matching ``where`` as the database holds them (untyped tuples), by id,
+    ``page`` at a time; each page is fetched whole before the caller writes anything. ``id`` has
+    one lower bound in each query: SQLite seeks to the first of several and scans from there,
+    which would make a million rows' pages quadratic.
 
-    Given ``after`` (the rows just written: ids above it, up to the largest now), each page is a
-    range of ``page`` ids, bounded on both sides: PostgreSQL, whose statistics know nothing of the
-    rows this transaction wrote, planned ``id > last ORDER BY id LIMIT page`` as a scan and sort
-    of the whole table for every page."""
+    Given ``span`` (after, top): the rows just written, ids above ``after`` up to the largest now;
+    each page is a range of ``page`` ids, bounded on both sides: PostgreSQL, whose statistics know
+    nothing of the rows this transaction wrote, planned ``id > last ORDER BY id LIMIT page`` as a
+    scan and sort of the whole table for every page."""
     position = list(names).index("id")
     select: sa.Select = sa.select(*[sa.column(c) for c in names]).select_from(sa.table(tbl)).where(where)
-    if after is not None:
-        for low in range(after, _largest_id(connection, tbl), page):
+    if span is not None:
+        for low in range(*span, page):
             query = select.where(sa.column("id") > low, sa.column("id") <= low + page).order_by(sa.column("id"))
             rows = connection.execute(query).cursor.fetchall()
             if rows:

@@ -18,9 +18,9 @@ Now:
   dated inside an active lock of its scheme/period, one superseding an entry inside a lock (both
   ``locked: an entry of <scheme> <period> dated <date> is inside a lock``, naming the first such
   row by id), one superseding an entry that is not of its own scheme, period and kind, or not
-  older than itself (a smaller id: as a row trigger saw only the rows written before, so no
-  statement makes two entries supersede each other)
-  (0006's message). SQLSTATE JXL01; the whole statement is refused, nothing of it is stored.
+  older than itself (0006's message; a smaller id: as a row trigger saw only the rows written
+  before, no statement makes two entries supersede each other). SQLSTATE JXL01; the whole
+  statement is refused, nothing of it is stored.
   ``jx_guard_entries`` stays, for UPDATE and DELETE only (same trigger name, same function);
   ``jx_guard_supersedes`` and ``jx_commit_entries`` are dropped.
 - Nothing commits behind a lock: ``jx_guard_unlock`` (before each ``record_locks`` row) takes
