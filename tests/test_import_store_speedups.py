@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import test_entries_store
 from jxcore.store import NewEntry, bulk
-from jxcore.store.entries import STAGE, Stage
+from jxcore.store.entries import Stage, stage_table
 
 
 def dumped(dicts) -> list[str]:
@@ -86,7 +86,7 @@ def test_the_stage_holds_every_entry_as_given_chunk_after_chunk(store):
         stage.add(plain, ["k0", "k1", "k2"])
         stage.add([], [])
         stage.add(corrections, ["k3", None])
-        s = STAGE.c
+        s = stage_table().c
         got = connection.execute(sa.select(s.seq, s.unit_code, s.entry_date, s.payload, s.source_row, s.supersedes,
                                            s.reason, s.natural_key).order_by(s.seq)).all()
         stage.drop()

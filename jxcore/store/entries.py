@@ -12,6 +12,7 @@ locks and access checks are in jxcore.records.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import operator
 import uuid
@@ -92,20 +93,25 @@ _PAYLOADS = bulk.json_dicts()  # json.dumps(payload, ensure_ascii=False, sort_ke
 _UNIT, _DAY, _PAYLOAD, _ROW, _SUPERSEDES, _REASON = map(operator.attrgetter, (
     "unit_code", "entry_date", "payload", "source_row", "supersedes", "reason"))
 
-#: An import's entries on their way in: a temporary table of this connection (PostgreSQL drops it
-#: at the end of the transaction; SQLite and MariaDB when the import ends).
-STAGE = sa.Table(
-    "jx_import_stage", sa.MetaData(),
-    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),  # the entry's place in the import
-    sa.Column("unit_code", sa.String(100), nullable=False),
-    sa.Column("entry_date", sa.Date, nullable=False),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.Column("source_row", sa.Integer, nullable=True),
-    sa.Column("supersedes", sa.Integer, nullable=True),
-    sa.Column("reason", sa.Text, nullable=True),
-    sa.Column("natural_key", sa.String(64), nullable=True),
-    prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
-)
+@functools.cache
+def stage_table() -> sa.Table:
+    """An import's entries on their way in: a temporary table of this connection (PostgreSQL drops it
+    at the end of the transaction; SQLite and MariaDB when the import ends). Built on first use: its
+    ``postgresql_on_commit`` loads SQLAlchemy's PostgreSQL dialect, which a run does not need."""
+    return sa.Table(
+        "jx_import_stage", sa.MetaData(),
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),  # the entry's place in the import
+        sa.Column("unit_code", sa.String(100), nullable=False),
+        sa.Column("entry_date", sa.Date, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("source_row", sa.Integer, nullable=True),
+        sa.Column("supersedes", sa.Integer, nullable=True),
+        sa.Column("reason", sa.Text, nullable=True),
+        sa.Column("natural_key", sa.String(64), nullable=True),
+        prefixes=["TEMPORARY"], postgresql_on_commit="DROP",
+    )
+
+
 #: SQLite page cache during an import (128 MiB, whatever the file): its index pages stay in memory
 _SQLITE_CACHE_KIB = 131_072
 
@@ -122,7 +128,7 @@ class Stage:
         self.rows = 0
         self.ids_above = 0  #: after commit: the largest entry id before it (the batch's ids are above)
         self._drop()
-        STAGE.create(connection)
+        stage_table().create(connection)
         self._dates = bulk.date_values(connection)
         self._cache: Any = None
         if connection.dialect.name == "sqlite":  # index pages of a large import stay in memory, bounded
@@ -155,22 +161,22 @@ class Stage:
 
     def corrections(self, page: int = 5_000) -> Iterator[list[tuple[int | None, int]]]:
         """(source row, superseded id) of the staged corrections, in import order, a page at a time."""
-        s = STAGE.c
+        s = stage_table().c
         result = self.connection.execute(sa.select(s.source_row, s.supersedes).where(s.supersedes.is_not(None))
                                          .order_by(s.seq))
         while rows := result.fetchmany(page):
             yield [tuple(r) for r in rows]
 
     def superseded_twice(self) -> set[int]:
-        s = STAGE.c
+        s = stage_table().c
         return set(self.connection.execute(sa.select(s.supersedes).where(s.supersedes.is_not(None))
                                            .group_by(s.supersedes).having(sa.func.count() > 1)).scalars())
 
     def clashes(self, scheme: str, period: int, kind: str) -> Iterator[tuple[int | None, Entry]]:
         """(source row, stored entry) for each staged entry whose natural key is that of a live
         stored entry of scheme/period/kind which it does not supersede, in import order."""
-        s = STAGE.c
-        query = (sa.select(s.source_row.label("staged_row"), entries).select_from(STAGE.join(entries, sa.and_(
+        s = stage_table().c
+        query = (sa.select(s.source_row.label("staged_row"), entries).select_from(stage_table().join(entries, sa.and_(
             entries.c.scheme == scheme, entries.c.period == period, entries.c.kind == kind,
             entries.c.natural_key == s.natural_key)))
             .where(s.natural_key.is_not(None), live(),
@@ -182,7 +188,7 @@ class Stage:
 
     def dates(self) -> sa.CompoundSelect:
         """The staged entries' dates and those of the entries they supersede (for the lock check)."""
-        s = STAGE.c
+        s = stage_table().c
         return sa.select(s.entry_date.label("day")).union_all(
             sa.select(entries.c.entry_date).where(entries.c.id.in_(
                 sa.select(s.supersedes).where(s.supersedes.is_not(None)))))
@@ -201,7 +207,7 @@ class Stage:
         connection.execute(entry_batches.insert(), attrs.asdict(batch))
         ledger.append_where(connection, "entry_batches", sa.column("id") == batch.id)
         if self.rows:
-            c, s = entries.c, STAGE.c
+            c, s = entries.c, stage_table().c
             common = {"scheme": scheme, "period": period, "kind": kind, "source_file": source_file,
                       "source_sha256": source_sha256, "entered_by": entered_by, "entered_at": batch.entered_at,
                       "batch_id": batch.id}
