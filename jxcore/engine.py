@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from jxcore.errors import JxError, PluginError, RunFailed, UsageError
 from jxcore.interfaces import CollectContext, CollectRequest, OutputContext, RuleInput
-from jxcore.models import Measure, NodeKind, Run, RunResult, RunStatus, Scheme, Scoring, UnitTable
+from jxcore.models import Measure, NodeKind, Run, RunResult, RunStatus, Scheme, Scoring, Source, UnitTable
 from jxcore.params import check_params
 from jxcore.plugins import Registry
 from jxcore.ranking import rank_totals, ranking_settings
@@ -112,7 +112,7 @@ def collect(scheme: Scheme, registry: Registry, units: UnitTable, as_of: dt.date
     names = list(by_collector)
     with SourceOpener(scheme, registry) as opener, ThreadPoolExecutor(max(len(names) - 1, 1)) as pool:
         ctx = CollectContext(scheme=scheme, units=units, period=scheme.period, as_of=as_of,
-                             open_source=opener.open, store=store)
+                             open_source=opener.open, store=store, describe_source=opener.describe)
         calls = {name: partial(_call_plugin, f"collector {name!r}",
                                partial(registry.collector(name).collect, ctx, by_collector[name]))
                  for name in names}
@@ -290,28 +290,39 @@ def _masked(text: str, url: str) -> str:
 
 @attrs.define
 class SourceOpener:
-    """Opens each source database once per run, after the jx_prepare_source hook."""
+    """Opens each source database once per run, after the jx_prepare_source hook (called once)."""
 
     scheme: Scheme
     registry: Registry
     _engines: dict[str, sa.Engine] = attrs.field(factory=dict)
+    _prepared: set[str] = attrs.field(factory=set)
     _lock: threading.Lock = attrs.field(factory=threading.Lock)  # collectors open sources side by side
 
     def open(self, name: str) -> sa.Engine:
         with self._lock:
             return self._open(name)
 
-    def _open(self, name: str) -> sa.Engine:
-        if name in self._engines:
-            return self._engines[name]
+    def describe(self, name: str) -> Source:
+        """The scheme's source ``name``, prepared by the hook but not opened."""
+        with self._lock:
+            return self._prepare(name)
+
+    def _prepare(self, name: str) -> Source:
         source = self.scheme.sources.get(name)
         if source is None:
             known = ", ".join(self.scheme.sources) or "none"
             raise UsageError(f"scheme {self.scheme.name!r} has no source {name!r}",
                              hint=f"the scheme's sources are: {known}")
-        if self.registry.pm:
+        if self.registry.pm and name not in self._prepared:
             _call_plugin(f"jx_prepare_source for source {name!r}",
                          lambda: self.registry.pm.hook.jx_prepare_source(scheme=self.scheme, source=source))
+        self._prepared.add(name)
+        return source
+
+    def _open(self, name: str) -> sa.Engine:
+        if name in self._engines:
+            return self._engines[name]
+        source = self._prepare(name)
         try:
             engine = sa.create_engine(source.url, **dict(source.options))
         except Exception as exc:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import attrs
 
-from jxcore.models import Measure, Node, Period, RunResult, Scheme, UnitTable
+from jxcore.models import Measure, Node, Period, RunResult, Scheme, Source, UnitTable
 from jxcore.params import Param
 
 if TYPE_CHECKING:  # numpy arrays appear in annotations only
@@ -75,10 +75,17 @@ class CollectContext:
     as_of: dt.date
     open_source: Callable[[str], Any]
     store: Any = None
+    describe_source: Callable[[str], Source] | None = None
 
     def source(self, name: str):
         """A SQLAlchemy Engine for the scheme's source ``name`` (prepared by jx_prepare_source)."""
         return self.open_source(name)
+
+    def source_settings(self, name: str) -> Source | None:
+        """The scheme's source ``name`` (its URL and options) after jx_prepare_source, not opened:
+        for a collector that reaches some engines without SQLAlchemy (the system feed reads DuckDB
+        files with duckdb itself). None when the context was made with engines only (tests)."""
+        return self.describe_source(name) if self.describe_source is not None else None
 
 
 @runtime_checkable

@@ -28,7 +28,7 @@ from jx_collectors.system_feed import PLACEHOLDERS, Spec, parts
 from jxcore.config import cache_file, write_cache
 from jxcore.errors import DataError, Location, Problem
 from jxcore.interfaces import CollectContext, RowSample
-from jxcore.models import Measure, Period
+from jxcore.models import Measure, Period, Source
 
 log = logging.getLogger("jx_collectors.system_feed")
 
@@ -219,26 +219,167 @@ def queries(specs: Sequence[Spec], period: Period, as_of: dt.date, dialect: sa.e
 
 def collect(ctx: CollectContext, specs: Sequence[Spec]) -> dict[str, Measure]:
     """Every checked request's measure: one fused query per table (one connection per source),
-    then each raw-SQL measure in its own read-only transaction."""
+    then each raw-SQL measure, rolled back (on a server engine, in a read-only transaction on a
+    connection of its own)."""
+    try:
+        return _collect(ctx, specs, native=True)
+    except _EngineNeeded:  # a table the file cannot show: the engine says what is wrong, as for any source
+        return _collect(ctx, specs, native=False)
+
+
+class _EngineNeeded(Exception):
+    """A DuckDB file read with duckdb itself has a table or column problem to report."""
+
+
+def _collect(ctx: CollectContext, specs: Sequence[Spec], *, native: bool) -> dict[str, Measure]:
     window = Window.of(ctx.period, ctx.as_of)
-    engines = {name: ctx.source(name) for name in sorted({s.p["source"] for s in specs})}
+    engines: dict[str, Any] = {}
+
+    def engine(source: str) -> Any:
+        if source not in engines:
+            engines[source] = ctx.source(source)
+        return engines[source]
+
     declarative = _by_table(specs)
+    raw = [spec for spec in specs if spec.p["sql"] is not None]
     measures: dict[str, Measure] = {}
     with contextlib.ExitStack() as stack:
-        firsts = {source: group[0].location for (source, _), group in reversed(declarative.items())}
-        conns = {source: stack.enter_context(_connect(source, engines[source], location))
-                 for source, location in sorted(firsts.items())}
-        tables = _reflect(conns, declarative)
-        texts = {source: _SqlCache(conn.dialect, {k: g for k, g in declarative.items() if k[0] == source}, window)
-                 for source, conn in conns.items()}
+        locations = {spec.p["source"]: spec.location for spec in reversed(specs)}  # each source's first
+        files = {source: _duckdb_file(ctx.source_settings(source)) if native else None for source in locations}
+        wanted = {source for source, _ in declarative} | {source for source, file in files.items() if file}
+        readers = {source: _open_reader(stack, source, files[source], engine, locations[source])
+                   for source in sorted(wanted)}
+        tables = _reflect(readers, declarative)
+        texts = {source: _SqlCache(reader, {k: g for k, g in declarative.items() if k[0] == source},
+                                   [spec for spec in raw if spec.p["source"] == source], window)
+                 for source, reader in readers.items()}
         for key, group in declarative.items():
-            measures.update(_collect_table(ctx, conns[key[0]], tables[key], group, window, texts[key[0]]))
+            measures.update(_collect_table(ctx, readers[key[0]], tables[key], group, window, texts[key[0]]))
+        for spec in raw:  # on a DuckDB file, as the SQL text the measure shows (kept in the cache)
+            reader = readers.get(spec.p["source"])
+            sql = texts[spec.p["source"]].text(window.bound, spec.p["sql"]) \
+                if isinstance(reader, _DuckDBReader) else None
+            if isinstance(reader, _DuckDBReader) and sql is not None:
+                columns = reader.fetch(sql, f"the SQL of {spec.node}", spec.location, roll_back=True)
+                measures[spec.node] = _raw_measure(ctx, spec, columns, sql)
         for cache in texts.values():
             cache.save()
-    for spec in specs:
-        if spec.p["sql"] is not None:
-            measures[spec.node] = _collect_sql(ctx, engines[spec.p["source"]], spec, window)
+    for spec in raw:
+        if spec.node not in measures:
+            measures[spec.node] = _collect_sql(ctx, engine(spec.p["source"]), spec, window)
     return {spec.node: _scaled(ctx, spec, measures[spec.node]) for spec in specs}
+
+
+class _Reader:
+    """One source's connection for the fused queries: through SQLAlchemy, or (:class:`_DuckDBReader`)
+    a DuckDB file read with duckdb itself."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self.dialect_name = conn.dialect.name
+
+    def dialect(self) -> sa.engine.Dialect:
+        return self.conn.dialect
+
+    def identity(self) -> list[Any]:
+        """What the SQL texts compiled for this source depend on, besides the requests."""
+        dialect = self.conn.dialect
+        driver = type(dialect).__module__.split(".")[0]
+        return [dialect.name, dialect.driver, driver, getattr(__import__(driver), "__version__", ""),
+                repr(dialect.server_version_info)]
+
+    def column_names(self, name: str) -> list[str] | None:
+        """The table's columns; None if the source has no such table."""
+        return _column_names(self.conn, name)
+
+    def table_names(self, schema: str | None) -> list[str]:
+        return sa.inspect(self.conn).get_table_names(schema=schema)
+
+    def fetch(self, stmt: Any, what: str, location: Location) -> dict[str, Any]:
+        """The statement's result, a column per name (see :func:`_fetch_on`)."""
+        return _fetch_on(self.conn, stmt, what, location)
+
+
+class _DuckDBReader(_Reader):
+    """A plain DuckDB file (``duckdb:///path``, no engine options beyond ``connect_args`` of
+    ``read_only`` and ``config``), read with duckdb itself: duckdb-engine's import, engine, connection
+    and its probes took about 0.2 s of a city run, more than the queries. Runs the same SQL texts
+    (compiled by duckdb-engine's dialect, kept in the cache) and gives the same measures."""
+
+    def __init__(self, conn: Any, engine: Callable[[], Any]) -> None:
+        self.conn = conn
+        self.dialect_name = "duckdb"
+        self._engine = engine
+
+    def dialect(self) -> sa.engine.Dialect:
+        """The engine's dialect (only when a text is not cached): create_engine sets the driver's
+        paramstyle, on which the texts depend (a pyformat dialect would double every ``%``)."""
+        return self._engine().dialect
+
+    def identity(self) -> list[Any]:
+        from importlib.metadata import version
+
+        import duckdb
+
+        return ["duckdb", "duckdb", "duckdb itself", duckdb.__version__, version("duckdb_engine")]
+
+    def column_names(self, name: str) -> list[str] | None:
+        import duckdb
+
+        quoted = ".".join('"' + part.replace('"', '""') + '"' for part in name.split("."))
+        try:
+            return [column[0] for column in self.conn.execute(f"SELECT * FROM {quoted} WHERE false").description]
+        except duckdb.Error:  # never None: the engine tells a missing table from another failure
+            raise _EngineNeeded(name) from None
+
+    def fetch(self, stmt: Any, what: str, location: Location, *, roll_back: bool = False) -> dict[str, Any]:
+        """As :meth:`_Reader.fetch`; with ``roll_back`` (a scheme's own SQL) inside a transaction
+        that is rolled back, as on the engine (``_ROLLED_BACK``)."""
+        import duckdb
+
+        if roll_back:
+            self.conn.begin()
+        try:
+            cursor = self.conn.execute(stmt)
+            names = [column[0] for column in cursor.description]
+            arrays = list(cursor.fetchnumpy().values())  # positional: DuckDB renames duplicate names
+        except duckdb.Error as exc:
+            raise _failed(what, exc, location) from None
+        finally:
+            if roll_back:
+                self.conn.rollback()
+        return dict(zip(names, arrays))
+
+
+def _duckdb_file(settings: Source | None) -> tuple[str, dict[str, Any]] | None:
+    """(database, connect arguments) of a source that :class:`_DuckDBReader` reads; None for any other."""
+    if settings is None or not settings.url.startswith("duckdb:"):
+        return None
+    try:
+        url = sa.make_url(settings.url)
+    except sa.exc.ArgumentError:
+        return None  # the engine says what is wrong with it
+    options = dict(settings.options)
+    connect_args = options.pop("connect_args", None) or {}
+    if options or url.query or url.drivername != "duckdb" or not isinstance(connect_args, Mapping) \
+            or set(connect_args) - {"read_only", "config"}:
+        return None
+    return url.database or ":memory:", dict(connect_args)
+
+
+def _open_reader(stack: contextlib.ExitStack, source: str, file: tuple[str, dict[str, Any]] | None,
+                 engine: Callable[[str], Any], location: Location) -> _Reader:
+    if file is None:
+        return _Reader(stack.enter_context(_connect(source, engine(source), location)))
+    import duckdb
+
+    database, connect_args = file
+    try:
+        conn = duckdb.connect(database, **connect_args)
+    except duckdb.Error as exc:
+        raise _unreachable(source, f"duckdb:///{database}", str(exc), location) from None
+    stack.callback(conn.close)
+    return _DuckDBReader(conn, lambda: engine(source))
 
 
 @contextlib.contextmanager
@@ -247,26 +388,29 @@ def _connect(source: str, engine: Any, location: Location) -> Iterator[sa.Connec
     try:
         conn = engine.connect()
     except sa.exc.DBAPIError as exc:
-        from jxcore.store.api import mask_url
-
         secret = engine.url.password
         reason = str(exc.orig).replace(str(secret), "***") if secret else str(exc.orig)
-        raise DataError(f"cannot open source {source!r} ({mask_url(engine.url.render_as_string(False))}): "
-                        f"{reason}", location=location,
-                        hint="check the source's URL and that its server is up and reachable") from None
+        raise _unreachable(source, engine.url.render_as_string(False), reason, location) from None
     with conn:
         yield conn
 
 
-def _reflect(conns: Mapping[str, sa.Connection], groups: Mapping[tuple[str, str], list[Spec]]
+def _unreachable(source: str, url: str, reason: str, location: Location) -> DataError:
+    from jxcore.store.api import mask_url
+
+    return DataError(f"cannot open source {source!r} ({mask_url(url)}): {reason}", location=location,
+                     hint="check the source's URL and that its server is up and reachable")
+
+
+def _reflect(readers: Mapping[str, _Reader], groups: Mapping[tuple[str, str], list[Spec]]
              ) -> dict[tuple[str, str], sa.TableClause]:
     """Check every table and column named, once per table; report all that are missing at once."""
     tables, problems = {}, []
     for (source, name), group in groups.items():
-        known = _column_names(conns[source], name)
+        known = readers[source].column_names(name)
         if known is None:
             schema, _, table_name = name.rpartition(".")
-            listed = sa.inspect(conns[source]).get_table_names(schema=schema or None)
+            listed = readers[source].table_names(schema or None)
             hint = f"check the table name; the source's tables are: {', '.join(sorted(listed)) or 'none'}"
             problems += [Problem(f"table {name!r} does not exist in source {source!r}", spec.location, hint)
                          for spec in group]
@@ -303,13 +447,14 @@ class _SqlCache:
 
     VERSION = 1
 
-    def __init__(self, dialect: sa.engine.Dialect, groups: Mapping[tuple[str, str], list[Spec]],
+    def __init__(self, reader: _Reader, groups: Mapping[tuple[str, str], list[Spec]], raw: Sequence[Spec],
                  window: Window) -> None:
-        self.dialect = dialect
+        self.reader = reader
         self.window = [window.start.isoformat(), window.end.isoformat(), window.as_of.isoformat()]
-        self.path = _cache_path(dialect, groups) if dialect.name in TEXT_DIALECTS else None
+        self.path = _cache_path(reader, groups, raw) if reader.dialect_name in TEXT_DIALECTS else None
         self.texts: list[str | None] = []
         self.known: list[str] = []
+        self._dialect: sa.engine.Dialect | None = None
         if self.path is not None:
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -319,10 +464,14 @@ class _SqlCache:
     def text(self, build: Callable[..., Any], *args: Any) -> str | None:
         """The next statement's literal SQL (from the cache, or compiled from ``build(*args)``), or None
         when it must run as a statement (a server engine, or values the dialect cannot write)."""
-        if self.dialect.name not in TEXT_DIALECTS:
+        if self.reader.dialect_name not in TEXT_DIALECTS:
             return None
         at = len(self.texts)
-        self.texts.append(self.known[at] if at < len(self.known) else _literal(build(*args), self.dialect))
+        if at < len(self.known):
+            self.texts.append(self.known[at])
+        else:
+            self._dialect = self._dialect or self.reader.dialect()
+            self.texts.append(_literal(build(*args), self._dialect))
         return self.texts[-1]
 
     def save(self) -> None:
@@ -331,18 +480,18 @@ class _SqlCache:
         write_cache(self.path, json.dumps({"window": self.window, "sql": self.texts}, ensure_ascii=False))
 
 
-def _cache_path(dialect: sa.engine.Dialect, groups: Mapping[tuple[str, str], list[Spec]]) -> Path | None:
+def _cache_path(reader: _Reader, groups: Mapping[tuple[str, str], list[Spec]], raw: Sequence[Spec]) -> Path | None:
     """``JX_HOME/cache/sql/<sha256>.json``, named by everything the texts depend on except the
-    window: this module, SQLAlchemy, the dialect, and every table's requests; None with JX_CACHE=0."""
-    driver = type(dialect).__module__.split(".")[0]
-    stamp = [_SqlCache.VERSION, sa.__version__, dialect.name, dialect.driver,
-             driver, getattr(__import__(driver), "__version__", ""), repr(dialect.server_version_info),
-             [[source, name, [[spec.node, spec.p] for spec in group]] for (source, name), group in groups.items()]]
+    window: this module, SQLAlchemy, the dialect and driver, every table's requests and the raw-SQL
+    requests; None with JX_CACHE=0."""
+    stamp = [_SqlCache.VERSION, sa.__version__, reader.identity(),
+             [[source, name, [[spec.node, spec.p] for spec in group]] for (source, name), group in groups.items()],
+             [[spec.node, spec.p] for spec in raw]]
     key = json.dumps(stamp, ensure_ascii=False, sort_keys=True, default=repr).encode()
     return cache_file("sql", key, [Path(__file__)])
 
 
-def _collect_table(ctx: CollectContext, conn: sa.Connection, table: sa.TableClause, group: list[Spec],
+def _collect_table(ctx: CollectContext, reader: _Reader, table: sa.TableClause, group: list[Spec],
                    window: Window, texts: _SqlCache) -> dict[str, Measure]:
     """Run the fused GROUP BY query (queries, if grouped by several unit columns) of ``table``."""
     results: dict[str, Measure] = {}
@@ -353,10 +502,10 @@ def _collect_table(ctx: CollectContext, conn: sa.Connection, table: sa.TableClau
         sql = texts.text(_statement, table, unit_column, labelled, window)
         if sql is None:
             stmt = _statement(table, unit_column, labelled, window)
-            sql = sql_text(stmt, conn.dialect)
-            columns = _fetch_on(conn, stmt, what, location)
+            sql = sql_text(stmt, reader.dialect())
+            columns = reader.fetch(stmt, what, location)
         else:
-            columns = _fetch_on(conn, sql, what, location)
+            columns = reader.fetch(sql, what, location)
         at, unknown = _align(ctx, columns["unit"], f"table {table.name} (indicators {nodes})", location)
         for spec, names in labelled:
             got = {part: _spread(at, len(ctx.units), _floats(columns[label])) for part, label in names.items()}
@@ -378,6 +527,11 @@ def _collect_table(ctx: CollectContext, conn: sa.Connection, table: sa.TableClau
 def _collect_sql(ctx: CollectContext, engine: Any, spec: Spec, window: Window) -> Measure:
     stmt = window.bound(spec.p["sql"])
     columns = _fetch_raw(spec.p["source"], engine, stmt, f"the SQL of {spec.node}", spec.location)
+    return _raw_measure(ctx, spec, columns, sql_text(stmt, engine.dialect))
+
+
+def _raw_measure(ctx: CollectContext, spec: Spec, columns: Mapping[str, Any], sql: str) -> Measure:
+    """A raw-SQL measure from its result columns (``unit``, ``value`` and any others)."""
     missing = [c for c in ("unit", "value") if c not in columns]
     if missing:
         raise DataError(f"the SQL of {spec.node} returns no column {' or '.join(missing)} "
@@ -387,8 +541,7 @@ def _collect_sql(ctx: CollectContext, engine: Any, spec: Spec, window: Window) -
     arrays = {name: _spread(at, len(ctx.units), _floats(values))
               for name, values in columns.items() if name != "unit"}
     value = arrays.pop("value")
-    return Measure(spec.node, value, arrays,
-                   source=_source_text(sql_text(stmt, engine.dialect), {}, unknown))
+    return Measure(spec.node, value, arrays, source=_source_text(sql, {}, unknown))
 
 
 def _scaled(ctx: CollectContext, spec: Spec, measure: Measure) -> Measure:
@@ -415,7 +568,7 @@ def source_rows(ctx: CollectContext, spec: Spec, unit_code: str, limit: int) -> 
         return RowSample(source=sql_text(window.bound(spec.p["sql"]), engine.dialect),
                          note="a raw-SQL measure: its rows cannot be listed, only its query")
     with _connect(spec.p["source"], engine, spec.location) as conn:
-        table = _reflect({spec.p["source"]: conn}, {spec.table_key: [spec]})[spec.table_key]
+        table = _reflect({spec.p["source"]: _Reader(conn)}, {spec.table_key: [spec]})[spec.table_key]
         rows, numerator = row_conditions(spec, table, window)
         where = sa.and_(table.c[spec.p["unit_column"]] == unit_code, *rows)
         marks = [sa.case((sa.and_(*numerator), 1), else_=0).label("numerator")] if numerator is not None else []
@@ -483,8 +636,10 @@ def _fetch_on(conn: sa.Connection, stmt: Any, what: str, location: Location) -> 
     return dict(zip(names, arrays))
 
 
-def _failed(what: str, exc: sa.exc.DBAPIError, location: Location) -> DataError:
-    return DataError(f"{what} failed: {exc.orig}", location=location,
+def _failed(what: str, exc: Exception, location: Location) -> DataError:
+    """A query the source refused; ``exc`` is SQLAlchemy's error (its driver's error is the reason) or
+    the driver's own."""
+    return DataError(f"{what} failed: {getattr(exc, 'orig', exc)}", location=location,
                      hint="check the indicators' filters against the column types, or run the SQL "
                           "(jx explain --sql) by hand against the source")
 
