@@ -281,6 +281,7 @@ def validate(scheme: str) -> None:
 @click.argument("years", nargs=-1, type=int)
 def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...]) -> None:
     """Show a plan's indicator tree with points, rules and collectors (or --compare years' weights)."""
+    from rich.text import Text
     from rich.tree import Tree
 
     from jxcore.models import NodeKind
@@ -303,13 +304,13 @@ def tree(scheme: str, period: int | None, compare: bool, years: tuple[int, ...])
         return
     loaded = open_scheme(registry, scheme, period)
 
-    def label(node) -> str:
-        text = f"[bold]{node.code}[/] {node.name}  {format_points(node.points)}"
+    def label(node) -> Text:
+        text = Text.assemble((node.code, "bold"), f" {node.name}  {format_points(node.points)}")
         if node.cap is not None:
-            text += f" ({node.scoring.value}, cap {format_points(node.cap)})"
+            text.append(f" ({node.scoring.value}, cap {format_points(node.cap)})")
         if node.kind is NodeKind.INDICATOR:
-            text += f"  [dim]rule {node.rule.name}, collector {node.collector.name}"
-            text += f", {node.department}[/]" if node.department else "[/]"
+            department = f", {node.department}" if node.department else ""
+            text.append(f"  rule {node.rule.name}, collector {node.collector.name}{department}", style="dim")
         return text
 
     root = loaded.nodes[loaded.root]
@@ -479,6 +480,7 @@ def _loaded_plugin_rows() -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def schemes() -> None:
     """List installed scheme packs and their plans."""
     from rich.table import Table
+    from rich.text import Text
 
     from jxcore.errors import JxError
     from jxcore.scheme import load_pack
@@ -488,9 +490,9 @@ def schemes() -> None:
     for name, registered in sorted(reg.schemes.items()):
         pack = registered.obj
         try:
-            periods = ", ".join(map(str, load_pack(pack.path).periods))
+            periods = Text(", ".join(map(str, load_pack(pack.path).periods)))
         except JxError as exc:
-            periods = f"[red]broken: {exc.problems[0]}[/]"
+            periods = Text(f"broken: {exc.problems[0]}", style="red")
         table.add_row(name, pack.title, periods, registered.plugin, str(pack.path))
     jx_console().print(table)
 

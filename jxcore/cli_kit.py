@@ -60,12 +60,13 @@ def app() -> App:
 def console(wide: bool = False):
     """A rich Console; off a terminal (make demo piped, CI logs) 160 columns, not rich's 80, so
     Chinese tables are not cut; ``wide`` (a column per item) gets room for every column, so no
-    column is squeezed to nothing (a terminal wraps the long lines)."""
+    column is squeezed to nothing (a terminal wraps the long lines). Strings print as they are:
+    no markup, emoji codes or highlighting, so a name like ``[试点]一分局`` is not swallowed as a
+    style tag (styled output is built from rich ``Text``)."""
     from rich.console import Console
 
-    if wide:
-        return Console(width=400)
-    return Console(width=None if sys.stdout.isatty() else 160)
+    width = 400 if wide else None if sys.stdout.isatty() else 160
+    return Console(width=width, markup=False, emoji=False, highlight=False)
 
 
 @contextmanager

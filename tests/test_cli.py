@@ -154,6 +154,21 @@ def test_tree_shows_the_plan(capsys):
         assert text in out
 
 
+def test_names_print_as_they_are_in_tables_and_the_tree(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    plan = PLAN.replace("RULE", "test_full").replace("name: item", "name: '[试点]项目'")
+    pack = write_pack(tmp_path / "pack", plan, scheme="name: toy\ntitle: Toy\nunits: units.yaml\noutputs: [ranking]\n",
+                      units=[{"code": "a", "name": "[bold]东城[/bold]", "staff": 1, "entities": 1},
+                             {"code": "b", "name": "虎门:ok:分局", "staff": 2, "entities": 2}])
+    code, out, err = jx(capsys, "tree", "--scheme", str(pack))
+    assert code == 0, err
+    assert "X [试点]项目  100" in out
+    code, out, err = jx(capsys, "run", "--scheme", str(pack), "--as-of", "2010-03-01",
+                        "--db", f"sqlite:///{tmp_path / 's.sqlite'}")
+    assert code == 0, err
+    assert "[bold]东城[/bold]" in out and "虎门:ok:分局" in out
+
+
 @pytest.mark.slow
 def test_run_guangdong_json_ranks_33_units(capsys, tmp_path):
     code, out, err = jx(capsys, "run", "--scheme", "guangdong", "--json",

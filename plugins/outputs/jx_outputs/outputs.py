@@ -43,26 +43,29 @@ def report_of(ctx: OutputContext) -> Report:
 def rich_table(table: tables.Table, width: int | None = None):
     """A :class:`tables.Table` as a rich table: numbers never wrapped or cut (each column is at
     least as wide as its widest number; long headers wrap above), codes and names kept whole up
-    to 16 cells and folded beyond, marked rows bold, left-out rows as a section line."""
+    to 16 cells and folded beyond, marked rows bold, left-out rows as a section line. Every text
+    is shown as it is: a name like ``[试点]一分局`` or ``:ok:`` is not rich markup or an emoji code
+    (as plain strings, rich dropped the first and replaced the second)."""
     from rich.cells import cell_len
     from rich.table import Table as RichTable
+    from rich.text import Text
 
-    shown = RichTable(title=table.title, title_justify="left")
+    shown = RichTable(title=Text(table.title, style="table.title"), title_justify="left")
     cells = [[tables.format_cell(v, c.kind) for v, c in zip(row, table.columns)] for row in table.rows]
     widest = [max((cell_len(row[i]) for row in cells), default=0) for i in range(len(table.columns))]
     natural = sum(max(w, cell_len(c.label)) + 3 for w, c in zip(widest, table.columns)) + 1
     narrow = width is not None and natural > width  # then headers wrap down to their numbers' width
     for column, most in zip(table.columns, widest):
         if column.kind == "text":  # codes and names keep up to 16 cells (8 Chinese characters), then fold
-            shown.add_column(column.label, overflow="fold", min_width=min(most, 16))
+            shown.add_column(Text(column.label), overflow="fold", min_width=min(most, 16))
         else:  # at least as wide as the widest number: a long header wraps above it instead
-            shown.add_column(column.label, justify="right", overflow="fold", min_width=most,
+            shown.add_column(Text(column.label), justify="right", overflow="fold", min_width=most,
                              width=max(most, 4) if narrow else None)
     marked, breaks = set(table.marked), set(table.breaks)
     for n, row in enumerate(cells):
         if n in breaks and n:
             shown.add_section()
-        shown.add_row(*row, style="bold reverse" if n in marked else None)
+        shown.add_row(*map(Text, row), style="bold reverse" if n in marked else None)
     return shown
 
 
@@ -72,7 +75,7 @@ def print_table(console, table: tables.Table, limit: int = 0) -> None:
         table = attrs.evolve(table, rows=table.rows[:limit])
     console.print(rich_table(table, console.width))
     for note in table.notes:
-        console.print(note)
+        console.print(note, markup=False, emoji=False, highlight=False)
 
 
 def print_leaderboard(console, report: Report, *, wide: bool = False, all: bool = False,

@@ -93,6 +93,14 @@ def test_the_named_unit_is_shown_marked_after_the_top_and_all_shows_every_unit(s
         shown(report, highlight="nowhere")
 
 
+def test_names_are_printed_as_they_are_not_as_markup_or_emoji_codes(store):
+    names = ["[试点]东城分局", "[bold]南城分局[/bold]", "虎门:ok:分局", "长安\\[x]分局", "厚街分局"]
+    report = report_of(store, n=5, names=names, item_name="[甲]项")
+    text = "\n".join(shown(report, all=True, wide=True, width=200))
+    for name in [*names, "[甲]项"]:
+        assert name in text
+
+
 def test_the_ranking_output_prints_the_top_by_default(store):
     from jx_outputs.outputs import RankingOutput
 
