@@ -62,20 +62,26 @@ class DeclaredCommand(NamedTuple):
 
     def load(self):
         """Import the module and return the click command (TypeError if the value names none)."""
-        import importlib
-
         import click
 
-        module_name, _, attr = self.value.partition(":")
-        obj = importlib.import_module(module_name.strip())
-        for part in attr.strip().split(".") if attr.strip() else ():
-            obj = getattr(obj, part)
+        obj = load(self.value)
         if not isinstance(obj, click.Command):
             raise TypeError(f"entry point {self.name} = {self.value} is not a click command")
         return obj
 
     def where(self) -> str:
         return f"{self.distribution} {self.version}" if self.distribution else self.value
+
+
+def load(value: str) -> object:
+    """Import what an entry point's value names (``module`` or ``module:attr.attr``) and return it."""
+    import importlib
+
+    module_name, _, attr = value.partition(":")
+    obj: object = importlib.import_module(module_name.strip())
+    for part in attr.strip().split(".") if attr.strip() else ():
+        obj = getattr(obj, part)
+    return obj
 
 
 class _EntryPoint(NamedTuple):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Iterable
-from importlib import metadata
 from typing import Any, cast
 
 import attrs
@@ -25,8 +24,6 @@ import pluggy
 from jxcore import hookspecs
 from jxcore.errors import PluginError, UsageError
 from jxcore.interfaces import Collector, Output, Rule, SchemePack
-
-ENTRY_POINT_GROUPS = ("jx", "jx.schemes")
 
 
 @attrs.frozen
@@ -51,24 +48,23 @@ class JxPluginManager(pluggy.PluginManager):
         self.failures: list[PluginInfo] = []
 
     def load_entry_points(self, block: Iterable[str] = ()) -> None:
+        """Import and register every plugin entry point (groups ``jx`` then ``jx.schemes``, by name),
+        as read by :func:`jxcore.plugin_meta.plugins` (the entry points importlib.metadata finds,
+        read in a fraction of its time)."""
+        from jxcore.plugin_meta import load, plugins
+
         blocked = set(block)
-        for group in ENTRY_POINT_GROUPS:
-            for ep in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
-                if ep.name in blocked or self.is_registered_name(ep.name):
-                    continue
-                dist = getattr(ep, "dist", None)
-                info = PluginInfo(
-                    name=ep.name, group=group, module=ep.value,
-                    distribution=dist.metadata["Name"] if dist else None,
-                    version=dist.version if dist else None,
-                )
-                try:
-                    plugin = ep.load()
-                    self.register(plugin, name=ep.name)
-                except Exception as exc:  # a broken plugin must not take jx down
-                    self.failures.append(attrs.evolve(info, error=f"{type(exc).__name__}: {exc}"))
-                    continue
-                self.infos[ep.name] = info
+        for declared in plugins():
+            if declared.name in blocked or self.is_registered_name(declared.name):
+                continue
+            info = PluginInfo(name=declared.name, group=declared.group, module=declared.module,
+                              distribution=declared.distribution, version=declared.version)
+            try:
+                self.register(load(declared.module), name=declared.name)
+            except Exception as exc:  # a broken plugin must not take jx down
+                self.failures.append(attrs.evolve(info, error=f"{type(exc).__name__}: {exc}"))
+                continue
+            self.infos[declared.name] = info
 
     def load_modules(self, modules: Iterable[str]) -> None:
         for module_name in modules:
