@@ -302,7 +302,7 @@ class _Reader:
 
 class _DuckDBReader(_Reader):
     """A plain DuckDB file (``duckdb:///path``, no engine options beyond ``connect_args`` of
-    ``read_only`` and ``config``), read with duckdb itself: duckdb-engine's import, engine, connection
+    ``read_only``), read with duckdb itself: duckdb-engine's import, engine, connection
     and its probes took about 0.2 s of a city run, more than the queries. Runs the same SQL texts
     (compiled by duckdb-engine's dialect, kept in the cache) and gives the same measures."""
 
@@ -362,9 +362,18 @@ def _duckdb_file(settings: Source | None) -> tuple[str, dict[str, Any]] | None:
     options = dict(settings.options)
     connect_args = options.pop("connect_args", None) or {}
     if options or url.query or url.drivername != "duckdb" or not isinstance(connect_args, Mapping) \
-            or set(connect_args) - {"read_only", "config"}:
+            or set(connect_args) - {"read_only"}:
         return None
     return url.database or ":memory:", dict(connect_args)
+
+
+def _duckdb_config() -> dict[str, str]:
+    """The configuration duckdb-engine opens a file with (its user agent): DuckDB lets one process
+    hold a file only under one configuration, so the web app's live refresh (read here) and its
+    explanations (read through the engine) can read the same file at the same time."""
+    from importlib.metadata import version
+
+    return {"custom_user_agent": f"duckdb_engine/{version('duckdb_engine')}(sqlalchemy/{sa.__version__})"}
 
 
 def _open_reader(stack: contextlib.ExitStack, source: str, file: tuple[str, dict[str, Any]] | None,
@@ -375,7 +384,7 @@ def _open_reader(stack: contextlib.ExitStack, source: str, file: tuple[str, dict
 
     database, connect_args = file
     try:
-        conn = duckdb.connect(database, **connect_args)
+        conn = duckdb.connect(database, **connect_args, config=_duckdb_config())
     except duckdb.Error as exc:
         raise _unreachable(source, f"duckdb:///{database}", str(exc), location) from None
     stack.callback(conn.close)

@@ -147,6 +147,7 @@ def test_the_file_and_the_engine_give_the_same_errors(source, requests, message)
     {"options": {"pool_pre_ping": True}},
     {"url_query": "?threads=1"},
     {"options": {"connect_args": {"preload_extensions": []}}},
+    {"options": {"connect_args": {"config": {"threads": 1}}}},
 ])
 def test_a_source_with_engine_options_is_read_through_sqlalchemy(source, change):
     changed = Source(source.name, source.url + change.get("url_query", ""), change.get("options", {}))
@@ -155,11 +156,23 @@ def test_a_source_with_engine_options_is_read_through_sqlalchemy(source, change)
     np.testing.assert_array_equal(got["n"].value, [3, 2, 0])
 
 
-def test_read_only_and_config_connect_arguments_are_read_natively(source):
-    changed = Source(source.name, source.url, {"connect_args": {"read_only": True, "config": {"threads": 1}}})
+def test_a_read_only_file_is_read_natively(source):
+    changed = Source(source.name, source.url, {"connect_args": {"read_only": True}})
     got, connected = collect(changed, native=True, requests={"n": {"table": "ent"}})
     assert connected == 0
     np.testing.assert_array_equal(got["n"].value, [3, 2, 0])
+
+
+def test_the_file_and_an_engine_read_it_side_by_side_in_one_process(source):
+    """As in the web app: a live refresh reads the file natively while an explanation holds an
+    engine connection to it (DuckDB refuses a second configuration of one file in a process)."""
+    engine = sa.create_engine(source.url)
+    with engine.connect() as held:
+        got, connected = collect(source, native=True, requests={"n": {"table": "ent"}})
+        assert connected == 0
+        np.testing.assert_array_equal(got["n"].value, [3, 2, 0])
+        assert held.exec_driver_sql("SELECT count(*) FROM ent").scalar() == 6
+    engine.dispose()
 
 
 def test_a_file_that_cannot_be_opened_is_a_data_error_naming_the_source(tmp_path, monkeypatch):
