@@ -222,6 +222,15 @@ def test_opening_an_empty_database_migrates_it_to_head_and_reopening_changes_not
         assert [r.id for r in store.runs("gd")] == [run_id]
 
 
+def test_a_mariadb_store_is_migrated_to_what_the_code_uses(make_mariadb_url):
+    with Store.open(make_mariadb_url()) as store:
+        save(store, make_result(at(1)))
+        with store.engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+            types = {c["name"]: str(c["type"]) for c in sa.inspect(connection).get_columns("run_nodes")}
+        assert types["scores"] == "LONGBLOB"  # a national node's scores are 240 kB
+
+
 def test_the_natural_key_index_goes_back_and_forth_with_0011(store_url: str):
     from alembic import command
 

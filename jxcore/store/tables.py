@@ -25,18 +25,22 @@ metadata = sa.MetaData(naming_convention={
 
 
 class Blob(sa.TypeDecorator):
-    """Bytes; LONGBLOB on MySQL/MariaDB, whose BLOB stops at 64 kB (a node's blob is 8 bytes per
-    unit, 240 kB nationally). Chosen when a connection's dialect asks, so that opening the store
-    does not import the MySQL dialect."""
+    """Bytes; on MySQL/MariaDB, whose BLOB stops at 64 kB, the larger type ``mysql`` names
+    (LONGBLOB: a node's blob is 8 bytes per unit, 240 kB nationally). Chosen when a connection's
+    dialect asks, so that opening the store does not import the MySQL dialect."""
 
     impl = sa.LargeBinary
     cache_ok = True
 
+    def __init__(self, mysql: str = "LONGBLOB"):
+        super().__init__()
+        self.mysql = mysql
+
     def load_dialect_impl(self, dialect):
         if dialect.name in ("mysql", "mariadb"):
-            from sqlalchemy.dialects.mysql import LONGBLOB
+            from sqlalchemy.dialects import mysql
 
-            return dialect.type_descriptor(LONGBLOB())
+            return dialect.type_descriptor(getattr(mysql, self.mysql)())
         return dialect.type_descriptor(sa.LargeBinary())
 
 
@@ -238,9 +242,9 @@ audit_chain = sa.Table(
     sa.UniqueConstraint("tbl", "row_key"),
 )
 # 0009: a bundle's rows' own leaves, 32 bytes each in id order (its leaf is their RFC 6962 root);
-# NULL on the record of one row. See jxcore.store.ledger.BUNDLED. MEDIUMBLOB on MariaDB.
-LEAVES_BYTES = 16_777_215
-audit_chain.append_column(sa.Column("leaves", sa.LargeBinary(length=LEAVES_BYTES), nullable=True))
+# NULL on the record of one row. See jxcore.store.ledger.BUNDLED. MEDIUMBLOB (16 MiB) on MariaDB,
+# what 0009's LargeBinary(length=16_777_215) created there.
+audit_chain.append_column(sa.Column("leaves", Blob("MEDIUMBLOB"), nullable=True))
 
 # Authentication (migration 0005, issue 13): users get a password hash, a disabled flag and, for a
 # branch's accounts, their unit; sessions are server-side (revocable), login attempts are kept so
