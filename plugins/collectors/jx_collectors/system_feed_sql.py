@@ -8,6 +8,8 @@ On the embedded engines (DuckDB, SQLite) each fused statement runs as the SQL te
 (the window dates written in) and that text is kept in ``JX_HOME/cache/sql/``, one file per plan's
 requests and dialect, holding the latest window: the next run with the same plan and dates skips
 building and compiling the statements. Server engines get the statement with bound parameters.
+A plain DuckDB file is read with duckdb itself (:class:`_DuckDBReader`), its raw-SQL measures too;
+SQLAlchemy then only compiles the texts the cache does not hold.
 """
 
 from __future__ import annotations
@@ -257,9 +259,10 @@ def _collect(ctx: CollectContext, specs: Sequence[Spec], *, native: bool) -> dic
             measures.update(_collect_table(ctx, readers[key[0]], tables[key], group, window, texts[key[0]]))
         for spec in raw:  # on a DuckDB file, as the SQL text the measure shows (kept in the cache)
             reader = readers.get(spec.p["source"])
-            sql = texts[spec.p["source"]].text(window.bound, spec.p["sql"]) \
-                if isinstance(reader, _DuckDBReader) else None
-            if isinstance(reader, _DuckDBReader) and sql is not None:
+            if not isinstance(reader, _DuckDBReader):
+                continue
+            sql = texts[spec.p["source"]].text(window.bound, spec.p["sql"])
+            if sql is not None:  # else (a value the dialect cannot write) through the engine, below
                 columns = reader.fetch(sql, f"the SQL of {spec.node}", spec.location, roll_back=True)
                 measures[spec.node] = _raw_measure(ctx, spec, columns, sql)
         for cache in texts.values():
