@@ -95,6 +95,24 @@ def test_validate_imports_no_sqlalchemy_and_no_store(tmp_path):
     assert proc.returncode == 0 and "yaml" in modules and "yaml" not in again  # read from the parse cache
 
 
+@pytest.mark.slow
+def test_a_warm_run_on_a_duckdb_file_loads_no_driver_it_does_not_use(tmp_path):
+    """A run on the demo's DuckDB file reads it with duckdb itself (no duckdb-engine), and opening
+    the SQLite store loads neither SQLAlchemy's PostgreSQL nor its MySQL dialect; the run before it
+    compiled the SQL and filled the cache, as a bureau's daily runs do."""
+    store = f"sqlite:///{tmp_path / 'jx.sqlite'}"
+    first, cold = run_jx("run", "--scheme", "guangdong", "--db", store, home=tmp_path, JX_USER="demo")
+    assert first.returncode == 0, first.stderr
+    assert "duckdb_engine" in cold  # a cold cache compiles the texts with duckdb-engine's dialect
+    proc, modules = run_jx("run", "--scheme", "guangdong", "--db", store, home=tmp_path, JX_USER="demo")
+    assert proc.returncode == 0, proc.stderr
+    assert {"duckdb", "sqlalchemy.dialects.sqlite"} <= modules
+    assert not {m for m in modules if m.split(".")[0] == "duckdb_engine"}
+    assert not {m for m in modules if m.startswith(("sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.mysql"))}
+    # the same run (scheme, date, units, indicators) under another id
+    assert proc.stdout.splitlines()[-1].split(":", 1)[1] == first.stdout.splitlines()[-1].split(":", 1)[1]
+
+
 def test_plugins_load_imports_them_and_lists_what_they_provide(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("JX_HOME", str(tmp_path))
     assert main(["plugins", "--json", "--load"]) == 0
