@@ -216,3 +216,19 @@ def test_jx_prepare_source_runs_once_before_the_file_is_read(tmp_path, monkeypat
     assert hook.calls == 1
     assert result.measures["YW.BJ"].value.tolist() == [2, 1, 0]
     np.testing.assert_array_equal(result.measures["YW.SQL"].value, [2, 1, np.nan])  # c: no row
+
+
+def test_queries_of_several_tables_run_side_by_side_and_answer_in_order(source):
+    path = source.url.removeprefix("duckdb:///")
+    with duckdb.connect(path) as con:
+        for n in range(6):  # six more tables, each a query of its own
+            con.execute(f"CREATE TABLE t{n} AS SELECT * FROM ent WHERE amount IS NULL OR amount > {n / 2}")
+    requests = {f"n{n}": {"table": f"t{n}", "aggregate": "sum", "column": "amount"} for n in range(6)}
+    requests |= {"e": {"table": "ent"}}
+    want, _ = collect(source, native=False, requests=requests)
+    got, connected = collect(source, native=True, requests=requests)
+    assert connected == 0
+    assert_same(got, want)
+    broken = {f"b{n}": {"table": f"t{n}", "where": {"on_day": "not a date"}} for n in (4, 1, 5)}
+    with pytest.raises(DataError, match=r"the query of table t4 \(indicators b4\) failed"):
+        collect(source, native=True, requests=broken)  # the plan's first failure, whichever ends first
