@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/startup.py [--repeat 7] [--city PACK [--city-db SQLITE] | --city-work DIR] [--no-bytecode]
 
-Runs each command N times as a fresh process (after one untimed warm-up run) and prints the median
-and the minimum of wall and CPU (user + system of the child) time, next to `python -c pass` measured
-in the same run, with each median's ratio to that baseline (on a loaded machine the ratio is the
-steadier figure). The commands: `jx --help`, `jx plugins`, `jx validate --scheme guangdong`, the
-demo `jx run --scheme guangdong` and, with --city (a pack written by bench/scale.py or
-`jx demo generate --pack`), a warm city-size `jx run` against a copy of --city-db (a store with the
-pack's manual entries); ``--city-work DIR`` makes that pack and store with bench/scale.py's city
-size (33 units, 500,000 market entities, the guangdong plan) in DIR once and keeps them there.
+Runs each command N times as a fresh process (after one untimed warm-up run), in N interleaved
+rounds of every command, and prints the median and the minimum of wall and CPU (user + system of
+the child) time, next to `python -c pass` measured in the same rounds, with each median's ratio to
+that baseline (on a loaded machine the ratio is the steadier figure). The commands: `jx --help`,
+`jx plugins`, `jx validate --scheme guangdong`, the demo `jx run --scheme guangdong` and, with
+--city (a pack written by bench/scale.py or `jx demo generate --pack`), a warm city-size `jx run`
+against a copy of --city-db (a store with the pack's manual entries); ``--city-work DIR`` makes
+that pack and store with bench/scale.py's city size (33 units, 500,000 market entities, the
+guangdong plan) in DIR once and keeps them there.
 JX_HOME is a temporary directory, so the demo data is generated once during the warm-up and never
 timed; the warm-up also fills its caches (parsed YAML, the system feed's SQL), as on a machine where
 jx ran before.
@@ -50,11 +51,21 @@ def child(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(cmd: list[str], env: dict[str, str], repeat: int) -> dict[str, float]:
-    child(cmd, env)  # warm-up: page cache, .pyc files, demo data, the help cache
-    walls, cpus = zip(*(child(cmd, env) for _ in range(repeat)))
-    return {"wall": statistics.median(walls), "wall_min": min(walls),
-            "cpu": statistics.median(cpus), "cpu_min": min(cpus)}
+def measure(cases: list[tuple[str, list[str]]], env: dict[str, str], repeat: int) -> list[tuple[str, dict]]:
+    """Each command's median and minimum over ``repeat`` rounds; a round runs every command once,
+    so a slow stretch of a shared machine slows all of them alike and the ratios hold."""
+    for _, cmd in cases:
+        child(cmd, env)  # warm-up: page cache, .pyc files, demo data, the help cache
+    runs: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in cases}
+    for _ in range(repeat):
+        for label, cmd in cases:
+            runs[label].append(child(cmd, env))
+    results = []
+    for label, got in runs.items():
+        walls, cpus = zip(*got)
+        results.append((label, {"wall": statistics.median(walls), "wall_min": min(walls),
+                                "cpu": statistics.median(cpus), "cpu_min": min(cpus)}))
+    return results
 
 
 def main() -> None:
@@ -94,7 +105,7 @@ def main() -> None:
             shutil.copy(args.city_db, db)
         cases.append(("jx run --scheme CITY (warm)", [JX, "run", "--scheme", str(args.city), "--db", f"sqlite:///{db}"]))
     try:
-        results = [(label, measure(cmd, env, args.repeat)) for label, cmd in cases]
+        results = measure(cases, env, args.repeat)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     base = results[0][1]
