@@ -175,8 +175,9 @@ class Stage:
     def clashes(self, scheme: str, period: int, kind: str) -> Iterator[tuple[int | None, Entry]]:
         """(source row, stored entry) for each staged entry whose natural key is that of a live
         stored entry of scheme/period/kind which it does not supersede, in import order."""
-        s = stage_table().c
-        query = (sa.select(s.source_row.label("staged_row"), entries).select_from(stage_table().join(entries, sa.and_(
+        stage = stage_table()
+        s = stage.c
+        query = (sa.select(s.source_row.label("staged_row"), entries).select_from(stage.join(entries, sa.and_(
             entries.c.scheme == scheme, entries.c.period == period, entries.c.kind == kind,
             entries.c.natural_key == s.natural_key)))
             .where(s.natural_key.is_not(None), live(),

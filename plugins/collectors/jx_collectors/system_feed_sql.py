@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -329,11 +330,9 @@ class _DuckDBReader(_Reader):
         return self._engine().dialect
 
     def identity(self) -> list[Any]:
-        from importlib.metadata import version
-
         import duckdb
 
-        return ["duckdb", "duckdb", "duckdb itself", duckdb.__version__, version("duckdb_engine")]
+        return ["duckdb", "duckdb", "duckdb itself", duckdb.__version__, _duckdb_engine_version()]
 
     def column_names(self, name: str) -> list[str] | None:
         import duckdb
@@ -404,9 +403,15 @@ def _duckdb_config() -> dict[str, str]:
     """The configuration duckdb-engine opens a file with (its user agent): DuckDB lets one process
     hold a file only under one configuration, so the web app's live refresh (read here) and its
     explanations (read through the engine) can read the same file at the same time."""
+    return {"custom_user_agent": f"duckdb_engine/{_duckdb_engine_version()}(sqlalchemy/{sa.__version__})"}
+
+
+@functools.cache
+def _duckdb_engine_version() -> str:
+    """duckdb-engine's version, read from its metadata without importing it (once a process)."""
     from importlib.metadata import version
 
-    return {"custom_user_agent": f"duckdb_engine/{version('duckdb_engine')}(sqlalchemy/{sa.__version__})"}
+    return version("duckdb_engine")
 
 
 def _open_reader(stack: contextlib.ExitStack, source: str, file: tuple[str, dict[str, Any]] | None,
@@ -538,12 +543,15 @@ class _Fused:
     """One fused GROUP BY statement of a table: its measures' labels, the SQL its measures show,
     and what runs (that text, or on a server engine the statement with bound parameters)."""
 
-    table: str
+    about: str  #: "table T (indicators A, B)", as messages name it
     labelled: Labelled
     sql: str
     run: Any
-    what: str
     location: Location
+
+    @property
+    def what(self) -> str:
+        return f"the query of {self.about}"
 
 
 def _fused(reader: _Reader, table: sa.TableClause, group: list[Spec], window: Window,
@@ -558,15 +566,13 @@ def _fused(reader: _Reader, table: sa.TableClause, group: list[Spec], window: Wi
             sql = sql_text(run, reader.dialect())
         else:
             run = sql
-        out.append(_Fused(table.name, labelled, sql, run, f"the query of table {table.name} (indicators {nodes})",
-                          labelled[0][0].location))
+        out.append(_Fused(f"table {table.name} (indicators {nodes})", labelled, sql, run, labelled[0][0].location))
     return out
 
 
 def _fused_measures(ctx: CollectContext, fused: _Fused, columns: Mapping[str, Any]) -> dict[str, Measure]:
     """The measures of one fused statement from its result columns."""
-    nodes = ", ".join(spec.node for spec, _ in fused.labelled)
-    at, unknown = _align(ctx, columns["unit"], f"table {fused.table} (indicators {nodes})", fused.location)
+    at, unknown = _align(ctx, columns["unit"], fused.about, fused.location)
     results: dict[str, Measure] = {}
     for spec, names in fused.labelled:
         got = {part: _spread(at, len(ctx.units), _floats(columns[label])) for part, label in names.items()}
