@@ -324,7 +324,7 @@ class SourceOpener:
             return self._engines[name]
         source = self._prepare(name)
         try:
-            engine = sa.create_engine(source.url, **dict(source.options))
+            engine = sa.create_engine(source.url, **source.engine_options())
         except Exception as exc:
             from jxcore.store.api import mask_url
 

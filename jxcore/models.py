@@ -171,6 +171,25 @@ class Source:
     url: str
     options: Mapping[str, Any] = attrs.field(factory=dict)
 
+    def engine_options(self) -> dict[str, Any]:
+        """``create_engine``'s keyword arguments: ``options``, and for a DuckDB file
+        ``connect_args: {read_only: true}`` unless they say otherwise. jx only reads its sources,
+        and DuckDB lets any number of processes read a file but only one hold it writable: so runs,
+        the web app and explanations read the same file at the same time."""
+        options = dict(self.options)
+        connect_args = options.get("connect_args") or {}
+        if _is_duckdb_file(self.url) and isinstance(connect_args, Mapping):
+            options["connect_args"] = {"read_only": True, **connect_args}
+        return options
+
+
+def _is_duckdb_file(url: str) -> bool:
+    """Whether ``url`` names a DuckDB database file (not ``:memory:``, not a MotherDuck service)."""
+    driver, sep, rest = url.partition(":///")
+    database = rest.partition("?")[0]
+    return driver == "duckdb" and bool(sep) and bool(database) \
+        and not database.startswith((":memory:", "md:", "motherduck:"))
+
 
 @attrs.frozen
 class Scheme:

@@ -391,7 +391,7 @@ def _duckdb_file(settings: Source | None) -> tuple[str, dict[str, Any]] | None:
         url = sa.make_url(settings.url)
     except sa.exc.ArgumentError:
         return None  # the engine says what is wrong with it
-    options = dict(settings.options)
+    options = settings.engine_options()
     connect_args = options.pop("connect_args", None) or {}
     if options or url.query or url.drivername != "duckdb" or not isinstance(connect_args, Mapping) \
             or set(connect_args) - {"read_only"}:

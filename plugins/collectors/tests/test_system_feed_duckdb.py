@@ -4,6 +4,8 @@ SQLAlchemy connection: the measures, their SQL and the errors are those of the e
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import duckdb
 import numpy as np
@@ -64,7 +66,7 @@ class Engines:
 
     def open(self, name: str) -> sa.Engine:
         if self.engine is None:
-            self.engine = sa.create_engine(self.source.url, **dict(self.source.options))
+            self.engine = sa.create_engine(self.source.url, **self.source.engine_options())  # as a run opens it
             sa.event.listen(self.engine, "connect", lambda *args: setattr(self, "connections", self.connections + 1))
         return self.engine
 
@@ -116,14 +118,58 @@ def test_a_duckdb_file_is_read_without_sqlalchemy_and_gives_the_engines_measures
     assert_same(again, want)
 
 
-def test_a_scheme_written_sql_is_rolled_back_on_the_file_too(source):
-    writes = {"raw": {"sql": "INSERT INTO ent VALUES ('c', DATE '2010-01-01', 'x', 1, true); "
-                             "SELECT unit_code AS unit, count(*) AS value FROM ent GROUP BY unit_code"}}
+WRITES = {"raw": {"sql": "INSERT INTO ent VALUES ('c', DATE '2010-01-01', 'x', 1, true); "
+                         "SELECT unit_code AS unit, count(*) AS value FROM ent GROUP BY unit_code"}}
+
+
+def test_a_scheme_written_sql_cannot_write_to_the_file(source):
+    """A DuckDB file is opened read-only unless the source says otherwise."""
     for native in (True, False):
-        got, _ = collect(source, native=native, requests=writes)
-        np.testing.assert_array_equal(got["raw"].value, [3, 2, 1])  # the row it wrote, seen inside
+        with pytest.raises(DataError, match=r"the SQL of raw failed: .*read-only mode"):
+            collect(source, native=native, requests=WRITES)
     counted, _ = collect(source, native=True, requests={"n": {"table": "ent"}})
+    np.testing.assert_array_equal(counted["n"].value, [3, 2, 0])
+
+
+def test_a_scheme_written_sql_is_rolled_back_on_a_writable_file_too(source):
+    writable = Source(source.name, source.url, {"connect_args": {"read_only": False}})
+    for native in (True, False):
+        got, _ = collect(writable, native=native, requests=WRITES)
+        np.testing.assert_array_equal(got["raw"].value, [3, 2, 1])  # the row it wrote, seen inside
+    counted, _ = collect(writable, native=True, requests={"n": {"table": "ent"}})
     np.testing.assert_array_equal(counted["n"].value, [3, 2, 0])  # and gone afterwards
+
+
+def test_the_file_is_read_while_another_process_holds_it(source):
+    """Read-only, as every run opens it: runs, the web app and explanations in other processes read
+    the file at the same time (a writable open would take DuckDB's exclusive lock, and fail here)."""
+    path = source.url.removeprefix("duckdb:///")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+                               "print('held', flush=True); sys.stdin.read()", path],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for native in (True, False):
+            got, _ = collect(source, native=native, requests={"n": {"table": "ent"}})
+            np.testing.assert_array_equal(got["n"].value, [3, 2, 0])
+    finally:
+        holder.communicate("")
+
+
+@pytest.mark.parametrize(("url", "options", "want"), [
+    ("duckdb:////data/b.duckdb", {}, {"connect_args": {"read_only": True}}),
+    ("duckdb:///b.duckdb?threads=1", {"pool_pre_ping": True},
+     {"pool_pre_ping": True, "connect_args": {"read_only": True}}),
+    ("duckdb:////data/b.duckdb", {"connect_args": {"read_only": False, "config": {"threads": 1}}},
+     {"connect_args": {"read_only": False, "config": {"threads": 1}}}),
+    ("duckdb:///:memory:", {}, {}),
+    ("duckdb:///md:my_db", {}, {}),
+    ("postgresql+psycopg://u@h/db", {"pool_size": 2}, {"pool_size": 2}),
+    ("duckdb:////data/b.duckdb", {"connect_args": "bad"}, {"connect_args": "bad"}),  # create_engine says why
+])
+def test_engine_options_open_a_duckdb_file_read_only_unless_told(url, options, want):
+    assert Source("business", url, options).engine_options() == want
 
 
 @pytest.mark.parametrize(("requests", "message"), [
@@ -166,7 +212,7 @@ def test_a_read_only_file_is_read_natively(source):
 def test_the_file_and_an_engine_read_it_side_by_side_in_one_process(source):
     """As in the web app: a live refresh reads the file natively while an explanation holds an
     engine connection to it (DuckDB refuses a second configuration of one file in a process)."""
-    engine = sa.create_engine(source.url)
+    engine = sa.create_engine(source.url, **source.engine_options())
     with engine.connect() as held:
         got, connected = collect(source, native=True, requests={"n": {"table": "ent"}})
         assert connected == 0
