@@ -249,3 +249,23 @@ def test_reports_appear_only_for_stored_runs(capsys, tmp_path, monkeypatch):
     assert code == 0, err
     assert (reports / "index.html").exists() and (reports / "toy-2010.xlsx").exists()
     assert [p.name for p in tmp_path.glob(".reports.*")] == []  # no staging left behind
+    (reports / "keep.txt").write_text("not the report's", encoding="utf-8")  # dir: a folder of other files
+    code, out, err = jx(capsys, "run", "--scheme", str(good), "--db", db)
+    assert code == 0, err
+    assert (reports / "keep.txt").exists() and (reports / "index.html").exists()
+    assert [p.name for p in tmp_path.glob(".reports.*")] == []
+
+
+def test_a_report_dir_that_is_a_file_fails_the_run_and_stores_nothing(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("JX_PLUGINS", "failing_plugin")
+    (tmp_path / "reports").write_text("a file", encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    report = f"{{name: report, params: {{dir: '{tmp_path / 'reports'}'}}}}"
+    pack = toy_pack(tmp_path / "pack", PLAN.replace("RULE", "test_full"), outputs=f"[{report}]")
+    code, _, err = jx(capsys, "run", "--scheme", str(pack), "--db", db)
+    assert code == 2
+    assert f"cannot write the reports into {tmp_path / 'reports'}: it is a file, not a directory" in err
+    from jxcore.store import Store
+
+    with Store.open(db) as store:
+        assert store.runs("toy") == []

@@ -187,6 +187,25 @@ def test_a_database_failure_while_writing_is_a_store_error_and_rolls_back(store:
     assert count_rows(store) == {"runs": 0, "run_units": 0, "run_nodes": 0}
 
 
+def test_what_a_transaction_registers_is_undone_only_if_it_rolls_back(store: Store):
+    undone = []
+    with store.transaction() as tx:
+        tx.on_rollback(lambda: undone.append("committed"))
+        tx.save_run(make_result(at(1)))
+    with pytest.raises(StoreError):  # a database failure, and an output's error: undone, latest first
+        with store.transaction() as tx:
+            tx.on_rollback(lambda: undone.append("first"))
+            tx.on_rollback(lambda: 1 / 0)  # a failing undo does not hide the transaction's error
+            tx.on_rollback(lambda: undone.append("last"))
+            tx.save_run(make_result(at(2), run_id="a" * 32))
+            tx.save_run(make_result(at(3), run_id="a" * 32))
+    with pytest.raises(RuntimeError, match="output failed"):
+        with store.transaction() as tx:
+            tx.on_rollback(lambda: undone.append("output"))
+            raise RuntimeError("output failed")
+    assert undone == ["last", "first", "output"]
+
+
 def test_a_result_with_misshapen_arrays_is_refused(store: Store):
     with pytest.raises(StoreError, match=r"scores of shape \(2, 3\).*6 nodes × 3 units"):
         save(store, make_result(at(1), scores=SCORES[:2]))

@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -413,8 +413,13 @@ class Store(_Reader):
         try:
             with self.engine.connect() as connection:
                 connection.execution_options(jx_write=True)
-                with connection.begin():
-                    yield StoreTransaction(self, connection)
+                tx = StoreTransaction(self, connection)
+                try:
+                    with connection.begin():
+                        yield tx
+                except BaseException:
+                    tx.rolled_back()
+                    raise
         except sa.exc.SQLAlchemyError as exc:
             raise write_error(exc, self.url) from exc
 
@@ -452,6 +457,18 @@ class StoreTransaction(_Reader):
     def __init__(self, store: Store, connection: sa.Connection):
         self.store = store
         self.connection = connection
+        self._undo: list[Callable[[], None]] = []
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Call ``undo()`` if this transaction is rolled back: an output removes the files it
+        wrote for a run that is not stored."""
+        self._undo.append(undo)
+
+    def rolled_back(self) -> None:
+        """The transaction was rolled back: undo what was registered, the latest first."""
+        while self._undo:
+            with suppress(Exception):  # the rollback's own error is what the caller sees
+                self._undo.pop()()
 
     def save_run(self, result: RunResult, *, scheme_digest: str = "", final: bool = False,
                  plan_document: str | None = None, actor: str | None = None) -> str:

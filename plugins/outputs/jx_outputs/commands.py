@@ -7,6 +7,7 @@ of that period, and recompute the applications from them: no extra tables in the
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -53,7 +54,7 @@ def register(cli: click.Group) -> None:
     def report(scheme: str, period: int | None, out: Path, run_id: str | None, db: str | None, wide: bool,
                all_units: bool, unit: str | None) -> None:
         """Write the Excel workbook and the 绩效之窗 HTML site of a stored run, and print the top of the ranking."""
-        from jx_outputs.outputs import print_leaderboard, write_reports
+        from jx_outputs.outputs import move_in, print_leaderboard, stage_reports
         from jx_outputs.report import Report
 
         store, view = stored_view(scheme, period, run_id, db)
@@ -62,7 +63,9 @@ def register(cli: click.Group) -> None:
             rep = Report(view, store)
             if unit:
                 view.unit_position(unit)  # an unknown unit is refused before anything is written
-            index, book = write_reports(rep, out, console)
+            staging, index, book = stage_reports(rep, out, f"{view.run_id}-{os.getpid()}", console,
+                                                 hint="give --out a directory you may write")
+            move_in(staging, out)
             print_leaderboard(console, rep, wide=wide, all=all_units, highlight=unit)
         finally:
             store.close()

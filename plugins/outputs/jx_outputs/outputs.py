@@ -7,9 +7,10 @@ writes files. With ``--json`` there is no console and the printing outputs stay 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ from jx_outputs.services import (
 from jx_outputs.view import RunView
 from jx_rules.stages import STAGE_PARAMS
 from jxcore.config import expand, jx_home
-from jxcore.errors import Location, Problem, SchemeError
+from jxcore.errors import Location, Problem, SchemeError, UsageError
 from jxcore.interfaces import OutputContext
 from jxcore.models import Scheme
 from jxcore.params import Param
@@ -200,18 +201,20 @@ class ReportOutput:
         return problems
 
     def emit(self, ctx: OutputContext) -> None:
-        """Write into a staging directory; :func:`publish` swaps it in once the run is committed, so
-        the reports on disk never describe a run that was rolled back, nor a half-written one."""
+        """Write into a staging directory; :func:`publish` moves it in once the run is committed and
+        :func:`discard` removes it if the run is rolled back, so the reports on disk never describe
+        a run that was not stored, nor a half-written one."""
         scheme = ctx.result.scheme
         out = Path(expand(ctx.params["dir"])) if ctx.params["dir"] else (
             ctx.out_dir or jx_home() / "reports" / scheme.name / str(scheme.period.year))
-        for stale in out.parent.glob(f".{out.name}.*.partial"):
-            shutil.rmtree(stale, ignore_errors=True)
-        staging = out.parent / f".{out.name}.{ctx.result.run.id}.partial"
-        index, book = write_reports(report_of(ctx), staging)
-        _STAGED[ctx.result.run.id] = (staging, out)
+        run_id = ctx.result.run.id
+        staging, index, book = stage_reports(report_of(ctx), out, run_id,
+                                             hint="set the report output's dir to a directory jx may write")
+        _STAGED[run_id] = (staging, out)
+        if ctx.store is not None:
+            ctx.store.on_rollback(lambda: discard(run_id))
         if ctx.console is not None:
-            ctx.console.print(f"report: {out / index.relative_to(staging)} and {out / book.relative_to(staging)}")
+            ctx.console.print(f"report: {index} and {book}")
 
 
 #: run id → (staging directory, final directory) of reports waiting for their run's commit
@@ -219,16 +222,64 @@ _STAGED: dict[str, tuple[Path, Path]] = {}
 
 
 def publish(run_id: str) -> None:
-    """Swap the staged reports of a committed run in place of the previous ones."""
+    """Move the staged reports of a committed run into place (see :func:`move_in`)."""
     staged = _STAGED.pop(run_id, None)
-    if staged is None:
+    if staged is not None:
+        move_in(*staged)
+
+
+def discard(run_id: str) -> None:
+    """Remove the staged reports of a run that was rolled back."""
+    staged = _STAGED.pop(run_id, None)
+    if staged is not None:
+        shutil.rmtree(staged[0], ignore_errors=True)
+
+
+#: a staging directory this old was left by a killed process (a younger one may be a report being written)
+STALE_SECONDS = 3600
+
+
+def stage_reports(report: Report, out: Path, tag: str, console: Any = None, *,
+                  hint: str) -> tuple[Path, Path, Path]:
+    """Write the reports into a staging directory beside ``out``; (staging, where index.html and
+    the workbook will be once moved in). A directory that cannot be written is a UsageError naming
+    it (``hint`` says what to change), and nothing is left behind."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"cannot write the reports into {out}: it is a file, not a directory", hint=hint)
+    for stale in out.parent.glob(f".{out.name}.*.partial"):  # of a killed process
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(stale, ignore_errors=True)
+    staging = out.parent / f".{out.name}.{tag}.partial"
+    try:
+        index, book = write_reports(report, staging, console)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise UsageError(f"cannot write the reports into {out}: {exc.strerror or exc}", hint=hint) from None
+    return staging, out / index.relative_to(staging), out / book.relative_to(staging)
+
+
+def move_in(staging: Path, out: Path) -> None:
+    """Move what ``staging`` holds into ``out``, each entry (index.html, site.css, the workbook, the
+    units directory) by one rename, replacing the entry of the same name; whatever else ``out``
+    holds stays (it may be a directory of other files). A new ``out`` is the staging directory
+    renamed. Readers see each file old or new, never half-written."""
+    try:
+        staging.rename(out)  # no out yet (or an empty one)
         return
-    staging, out = staged
-    old = out.parent / f".{out.name}.{run_id}.old"
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass
+    replaced = out.parent / f".{out.name}.{staging.name}.old"
+    replaced.mkdir()
+    try:
+        for entry in sorted(staging.iterdir()):
+            target = out / entry.name
+            if target.is_dir() and not target.is_symlink():
+                target.rename(replaced / entry.name)  # a directory is not replaced by one rename
+            entry.replace(target)
+    finally:
+        shutil.rmtree(replaced, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 PARALLEL_UNITS = 2000  #: from this many units the workbook is written in a second process beside the site
@@ -271,7 +322,7 @@ class _Child:
     result: Any = None
 
 
-@contextmanager
+@contextlib.contextmanager
 def _child(write: Any, report: Report, path: Path, step: Any, description: str) -> Iterator[_Child]:
     """Run ``write(report, path, progress)`` in a forked process during the ``with`` block; its
     progress messages drive ``step(description, total)``; its error is raised here."""
@@ -329,7 +380,7 @@ def _child(write: Any, report: Report, path: Path, step: Any, description: str) 
     child.result = value
 
 
-@contextmanager
+@contextlib.contextmanager
 def _progress(console: Any) -> Iterator:
     """``step(description, total) -> advance(n)`` for a rich progress bar on ``console`` (no-ops without one)."""
     if console is None:

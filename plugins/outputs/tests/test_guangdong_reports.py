@@ -227,6 +227,38 @@ def test_report_with_an_unknown_unit_writes_nothing(demo, capsys):
     assert "unit 'nowhere' is not in run" in capsys.readouterr().err and not out.exists()
 
 
+def test_report_into_a_directory_of_other_files_keeps_them(demo, capsys):
+    out = demo["home"] / "shared-folder"
+    (out / "units").mkdir(parents=True)
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
+    (out / "units" / "gone.html").write_text("a unit page of an earlier report", encoding="utf-8")
+    assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", str(out)]) == 0
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert (out / "index.html").is_file() and (out / "guangdong-2010.xlsx").is_file()
+    assert not (out / "units" / "gone.html").exists() and (out / "units" / "humen.html").is_file()
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".shared-folder")] == []  # nothing staged left
+
+
+def test_report_that_cannot_be_written_is_refused_and_leaves_the_last_one(demo, capsys, monkeypatch):
+    out = demo["home"] / "report-kept"
+    assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", str(out)]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("jx_outputs.site.write_site", disk_full)  # after the workbook is written
+    assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot write the reports into {out}: No space left on device" in err and "Traceback" not in err
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert [p.name for p in out.parent.iterdir() if p.name.startswith(".report-kept")] == []
+    monkeypatch.undo()
+    assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", "/proc/no-such-dir"]) == 2
+    assert "cannot write the reports into /proc/no-such-dir" in capsys.readouterr().err
+
+
 def test_every_link_on_the_demo_site_resolves(demo):
     from test_documents import Links
 
