@@ -44,6 +44,24 @@ def _parse_time(value: str | None) -> dt.time | None:
         raise UsageError(f"--daily-run {value!r} is not a time of day", hint="write it as HH:MM, e.g. 06:30") from None
 
 
+def _check_listen(host: str, port: int) -> None:
+    """Bind ``host:port`` once and let it go, before anything is made: a port in use or an address
+    this machine does not have is refused here, not as uvicorn's traceback after the demo accounts
+    were made and shown."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         hint="choose another --port (or stop what listens there), and a --host of this machine"
+                         ) from None
+
+
 def _daily_runner(at: dt.time, scheme: str | None, period: int | None, db: str | None) -> None:
     """Score the scheme as of today every day at ``at`` (local time), in this (the supervising)
     process; a failed run is reported and tried again the next day."""
@@ -69,7 +87,7 @@ def register(cli: click.Group) -> None:
     @click.option("--period", type=int, metavar="YEAR", help="The plan's year (default the latest).")
     @click.option("--db", metavar="URL", help="Store URL (default JX_DATABASE_URL or a SQLite file in JX_HOME).")
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-    @click.option("--port", type=int, default=8000, show_default=True, help="TCP port.")
+    @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="TCP port.")
     @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
                   help="Worker processes (they share nothing but the store).")
     @click.option("--daily-run", "daily", metavar="HH:MM",
@@ -91,6 +109,7 @@ def register(cli: click.Group) -> None:
         from jxcore.services import auth
 
         at = _parse_time(daily)
+        _check_listen(host, port)
         app = create_app(scheme=scheme, period=period, db=db)  # checks scheme and store before serving
         web = app.state.web
         people = auth.accounts(web.store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,6 +37,13 @@ class PackPage:
         @app.post("/pack/echo", include_in_schema=False)
         def echo(request: Request) -> dict:
             return {"ok": signed_in(request).name}
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the OS's pick)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def test_a_plugin_adds_a_page_that_is_signed_in_and_csrf_checked(web_home, accounts):
@@ -106,6 +114,22 @@ def test_serve_refuses_a_daily_run_time_that_is_not_a_time(capsys):
     assert "--daily-run '25:70' is not a time of day (write it as HH:MM" in capsys.readouterr().err
 
 
+def test_serve_refuses_a_port_it_cannot_listen_on_before_making_anything(tmp_path, capsys):
+    from jxcore.cli import main
+
+    db = f"sqlite:///{tmp_path / 'jx.sqlite'}"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--scheme", "guangdong", "--db", db, "--port", str(port)]) == 2
+    captured = capsys.readouterr()
+    assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in captured.err
+    assert "demo accounts" not in captured.out and not (tmp_path / "jx.sqlite").exists()  # no accounts made
+    assert main(["serve", "--port", "99999"]) == 2
+    assert "99999 is not in the range 1<=x<=65535" in capsys.readouterr().err
+
+
 def test_daily_run_scores_as_of_today_inside_the_period(web_app):
     import datetime as dt
 
@@ -129,7 +153,7 @@ def test_serve_warns_when_no_account_can_sign_in(tmp_path, monkeypatch, capsys):
     with Store.open(db) as store:
         add_user(store, "admin", role="admin")  # a user from before passwords
     monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
-    assert main(["serve", "--scheme", "guangdong", "--db", db]) == 0
+    assert main(["serve", "--scheme", "guangdong", "--db", db, "--port", str(free_port())]) == 0
     captured = capsys.readouterr()
     assert "nobody can sign in: give one with jx user passwd NAME --generate" in captured.err
     assert "demo accounts" not in captured.out
