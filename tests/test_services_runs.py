@@ -80,6 +80,11 @@ def test_run_prints_what_the_terminal_options_ask(capsys, tmp_path, monkeypatch)
     assert code == 0 and "item" not in narrow.split("run ")[0]  # no item columns by default
     code, wide, _ = jx(capsys, "run", "--scheme", path, "--db", db, "--wide", "--all", "--unit", "b")
     assert code == 0 and "item" in wide and "100" in wide
+    code, out, err = jx(capsys, "run", "--scheme", path, "--db", db, "--unit", "nosuch")
+    assert code == 2 and out == ""  # refused before anything is collected, printed or stored
+    assert "unit 'nosuch' is not a unit of scheme toy 2010 (give a unit code such as a, b)" in err
+    with Store.open(db) as store:
+        assert len(services.list_runs(store, "toy")) == 1
 
 
 def test_a_run_tells_its_progress_step_by_step(tmp_path, monkeypatch):

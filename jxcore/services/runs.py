@@ -33,6 +33,11 @@ def run(store: Store, registry: Registry, scheme: Scheme, *, as_of: dt.date | No
     from jxcore.records.locking import check_not_final_locked, require_enforced, sign_final_run
     from jxcore.records.plans import require_published
 
+    unit = (display or {}).get("unit")
+    codes = [u.code for u in scheme.units]
+    if unit is not None and unit not in codes:  # before anything is collected or printed
+        raise UsageError(f"unit {unit!r} is not a unit of scheme {scheme.name} {scheme.period.year}",
+                         hint=f"give a unit code such as {', '.join(codes[:8])}")
     check_not_final_locked(store, scheme.name, scheme.period.year)
     key = None
     if final:
