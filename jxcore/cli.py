@@ -566,6 +566,10 @@ def main(argv: list[str] | None = None) -> int:
             for i, line in enumerate(exc.render().splitlines()):
                 click.echo(f"error: {line}" if i == 0 else line, err=True)
             return exc.exit_code
+        if isinstance(exc, OSError) and exc.filename is not None:  # a path given or the disk, not a bug
+            click.echo(f"error: cannot use {exc.filename}: {exc.strerror or exc} (check the path, that its "
+                       "directory exists and that you may read or write there, and the free disk space)", err=True)
+            return ExitCode.USAGE
         click.echo(f"error: internal error: {type(exc).__name__}: {exc} (run again with --debug for the traceback)",
                    err=True)
         return ExitCode.RUN_FAILED

@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -114,6 +115,24 @@ db_option = click.option("--db", metavar="URL", help="Store URL (default JX_DATA
 as_option = click.option("--as", "user", metavar="NAME",
                          help="Who acts (default JX_USER, else the OS user); a user with a password gives it "
                               "at the prompt or in JX_PASSWORD.")
+
+
+def output_dir(path: Path, option: str) -> Path:
+    """Make the directory ``option`` names (if missing) and check that a file can be written in
+    it, before the work that fills it: a directory that cannot be written is a UsageError naming
+    it at once, not an OSError once the work is done."""
+    import tempfile
+
+    from jxcore.errors import UsageError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write there: {exc.strerror or exc}",
+                         hint="give a directory you may write") from None
+    return path
 
 
 def acting_user(explicit: str | None, store: Any = None) -> str:

@@ -269,3 +269,38 @@ def test_a_report_dir_that_is_a_file_fails_the_run_and_stores_nothing(capsys, tm
 
     with Store.open(db) as store:
         assert store.runs("toy") == []
+
+
+@pytest.mark.parametrize("args", [
+    ["demo", "generate", "--units", "5", "--entities", "100", "--out", "{bad}/g.duckdb"],  # the file's parent
+    ["demo", "generate", "--units", "5", "--entities", "100", "--out", "{tmp}/g.duckdb", "--pack", "{bad}"],
+    ["demo", "export", "--parquet", "{bad}"],
+    ["evaluate", "--scheme", "guangdong", "--variations", "10", "--out", "{bad}"],
+])
+def test_an_output_directory_that_cannot_be_written_is_refused_before_the_work(capsys, tmp_path, args):
+    (tmp_path / "a-file").write_text("in the way", encoding="utf-8")
+    bad = tmp_path / "a-file" / "reports"  # a directory cannot be made under a file
+    args = [a.format(bad=bad, tmp=tmp_path) for a in args]
+    code, out, err = jx(capsys, *args)
+    assert code == 2 and "Traceback" not in err
+    assert f"{bad}: cannot write there: Not a directory (give a directory you may write)" in err
+    assert not (tmp_path / "g.duckdb").exists() and "wrote" not in out  # nothing generated
+
+
+def test_a_file_system_error_anywhere_is_a_clear_exit_2_and_a_bug_stays_an_internal_error(capsys, monkeypatch):
+    from jxcore import services
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/srv/jx/jx.sqlite")
+
+    monkeypatch.setattr(services, "list_runs", denied)
+    code, _, err = jx(capsys, "runs", "--scheme", "guangdong")
+    assert code == 2
+    assert err.startswith("error: cannot use /srv/jx/jx.sqlite: Permission denied (check the path")
+
+    def broken(*args, **kwargs):
+        raise OSError("a socket went away")  # no file named: not the user's input
+
+    monkeypatch.setattr(services, "list_runs", broken)
+    code, _, err = jx(capsys, "runs", "--scheme", "guangdong")
+    assert code == 1 and "internal error: OSError: a socket went away" in err

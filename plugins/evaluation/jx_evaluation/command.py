@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from jxcore.cli_kit import console, with_scheme
+from jxcore.cli_kit import console, output_dir, with_scheme
 
 
 def register(cli: click.Group) -> None:
@@ -27,6 +27,8 @@ def register(cli: click.Group) -> None:
         from jx_evaluation.analysis import evaluate as run_evaluation
         from jx_evaluation.report import document, tables, write_workbook
 
+        if out:
+            output_dir(out, "--out")  # before minutes of variations, not after
         ev = run_evaluation(store, registry, scheme, variations=variations, seed=seed)
         book = write_workbook(ev, out / f"evaluation-{scheme.name}-{scheme.period.year}.xlsx") if out else None
         if as_json:

@@ -33,6 +33,7 @@ import click
 import numpy as np
 
 from jx_scheme_guangdong import PACK_DIR
+from jxcore.cli_kit import output_dir
 from jxcore.errors import UsageError
 from jxcore.models import Node, Scheme, Unit
 
@@ -372,9 +373,13 @@ def demo_group():
               help="Also write a scheme pack here that reads the generated tables.")
 def generate_command(n_units, entities, seed, years, out, schema, pack):
     """Write a synthetic business system of any size (the tables the guangdong plans read)."""
+    to_postgres = "://" in out
+    if not to_postgres:
+        output_dir(Path(out).absolute().parent, "--out")
+    if pack:
+        output_dir(pack, "--pack")
     units = synthetic_units(n_units, entities, seed=seed)
     started = time.perf_counter()
-    to_postgres = "://" in out
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scale.duckdb" if to_postgres else Path(out)
         counts = generate(path, units, years=_years(years), seed=seed, echo=click.echo)
@@ -411,6 +416,7 @@ def export_command(out, source, database, location):
 
         source = Path(expand(DEMO_URL).removeprefix("duckdb:///"))
         demo.ensure(source, open_scheme(app().registry, "guangdong").units)
+    output_dir(out, "--parquet")
     started = time.perf_counter()
     counts = export_parquet(source, out, location=location, database=database)
     click.echo(f"wrote {sum(counts.values()):,} rows of {len(counts)} tables to {Path(out).absolute()} "
