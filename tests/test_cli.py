@@ -304,3 +304,13 @@ def test_a_file_system_error_anywhere_is_a_clear_exit_2_and_a_bug_stays_an_inter
     monkeypatch.setattr(services, "list_runs", broken)
     code, _, err = jx(capsys, "runs", "--scheme", "guangdong")
     assert code == 1 and "internal error: OSError: a socket went away" in err
+
+
+def test_entry_list_refuses_a_filter_that_names_no_kind_or_unit(capsys):
+    code, out, err = jx(capsys, "entry", "list", "--scheme", "guangdong", "--kind", "inspections")
+    assert code == 2 and out == ""
+    assert "unknown entry kind 'inspections' (the kinds are: acceptance, discipline, honour, inspection" in err
+    code, out, err = jx(capsys, "entry", "list", "--scheme", "guangdong", "--unit", "虎门")
+    assert code == 2 and "unit '虎门' is not a unit of scheme guangdong 2010 (give a unit code such as" in err
+    code, _, err = jx(capsys, "entry", "list", "--scheme", "guangdong", "--kind", "inspection", "--unit", "humen")
+    assert code == 0, err
