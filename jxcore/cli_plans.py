@@ -328,10 +328,11 @@ def whatif_command(ref: str, scheme: str, data: str, beside: str | None, as_of: 
 @plan_group.command("lint")
 @REF
 @scheme_option
-@click.option("--max-indicators", type=int, default=200, show_default=True)
-@click.option("--max-item-share", type=float, default=0.35, show_default=True,
+@click.option("--max-indicators", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--max-item-share", type=click.FloatRange(0, 1, min_open=True), default=0.35, show_default=True,
               help="The largest share of the scale one item may hold.")
-@click.option("--same-score", "same_score", type=float, default=0.9, show_default=True,
+@click.option("--same-score", "same_score", type=click.FloatRange(0, 1, min_open=True), default=0.9,
+              show_default=True,
               help="An indicator on which this share of units scored the same did not separate them.")
 @with_store
 def lint_command(ref: str, scheme: str, max_indicators: int, max_item_share: float, same_score: float, store: Any,

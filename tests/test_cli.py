@@ -314,3 +314,10 @@ def test_entry_list_refuses_a_filter_that_names_no_kind_or_unit(capsys):
     assert code == 2 and "unit '虎门' is not a unit of scheme guangdong 2010 (give a unit code such as" in err
     code, _, err = jx(capsys, "entry", "list", "--scheme", "guangdong", "--kind", "inspection", "--unit", "humen")
     assert code == 0, err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--max-item-share", "7"), ("--same-score", "0"),
+                                                ("--max-indicators", "0")])
+def test_plan_lint_refuses_thresholds_out_of_their_range(capsys, option, value):
+    code, _, err = jx(capsys, "plan", "lint", "2010", "--scheme", "guangdong", option, value)
+    assert code == 2 and f"Invalid value for '{option}'" in err and "is not in the range" in err
