@@ -382,8 +382,9 @@ def _child(write: Any, report: Report, path: Path, step: Any, description: str) 
 
 @contextlib.contextmanager
 def _progress(console: Any) -> Iterator:
-    """``step(description, total) -> advance(n)`` for a rich progress bar on ``console`` (no-ops without one)."""
-    if console is None:
+    """``step(description, total) -> advance(n)`` for a rich progress bar on ``console`` (no-ops without
+    one, or off a terminal, where a bar is noise: a piped ``jx report`` printed a blank line)."""
+    if console is None or not console.is_terminal:
         yield lambda description, total: lambda n: None
         return
     from rich.progress import (

@@ -206,6 +206,7 @@ def test_report_prints_the_top_ten_and_the_named_unit_within_100_columns(demo, c
     capsys.readouterr()
     assert main(["report", "--scheme", "guangdong", "--period", "2010", "--out", str(out), "--unit", "qiaotou"]) == 0
     text = capsys.readouterr().out
+    assert text.startswith("东莞市工商局基层单位绩效考核 2010 年度排行榜")  # off a terminal: no progress bar's line
     rows = leaderboard_rows(text)
     assert len(rows) == 11 and [c.strip() for c in rows[0].split("│")[1:5]] == ["1", "huangjiang", "黄江", "1008.675"]
     assert rows[-1].split("│")[1].strip() == "33" and " qiaotou " in rows[-1]
