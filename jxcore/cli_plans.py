@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,19 @@ from jxcore.cli_kit import (
 )
 
 REF = click.argument("ref", metavar="YEAR[vN]")
+
+
+def _workbook_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """``--xlsx FILE``: a trailing ``/`` names a directory, and would have written a file named like it."""
+    if value is not None and value.endswith(("/", os.sep)):
+        raise click.BadParameter(f"{value!r} names a directory; give a file name, e.g. {value}plan.xlsx")
+    return None if value is None else Path(value)
+
+
+def xlsx_option(help: str) -> Any:
+    """The ``--xlsx FILE`` option of the commands that also write a workbook."""
+    return click.option("--xlsx", type=click.Path(dir_okay=False), callback=_workbook_file, metavar="FILE",
+                        help=help)
 
 
 def _pct(value: float | None) -> str:
@@ -245,7 +259,7 @@ def run_command(ref: str, scheme: str, as_of: dt.date | None, final: bool, user:
 @click.argument("b", metavar="B")
 @scheme_option
 @click.option("--all", "show_all", is_flag=True, help="Every node, not only the items and what changed.")
-@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), help="Also write the diff as a workbook.")
+@xlsx_option("Also write the diff as a workbook.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 @with_store
 def diff_command(a: str, b: str, scheme: str, show_all: bool, xlsx: Path | None, as_json: bool, store: Any,
@@ -296,7 +310,7 @@ def diff_command(a: str, b: str, scheme: str, show_all: bool, xlsx: Path | None,
 @click.option("--beside", metavar="YEAR[vN]", help="The plan to compare with (default: the one in force).")
 @click.option("--as-of", "as_of", type=DateType(), help="Score as of this date.")
 @click.option("--all", "show_all", is_flag=True, help="Every unit, not only those whose status changes.")
-@click.option("--xlsx", type=click.Path(dir_okay=False, path_type=Path), help="Also write a workbook.")
+@xlsx_option("Also write a workbook.")
 @with_store
 def whatif_command(ref: str, scheme: str, data: str, beside: str | None, as_of: dt.date | None, show_all: bool,
                    xlsx: Path | None, store: Any, registry: Any) -> None:

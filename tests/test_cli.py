@@ -321,3 +321,10 @@ def test_entry_list_refuses_a_filter_that_names_no_kind_or_unit(capsys):
 def test_plan_lint_refuses_thresholds_out_of_their_range(capsys, option, value):
     code, _, err = jx(capsys, "plan", "lint", "2010", "--scheme", "guangdong", option, value)
     assert code == 2 and f"Invalid value for '{option}'" in err and "is not in the range" in err
+
+
+@pytest.mark.parametrize("command", [["diff", "2009", "2010"], ["whatif", "2010"]])
+def test_a_workbook_path_ending_in_a_slash_is_refused_as_a_directory(capsys, tmp_path, command):
+    code, _, err = jx(capsys, "plan", *command, "--scheme", "guangdong", "--xlsx", f"{tmp_path}/out/")
+    assert code == 2 and f"'{tmp_path}/out/' names a directory; give a file name" in err
+    assert not (tmp_path / "out").exists()
