@@ -131,10 +131,8 @@ def entry_list(scheme: Any, store: Any, registry: Any, kinds: tuple[str, ...], u
     unknown = [k for k in kinds if k not in known]
     if unknown:  # a mistyped filter would list nothing, as if there were no entries
         raise UsageError(f"unknown entry kind {unknown[0]!r}", hint="the kinds are: " + ", ".join(sorted(known)))
-    codes = [u.code for u in scheme.units]
-    if unit is not None and unit not in codes:
-        raise UsageError(f"unit {unit!r} is not a unit of scheme {scheme.name} {scheme.period.year}",
-                         hint=f"give a unit code such as {', '.join(codes[:8])}")
+    if unit is not None:
+        scheme.check_unit(unit)
     for e in services.list_entries(store, scheme, kinds=kinds or None, unit=unit, include_dead=include_dead):
         fields = " ".join(f"{k}={v}" for k, v in e.payload.items() if v not in (None, "", []))
         where = f"{e.source_file}:{e.source_row}" if e.source_row else e.source_file

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from jxcore.errors import Location
+from jxcore.errors import Location, UsageError
 
 
 class NodeKind(enum.Enum):
@@ -228,6 +228,14 @@ class Scheme:
 
     def unit_table(self) -> UnitTable:
         return UnitTable.from_units(self.units)
+
+    def check_unit(self, code: str) -> None:
+        """A UsageError unless ``code`` is one of this scheme's unit codes (a ``--unit`` filter
+        that names nothing would otherwise print nothing for it)."""
+        codes = [u.code for u in self.units]
+        if code not in codes:
+            raise UsageError(f"unit {code!r} is not a unit of scheme {self.name} {self.period.year}",
+                             hint=f"give a unit code such as {', '.join(codes[:8])}")
 
 
 @attrs.frozen(eq=False)

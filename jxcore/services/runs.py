@@ -34,10 +34,8 @@ def run(store: Store, registry: Registry, scheme: Scheme, *, as_of: dt.date | No
     from jxcore.records.plans import require_published
 
     unit = (display or {}).get("unit")
-    codes = [u.code for u in scheme.units]
-    if unit is not None and unit not in codes:  # before anything is collected or printed
-        raise UsageError(f"unit {unit!r} is not a unit of scheme {scheme.name} {scheme.period.year}",
-                         hint=f"give a unit code such as {', '.join(codes[:8])}")
+    if unit is not None:
+        scheme.check_unit(unit)  # before anything is collected or printed
     check_not_final_locked(store, scheme.name, scheme.period.year)
     key = None
     if final:
